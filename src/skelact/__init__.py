@@ -10,13 +10,26 @@ Public entry points:
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from ._version import __version__
 from .data.skeleton import Skeleton
 from .errors import ConfigError, SkeletonFormatError
 
 
-def load(path, format: str | None = None, **options):  # noqa: A002 - public name fixed by the API
-    """Read one skeleton sequence from ``path``; see :func:`skelact.data.io.load`."""
+def load(path: str | os.PathLike[str], format: str | None = None, **options: Any) -> Skeleton:  # noqa: A002
+    """Read one skeleton sequence from ``path``; see :func:`skelact.data.io.load`.
+
+    Examples:
+        One of the real NTU RGB+D files bundled with skelact:
+
+        >>> import skelact
+        >>> from skelact.data import bundled_path
+        >>> seq = skelact.load(bundled_path("ntu_rgbd/S001C001P001R001A001.skeleton"))
+        >>> seq.layout, seq.data.shape, seq.meta["label"]
+        ('ntu25', (103, 2, 25, 3), 0)
+    """
     from .data.io import load as _load
 
     return _load(path, format=format, **options)

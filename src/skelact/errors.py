@@ -12,7 +12,7 @@ class SkeletonFormatError(ValueError):
     the file at the right place. The CLI turns it into a one-line message and exit code 2.
     """
 
-    def __init__(self, path: str | os.PathLike | None, message: str, line: int | None = None):
+    def __init__(self, path: str | os.PathLike[str] | None, message: str, line: int | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
         self.line = line
         self.reason = message

@@ -36,6 +36,7 @@ Fields of a :class:`Layout`:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,7 +106,7 @@ class Layout:
             raise KeyError(f"layout {self.name!r} has no joint {joint!r}") from None
 
 
-def _one_based(pairs):
+def _one_based(pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple((a - 1, b - 1) for a, b in pairs)
 
 

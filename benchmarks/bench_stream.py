@@ -1,0 +1,186 @@
+"""Streaming recognition latency on this CPU against a 30 fps camera's 33.3 ms frame budget.
+
+For each model at its paper preset (the config presets ``asgcn/ntu60_xsub``,
+``arrn_lstm/ntu60_xsub``, ``arrn_lstm/msr3d_as1``: full-size layers, the preset's window and
+test-time transforms), a :class:`~skelact.deploy.stream.StreamRecognizer` with ``stride=1`` is fed
+a real recorded sample frame by frame (looped), so every frame costs one model call. Measured per
+frame, with ``torch.set_num_threads(2)``:
+
+* ``push`` latency = frame assembly + ring buffer + per-window transforms + one model call, after
+  the window is full (the steady state; the first calls are discarded as warm-up);
+* p50 / p99 / mean over the measured frames, and the smallest stride that keeps up with 30 fps
+  (one call per ``S`` frames must fit in ``S x 33.3 ms``; judged on p99);
+* the cost of a frame without a model call (assembly + ring buffer), in microseconds.
+
+Weights are random (latency does not depend on them). Run:
+``.venv/bin/python benchmarks/bench_stream.py`` (``--quick`` for a smoke run); results go to
+``benchmarks/results/stream.md``. The machine is shared with other jobs: numbers are noisy, p99
+most of all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import pathlib
+import platform
+import time
+
+import numpy as np
+import torch
+
+import skelact
+from skelact.data.transforms import build_transforms
+from skelact.deploy.stream import StreamRecognizer
+from skelact.models import build
+from skelact.train.config import INPUT_FRAMES, load_config
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results" / "stream.md"
+BUDGET_MS = 1000.0 / 30.0
+
+NTU_SAMPLES = {
+    "ntu2": DATA / "ntu_rgbd" / "S001C001P001R001A050.skeleton",  # 74 frames, 2 people
+    "ntu1": DATA / "ntu_rgbd" / "S001C001P001R001A001.skeleton",  # 103 frames, 1 person
+}
+MSR_SAMPLE = DATA / "msr_action3d" / "MSRAction3DSkeletonReal3D" / "a01_s01_e01_skeleton3D.txt"
+
+CASES = (
+    # (label, preset, classes, bodies, sample)
+    ("AS-GCN (paper: 9 blocks, AS-links L=4, C=3, prediction head)", "asgcn/ntu60_xsub", 60, 2, "ntu2"),
+    ("ARRN-LSTM two-stream (NTU: M=50, E=5, LSTM 512/512/512)", "arrn_lstm/ntu60_xsub", 60, 2, "ntu1"),
+    ("ARRN-LSTM two-stream (NTU: M=50, E=5, LSTM 512/512/512)", "arrn_lstm/ntu60_xsub", 60, 2, "ntu2"),
+    ("ARRN-LSTM two-stream (MSR: M=20, E=5, LSTM 512/256/512)", "arrn_lstm/msr3d_as1", 20, 1, "msr"),
+)
+
+
+def _fill(spec, frames):
+    if isinstance(spec, dict):
+        return {k: _fill(v, frames) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_fill(v, frames) for v in spec]
+    return frames if spec == INPUT_FRAMES else spec
+
+
+def live_frames(kind: str, bodies: int) -> np.ndarray:
+    """A real recording as ``(T, bodies, V, 3)`` frames to replay."""
+    if kind in NTU_SAMPLES:
+        data = skelact.load(NTU_SAMPLES[kind]).data
+    else:
+        data = np.loadtxt(MSR_SAMPLE, dtype=np.float32).reshape(-1, 1, 20, 4)[..., :3]
+    out = np.zeros((data.shape[0], bodies, *data.shape[2:]), dtype=np.float32)
+    out[:, : min(bodies, data.shape[1])] = data[:, :bodies]
+    return out
+
+
+def bench_case(label: str, preset: str, classes: int, bodies: int, kind: str, seconds: float,
+               max_calls: int, warmup: int) -> dict:
+    cfg = load_config(preset)
+    layout = "ntu25" if kind in NTU_SAMPLES else "kinect20"
+    torch.manual_seed(0)
+    model = build(cfg.model.name, num_classes=classes, layout=layout, in_channels=3, **cfg.model.options)
+    model.eval()
+    params = sum(p.numel() for p in model.parameters())
+    window = cfg.data.frames
+    input_frames = int(model.input_frames(window)) if hasattr(model, "input_frames") else window
+    transform = build_transforms(_fill(list(cfg.data.test_transforms), input_frames), layout=layout)
+    frames = live_frames(kind, bodies)
+    rec = StreamRecognizer(model, layout, window, stride=1, transform=transform, num_bodies=bodies,
+                           min_frames=window)
+    i = 0
+    for _ in range(window - 1):  # fill the window: no model call before it is full
+        rec.push(frames[i % len(frames)])
+        i += 1
+    lat = []
+    start = time.perf_counter()
+    while len(lat) < warmup + max_calls:
+        t0 = time.perf_counter()
+        pred = rec.push(frames[i % len(frames)])
+        lat.append((time.perf_counter() - t0) * 1000.0)
+        assert pred is not None  # stride 1: one prediction (one model call) per frame
+        i += 1
+        if len(lat) >= warmup + 10 and time.perf_counter() - start > seconds:
+            break
+    lat_ms = np.array(lat[warmup:])
+    p50, p99 = np.percentile(lat_ms, [50, 99])
+    people = int(np.any(frames != 0, axis=(2, 3)).sum(axis=1).max())
+    return dict(label=label, preset=preset, window=window, input_frames=input_frames, bodies=bodies,
+                people=people, params=params, n=len(lat_ms), p50=float(p50), p99=float(p99),
+                mean=float(lat_ms.mean()), max=float(lat_ms.max()), stride=max(1, math.ceil(p99 / BUDGET_MS)),
+                buffer_bytes=rec.buffer.nbytes)
+
+
+def bench_assembly(frames_n: int = 20000) -> float:
+    """Microseconds per frame without a model call: assembly (hold / select) + ring buffer push."""
+    frames = live_frames("ntu2", 2)
+    conf = np.ones((2, 25), np.float32)
+    conf[0, 5] = 0  # a missing joint every frame: the hold path runs too
+    rec = StreamRecognizer(lambda x: torch.zeros(1, 60), "ntu25", 300, stride=10**9, num_bodies=2,
+                           min_frames=10**9)
+    t0 = time.perf_counter()
+    for i in range(frames_n):
+        rec.push(frames[i % len(frames)], conf)
+    return (time.perf_counter() - t0) / frames_n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few calls per model (smoke run)")
+    parser.add_argument("--seconds", type=float, default=50.0, help="time spent measuring each model")
+    parser.add_argument("--max-calls", type=int, default=200,
+                        help="at most this many measured frames per model")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    seconds, max_calls, warmup = (1.0, 3, 1) if args.quick else (args.seconds, args.max_calls, 2)
+    rows = []
+    for case in CASES:
+        r = bench_case(*case, seconds=seconds, max_calls=max_calls, warmup=warmup)
+        rows.append(r)
+        print(f"{r['label']}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms over {r['n']} frames")
+    assembly_us = bench_assembly(2000 if args.quick else 20000)
+    print(f"frame without a model call: {assembly_us:.1f} us")
+
+    lines = [
+        "# Streaming recognition latency (CPU)",
+        "",
+        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
+        f"{platform.machine()}; threads: {torch.get_num_threads()}; machine shared with other jobs "
+        "(noisy, p99 most of all).",
+        "- `StreamRecognizer(stride=1)` fed a real recording frame by frame (NTU "
+        f"`{NTU_SAMPLES['ntu1'].name}`, one person, or `{NTU_SAMPLES['ntu2'].name}`, two people; MSR "
+        f"`{MSR_SAMPLE.name}`), looped; latency of `push` once the "
+        "window is full = frame assembly + ring buffer + the preset's test-time transforms + one model "
+        "call (PyTorch eager, `inference_mode`, batch 1). Random weights, full-size paper presets.",
+        f"- budget: one frame of a 30 fps camera = {BUDGET_MS:.1f} ms. *min stride* = smallest `--stride S` "
+        "with p99 <= S x 33.3 ms, i.e. one model call every S frames keeps up with the camera.",
+        "",
+        "| model | preset | window (model input) | people in view | params | frames measured | p50 ms "
+        "| p99 ms | mean ms | within 33.3 ms at stride 1? | min stride | ring buffer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        frames = f"{r['window']}" + (f" ({r['input_frames']})" if r["input_frames"] != r["window"] else "")
+        ok = "yes" if r["p99"] <= BUDGET_MS else "no"
+        lines.append(
+            f"| {r['label']} | `{r['preset']}` | {frames} | {r['people']} | {r['params'] / 1e6:.1f} M "
+            f"| {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | {ok} | {r['stride']} "
+            f"| {r['buffer_bytes'] / 1024:.0f} KiB |"
+        )
+    lines += [
+        "",
+        f"A frame that does not trigger a model call (assembly with a held joint + ring buffer push) "
+        f"costs {assembly_us:.1f} us.",
+        "",
+        "AS-GCN's window is the preset's 290 recognition frames; its test transform pads the input to "
+        "300 (the last 10 are the prediction target, ignored for recognition).",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -293,6 +293,24 @@ def _check_frames(frames: int) -> int:
 
 
 @register_transform
+class DropEmptyFrames(Transform):
+    """Remove frames in which every body is all zeros (no skeleton tracked), keeping the order.
+
+    MSRAction3D has such frames inside sequences (e.g. 36 of the 45 frames of ``a07_s04_e01``);
+    dropping them before a length transform makes every sampled frame a real pose. A sample
+    whose frames are all empty (``a13_s09_e02``) is returned unchanged, so it is still seen (as
+    zeros) rather than silently becoming a zero-length sequence.
+    """
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        _check_sample(x, "DropEmptyFrames")
+        keep = np.any(x != 0, axis=(0, 2, 3))  # (T,)
+        if keep.all() or not keep.any():
+            return np.array(x, copy=True)
+        return np.array(x[:, keep], copy=True)
+
+
+@register_transform
 class PadTo(Transform):
     """Pad to at least ``frames`` frames; longer samples are returned unchanged.
 

@@ -1,0 +1,485 @@
+"""The reproduction protocol: per unit and seed, choose by cross-validation, retrain, test once.
+
+Small datasets (``selection="cv"``; MSRAction3D subsets, Florence3D folds), for each training
+(:mod:`skelact.repro.targets`), unit and seed:
+
+1. the unit's protocol split gives the training and test positions; the test positions are put
+   aside;
+2. the training subjects are dealt into ``k`` folds (:func:`skelact.data.protocols.subject_folds`,
+   seeded; MSRAction3D: one fold per training subject, i.e. leave-one-training-subject-out;
+   Florence3D: 3 folds over the 9 training subjects of each outer fold);
+3. for each fold a model is trained on the other folds' subjects for the maximum number of epochs
+   and scores the fold's held-out subjects after every epoch;
+4. :func:`skelact.repro.selection.select` picks each row's epoch (maximum of the mean curve over
+   folds) and the fused row's alpha (pooled out-of-fold scores);
+5. a model is trained on all training subjects until the last chosen epoch and scores the test
+   subjects once at each chosen epoch; each row is read at its own epoch (the fused row with its
+   alpha).
+
+Only training positions enter steps 2-4 (checked by :func:`~skelact.repro.selection.assert_disjoint`
+on positions and subjects). Each cross-validation training and each unit is cached in the work
+directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a fingerprint of everything that
+determines it, so an interrupted run continues where it stopped.
+
+Large datasets (``selection="validation"``; NTU, Kinetics) run the table presets as they are
+(:func:`skelact.train.runner.run_experiment`, with the preset's validation split choosing the
+checkpoint and alpha); two-stream ARRN-LSTM checkpoints are scored once more per stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import yaml
+
+from ..data import protocols
+from ..data.store import SkeletonStore
+from ..errors import ConfigError
+from .selection import ALPHA_GRID, FoldScores, assert_disjoint, fused_probabilities, select, softmax
+from .targets import ASGCN_SMALL_WIDTH, QUICK_WIDTH, Target, Training, Unit
+
+__all__ = [
+    "Context",
+    "augmentation_specs",
+    "build_config",
+    "cv_folds_for",
+    "evenly",
+    "run_unit",
+]
+
+#: Transforms that fix the sequence length (the augmentation goes before them).
+LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
+AUGMENT_POLICIES = ("standard", "none")
+RESULT_FILE = "unit.json"
+#: ``--quick``: at most this many training / test sequences per unit (evenly spaced).
+QUICK_TRAIN, QUICK_TEST = 48, 32
+
+
+@dataclass
+class Context:
+    """Settings shared by every unit of a reproduction run."""
+
+    target: Target
+    store_path: Path
+    work_dir: Path
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int | None = None  # maximum epochs (default: the preset's train.epochs)
+    cv_folds: int | None = None  # None: the target's default
+    smooth: int = 1
+    augment: str = "standard"
+    quick: bool = False
+    command: str = ""
+    log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr, flush=True))
+    _store: SkeletonStore | None = None
+
+    @property
+    def store(self) -> SkeletonStore:
+        if self._store is None:
+            self._store = SkeletonStore(self.store_path)
+        return self._store
+
+
+# ---------------------------------------------------------------------------------------------
+# configs
+# ---------------------------------------------------------------------------------------------
+def _flow(value: Any) -> str:
+    return str(yaml.safe_dump(value, default_flow_style=True, width=1 << 20, sort_keys=False)).strip()
+
+
+def _specs(specs: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dict(s) if isinstance(s, dict) else {"name": str(s)} for s in specs]
+
+
+def augmentation_specs(policy: str, store: SkeletonStore, train_specs: Sequence[Any]) -> list[dict[str, Any]]:
+    """The training augmentation of ``policy`` for data of ``store`` (the same for every model).
+
+    ``standard``: a random rotation (up to 15 degrees about the vertical axis, 5 about the other two)
+    where the coordinates are metric 3-D positions (MSRAction3D real-world form, Florence3D world
+    file, NTU; not the screen form and not Florence3D's normalised features), a random scale in
+    [0.9, 1.1] and a random time warp (speed 0.8-1.2 in 4 pieces). ``none``: nothing.
+    """
+    if policy not in AUGMENT_POLICIES:
+        raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {policy!r}")
+    if policy == "none":
+        return []
+    names = [s["name"] for s in _specs(train_specs)]
+    metric = list(store.manifest.get("channels") or []) == ["x", "y", "z"] and store.layout != "florence8"
+    out: list[dict[str, Any]] = []
+    if metric:
+        vertical = "z" if "PreNormalize3D" in names else "y"  # PreNormalize3D puts the spine on z
+        out.append({"name": "RandomRotate", "max_angle": 15.0, "max_tilt": 5.0, "vertical": vertical})
+    out += [
+        {"name": "RandomScale", "low": 0.9, "high": 1.1},
+        {"name": "TimeWarp", "strength": 0.2, "knots": 4},
+    ]
+    return out
+
+
+def _insert_before_length(specs: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    pos = next((i for i, s in enumerate(specs) if s["name"] in LENGTH_TRANSFORMS), len(specs))
+    return specs[:pos] + extra + specs[pos:]
+
+
+def _drop_empty(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if any(s["name"] == "DropEmptyFrames" for s in specs):
+        return specs
+    return [{"name": "DropEmptyFrames"}, *specs]
+
+
+def build_config(ctx: Context, training: Training, unit: Unit, seed: int) -> tuple[Any, str, list[str]]:
+    """``(config, preset name, overrides)`` of one training: the preset plus the reproduction's
+    overrides (store, seed, data handling, augmentation, width, epochs)."""
+    from ..train.config import load_config
+
+    preset = training.preset_for(unit)
+    base = load_config(preset)
+    overrides = [f"data.store={ctx.store_path}"]
+    if ctx.target.selection == "cv":
+        train = _drop_empty(_specs(base.data.train_transforms))
+        train = _insert_before_length(train, augmentation_specs(ctx.augment, ctx.store, train))
+        test = _drop_empty(_specs(base.data.test_transforms))
+        overrides += [
+            "data.num_workers=0",  # ~100 sequences: worker start-up costs more than loading
+            "data.validation.fraction=0.0",  # selection is by cross-validation (this module)
+            "fusion.fit=false",  # alpha is chosen by cross-validation and applied here
+            f"data.train_transforms={_flow(train)}",
+            f"data.test_transforms={_flow(test)}",
+        ]
+        if training.model == "asgcn" and not ctx.quick:
+            overrides += list(ASGCN_SMALL_WIDTH)
+    overrides += list(training.overrides)
+    if ctx.quick:
+        overrides += list(QUICK_WIDTH[training.model])
+        if ctx.target.selection != "cv":
+            overrides += ["data.num_workers=0", "train.progress=false"]
+        if training.model == "asgcn":
+            overrides.append("train.aim.warmup_epochs=1")
+    epochs = ctx.epochs if ctx.epochs is not None else (2 if ctx.quick else None)
+    if epochs is not None:
+        overrides.append(f"train.epochs={int(epochs)}")
+    overrides.append(f"seed={int(seed)}")
+    return load_config(preset, overrides), preset, overrides
+
+
+def cv_folds_for(ctx: Context, num_subjects: int) -> int:
+    """Cross-validation folds over ``num_subjects`` training subjects (at most one per subject)."""
+    k = ctx.cv_folds if ctx.cv_folds is not None else ctx.target.cv_folds
+    if ctx.quick:
+        k = 2
+    k = num_subjects if k is None else min(int(k), num_subjects)
+    if k < 2:
+        raise ConfigError(f"cross-validation needs at least 2 training subjects, found {num_subjects}")
+    return k
+
+
+# ---------------------------------------------------------------------------------------------
+# caching
+# ---------------------------------------------------------------------------------------------
+def _fingerprint(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    arrays: dict[str, Any] = {f"scores_{k}": v.astype(np.float32) for k, v in scores.scores.items()}
+    arrays.update(
+        fingerprint=np.array(fingerprint),
+        indices=scores.indices,
+        labels=scores.labels,
+        epochs=scores.epochs,
+        train_indices=scores.train_indices,
+        wall=np.array(wall),
+    )
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _load_fold(path: Path, fingerprint: str, name: str) -> tuple[FoldScores, float] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            if str(z["fingerprint"]) != fingerprint:
+                return None
+            scores = {k[len("scores_") :]: z[k] for k in z.files if k.startswith("scores_")}
+            fold = FoldScores(name, z["indices"], z["labels"], z["epochs"], scores, z["train_indices"])
+            return fold, float(z["wall"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# one unit
+# ---------------------------------------------------------------------------------------------
+def evenly(idx: np.ndarray, k: int) -> np.ndarray:
+    """At most ``k`` of the sorted positions ``idx``, evenly spaced (all of them if fewer)."""
+    positions = np.asarray(idx)
+    if len(positions) <= k:
+        return positions
+    out: np.ndarray = positions[np.unique(np.linspace(0, len(positions) - 1, k).round().astype(np.int64))]
+    return out
+
+
+def _digest(idx: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def _confusion(pred: np.ndarray, labels: np.ndarray, k: int) -> list[list[int]]:
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (labels, pred), 1)
+    return cm.tolist()
+
+
+def _row_result(probs: np.ndarray, labels: np.ndarray, k: int) -> dict[str, Any]:
+    pred = probs.argmax(-1)
+    top5 = np.argsort(-probs, axis=-1)[:, : min(5, k)]
+    return {
+        "top1": float(100.0 * (pred == labels).mean()),
+        "top5": float(100.0 * (top5 == labels[:, None]).any(-1).mean()),
+        "num_samples": int(len(labels)),
+        "confusion_matrix": _confusion(pred, labels, k),
+    }
+
+
+def _unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path:
+    return ctx.work_dir / ctx.target.name / training.key / unit.key / f"seed_{seed}"
+
+
+def run_unit(ctx: Context, training: Training, unit: Unit, seed: int, *, label: str = "") -> dict[str, Any]:
+    """Run (or load from the work directory) one training of one unit and seed; returns its
+    result (also written to ``unit.json`` in the unit's directory)."""
+    if ctx.target.selection == "cv":
+        return _run_cv_unit(ctx, training, unit, seed, label)
+    return _run_validation_unit(ctx, training, unit, seed, label)
+
+
+def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label: str) -> dict[str, Any]:
+    from .training import fit_and_score
+
+    store = ctx.store
+    cfg, preset, overrides = build_config(ctx, training, unit, seed)
+    split = protocols.split(store, unit.protocol, unit.fold)
+    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
+    if ctx.quick:  # a smoke test: a few sequences of every subject
+        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
+    subjects = np.asarray(store.index["subject"])
+    train_subjects = np.unique(subjects[train_idx])
+    k = cv_folds_for(ctx, len(train_subjects))
+    folds = protocols.subject_folds(store, train_idx, k, seed=seed)
+    max_epochs = int(cfg.train.epochs)
+    rows = {row.key: row.head for row in training.rows}
+    settings = {
+        "preset": preset, "overrides": overrides, "max_epochs": max_epochs, "cv_folds": k,
+        "train": _digest(train_idx), "test": _digest(test_idx), "rows": rows,
+    }  # fmt: skip
+    fingerprint = _fingerprint({**settings, "smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()})
+    unit_dir = _unit_dir(ctx, training, unit, seed)
+    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
+    if cached is not None:
+        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
+        return cached
+
+    started = time.time()
+    fold_fp = _fingerprint(settings)
+    fold_scores: list[FoldScores] = []
+    cv_info = []
+    for j, fold in enumerate(folds, 1):
+        held_out = np.unique(subjects[fold["val"]]).tolist()
+        cache = unit_dir / f"cv{j}.npz"
+        loaded = _load_fold(cache, fold_fp, f"cv{j}")
+        what = (
+            f"{label} {training.key} {unit.name} seed {seed}: CV fold {j}/{k} (train {len(fold['train'])}, "
+            f"held out {len(fold['val'])}: subject(s) {held_out})"
+        )
+        if loaded is None:
+            ctx.log(f"{what} ...")
+            rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=max_epochs)
+            scores = FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"])
+            wall = rec.wall_time_s
+            _save_fold(cache, fold_fp, scores, wall)
+            ctx.log(f"{what}: {wall:.0f} s")
+        else:
+            scores, wall = loaded
+            ctx.log(f"{what}: done earlier")
+        fold_scores.append(scores)
+        cv_info.append({
+            "name": f"cv{j}", "held_out_subjects": held_out, "num_train": int(len(fold["train"])),
+            "num_held_out": int(len(fold["val"])), "wall_time_s": round(wall, 2),
+        })  # fmt: skip
+
+    selection_positions = [f.train_indices for f in fold_scores] + [f.indices for f in fold_scores]
+    inputs = np.unique(np.concatenate(selection_positions))
+    if not np.isin(inputs, train_idx).all():
+        raise AssertionError("a selection input lies outside the unit's training split")
+    assert_disjoint(selection_positions, test_idx, subjects)
+    choices = select(fold_scores, rows, smooth=ctx.smooth)
+
+    score_epochs = sorted({c.epoch for c in choices.values()})
+    what = (
+        f"{label} {training.key} {unit.name} seed {seed}: final training on all {len(train_idx)} training "
+        f"sequences for {score_epochs[-1]} epochs, test ({len(test_idx)}) scored at epoch(s) {score_epochs}"
+    )
+    ctx.log(f"{what} ...")
+    final = fit_and_score(cfg, train_idx, test_idx, epochs=score_epochs[-1], score_epochs=score_epochs)
+    ctx.log(f"{what}: {final.wall_time_s:.0f} s")
+    num_classes = len(final.class_names)
+    results: dict[str, Any] = {}
+    for row in training.rows:
+        c = choices[row.key]
+        pos = int(np.flatnonzero(final.epochs == c.epoch)[0])
+        if c.head == "fused":
+            assert c.alpha is not None
+            probs = fused_probabilities(final.scores["joint"][pos], final.scores["line"][pos], c.alpha)
+        else:
+            probs = softmax(final.scores[c.head][pos])
+        results[row.key] = {**_row_result(probs, final.labels, num_classes), **c.to_dict()}
+
+    result = {
+        "fingerprint": fingerprint,
+        "target": ctx.target.name,
+        "dataset": store.dataset,
+        "training": training.key,
+        "model": training.model,
+        "unit": unit.key,
+        "unit_name": unit.name,
+        "protocol": unit.protocol,
+        "fold": unit.fold,
+        "seed": seed,
+        "selection": "cv",
+        "preset": preset,
+        "overrides": overrides,
+        "max_epochs": max_epochs,
+        "cv_folds": k,
+        "smooth": ctx.smooth,
+        "alpha_grid": ALPHA_GRID.tolist(),
+        "cv": cv_info,
+        "split": {
+            "num_train": int(len(train_idx)), "num_test": int(len(test_idx)),
+            "train_subjects": train_subjects.tolist(),
+            "test_subjects": np.unique(subjects[test_idx]).tolist(),
+        },
+        "selection_positions": inputs.tolist(),
+        "test_positions": np.asarray(test_idx).tolist(),
+        "final": {"epochs": score_epochs, "wall_time_s": round(final.wall_time_s, 2)},
+        "rows": results,
+        "class_names": final.class_names,
+        "num_parameters": final.num_parameters,
+        # training time, cached CV folds included (they were trained by an earlier start)
+        "wall_time_s": round(sum(c["wall_time_s"] for c in cv_info) + final.wall_time_s, 2),
+        "elapsed_s": round(time.time() - started, 2),
+    }  # fmt: skip
+    _write_json(result, unit_dir / RESULT_FILE)
+    return result
+
+
+def _run_validation_unit(
+    ctx: Context, training: Training, unit: Unit, seed: int, label: str
+) -> dict[str, Any]:
+    import torch
+
+    from ..train.checkpoint import load_model
+    from ..train.data import SkeletonDataModule
+    from ..train.runner import run_experiment
+    from .training import score_loader
+
+    cfg, preset, overrides = build_config(ctx, training, unit, seed)
+    unit_dir = _unit_dir(ctx, training, unit, seed)
+    fingerprint = _fingerprint({"preset": preset, "overrides": overrides})
+    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
+    if cached is not None:
+        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
+        return cached
+    run_dir = unit_dir / "run"
+    ctx.log(f"{label} {training.key} {unit.name} seed {seed}: training {preset} into {run_dir} ...")
+    started = time.time()
+    metrics = run_experiment(cfg, run_dir, resume=(run_dir / "config.yaml").exists(), command=ctx.command)
+    test = metrics["test"]
+    k = len(test["class_names"])
+    fusion = metrics.get("fusion") or {}
+    results: dict[str, Any] = {}
+    epoch = int(metrics["checkpoint"]["epoch"]) + 1
+    if any(row.head in ("joint", "line") for row in training.rows):
+        model, saved = load_model(run_dir / metrics["checkpoint"]["evaluated"])
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model.to(device)
+        dm = SkeletonDataModule(saved)
+        spec = cast(dict[str, Any], getattr(model, "spec", {}))
+        dm.input_frames = int(spec.get("input_frames", saved.data.frames))
+        scores, labels = score_loader(model, dm.eval_dataloader("test"), device)
+        if fusion.get("alpha") is not None:
+            alpha = float(fusion["alpha"])
+        else:
+            alpha = float(cast(torch.Tensor, model.fusion_alpha))
+        for row in training.rows:
+            if row.head == "fused":
+                probs = fused_probabilities(scores["joint"], scores["line"], alpha)
+            else:
+                probs = softmax(scores[row.head])
+            results[row.key] = {
+                **_row_result(probs, labels, k),
+                "head": row.head,
+                "epoch": epoch,
+                "alpha": alpha if row.head == "fused" else None,
+            }
+    else:
+        for row in training.rows:
+            results[row.key] = {
+                "top1": float(test["top1"]),
+                "top5": float(test["top5"]),
+                "num_samples": int(test["num_samples"]),
+                "confusion_matrix": test["confusion_matrix"],
+                "head": row.head,
+                "epoch": epoch,
+                "alpha": None,
+            }
+    result = {
+        "fingerprint": fingerprint,
+        "target": ctx.target.name,
+        "dataset": metrics.get("dataset"),
+        "training": training.key,
+        "model": training.model,
+        "unit": unit.key,
+        "unit_name": unit.name,
+        "protocol": unit.protocol,
+        "fold": unit.fold,
+        "seed": seed,
+        "selection": "validation",
+        "preset": preset,
+        "overrides": overrides,
+        "max_epochs": int(cfg.train.epochs),
+        "split": {k_: int(v) for k_, v in metrics.get("num_samples", {}).items()},
+        "fusion": fusion or None,
+        "rows": results,
+        "class_names": test["class_names"],
+        "run_dir": str(run_dir),
+        "wall_time_s": round(float(metrics.get("wall_time_s") or time.time() - started), 2),
+    }
+    _write_json(result, unit_dir / RESULT_FILE)
+    return result

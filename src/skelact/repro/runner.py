@@ -1,0 +1,289 @@
+"""``reproduce()``: prepare the data, run every unit, seed and model, and write the report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.store import SkeletonStore, is_store
+from ..errors import ConfigError
+from .protocol import AUGMENT_POLICIES, Context, run_unit
+from .report import data_facts, write_report
+from .targets import MODELS, TARGETS, Target, get_target, trainings_for
+
+__all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
+
+#: Where raw datasets are looked for when no ``--src`` / ``--store`` is given (relative to the
+#: working directory): ``<root>/<dataset folder>``, used only if it exists.
+DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+DEFAULT_WORK_DIR = Path("work_dirs") / "reproduce"
+#: Stores a target accepts (NTU60 protocols also apply to an NTU120 store).
+_ACCEPTED = {"ntu60": ("ntu60", "ntu120")}
+
+
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _per_target(
+    value: str | os.PathLike[str] | Mapping[str, Any] | None, target: str, several: bool, option: str
+) -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        v = value.get(target)
+        return None if v is None else Path(v)
+    if several:
+        raise ConfigError(f"{option}: give one per target as TARGET=DIR when reproducing several targets")
+    return Path(value)
+
+
+def resolve_store(
+    target: Target,
+    *,
+    src: Path | None,
+    store: Path | None,
+    work_dir: Path,
+    msr_form: str = "real3d",
+    florence_file: str = "auto",
+    bodies: int | None = None,
+    log: Callable[[str], None] = _log_stderr,
+) -> Path:
+    """The prepared store a target runs on: ``store`` as given, or one prepared from ``src`` (default:
+    ``../shared/data/<folder>`` when it exists) into ``<work_dir>/stores/`` (reused when already there)."""
+    from ..data.prepare import discover, prepare
+
+    accepted = _ACCEPTED.get(target.dataset, (target.dataset,))
+    if store is not None:
+        if not is_store(store):
+            raise ConfigError(f"--store {store}: not a prepared store (make one with `skelact prepare`)")
+        got = SkeletonStore(store).dataset
+        if got not in accepted:
+            raise ConfigError(f"--store {store} holds {got!r} data; {target.name} needs {'/'.join(accepted)}")
+        return Path(store)
+    if src is None:
+        default = DEFAULT_DATA_ROOT / target.raw_folder
+        if not default.is_dir():
+            raise ConfigError(
+                f"{target.name}: no data; pass --src RAW_DIR or --store STORE (looked for {default})"
+            )
+        src = default
+    if not Path(src).is_dir():
+        raise ConfigError(f"--src {src}: no such folder")
+    tag = target.dataset if bodies is None else f"{target.dataset}-m{bodies}"
+    if target.dataset == "msr3d":
+        tag += f"-{msr_form}"
+    if target.dataset == "florence3d":
+        files = discover("florence3d", src, florence_file=florence_file)
+        if not files:
+            raise ConfigError(f"--src {src}: no Florence3D file ({florence_file})")
+        florence_file = "features" if "Features" in files[0].name else "world"
+        tag += f"-{florence_file}"
+    out = work_dir / "stores" / tag
+    if is_store(out):
+        prepared = (SkeletonStore(out).manifest.get("prepare") or {}).get("src")
+        if prepared == str(src):
+            return out
+        log(f"{out} was prepared from {prepared}; preparing again from {src}")
+    log(f"preparing {target.dataset} from {src} into {out} ...")
+    summary = prepare(
+        target.dataset,
+        src,
+        out,
+        msr_form=msr_form,
+        florence_file=florence_file,
+        bodies=bodies,
+        overwrite=True,
+        progress=False,
+        workers=1,
+    )
+    log(summary.format())
+    return out
+
+
+def _preset_bodies(target: Target, models: Sequence[str]) -> int | None:
+    """Bodies per frame the target's presets build their models for (``model.options.num_bodies``),
+    when they all agree on one (e.g. AS-GCN on Kinetics: 1); None = the dataset's default."""
+    from ..train.config import load_config
+
+    found = set()
+    for training in trainings_for(target, list(models)):
+        found.add(load_config(training.preset_for(target.units[0])).model.options.get("num_bodies"))
+    return found.pop() if len(found) == 1 and None not in found and target.selection == "validation" else None
+
+
+def _running_table(target: Target, results: list[dict[str, Any]], models: Sequence[str]) -> str:
+    """Accuracy so far: one line per row, one column per unit (mean over the seeds done)."""
+    units = [u for u in target.units if any(r["unit"] == u.key for r in results)]
+    width = max([len(row.label) for t in trainings_for(target, list(models)) for row in t.rows] + [5])
+    cols = [max(8, len(u.name)) for u in units]
+    head = (
+        f"{'':<{width}} "
+        + " ".join(f"{u.name:>{c}}" for u, c in zip(units, cols, strict=True))
+        + f" {'mean':>8}"
+    )
+    lines = [head]
+    for training in trainings_for(target, list(models)):
+        mine = [r for r in results if r["training"] == training.key]
+        if not mine:
+            continue
+        for row in training.rows:
+            cells, means = [], []
+            for u, c in zip(units, cols, strict=True):
+                vals = [r["rows"][row.key]["top1"] for r in mine if r["unit"] == u.key]
+                cells.append(f"{np.mean(vals):{c}.1f}" if vals else " " * c)
+                if vals:
+                    means.append(float(np.mean(vals)))
+            mean = f"{np.mean(means):8.1f}" if means else ""
+            lines.append(f"{row.label:<{width}} " + " ".join(cells) + f" {mean}")
+    return "\n".join(lines)
+
+
+def reproduce(
+    targets: Sequence[str],
+    *,
+    src: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    store: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    models: Sequence[str] = MODELS,
+    out: str | os.PathLike[str] = "reports",
+    work_dir: str | os.PathLike[str] = DEFAULT_WORK_DIR,
+    quick: bool = False,
+    epochs: int | None = None,
+    cv_folds: int | None = None,
+    smooth: int = 3,
+    augment: str = "standard",
+    msr_form: str = "real3d",
+    florence_file: str = "auto",
+    command: str = "",
+    log: Callable[[str], None] = _log_stderr,
+) -> dict[str, Any]:
+    """Reproduce the papers' results on ``targets`` and write ``out/reproduction.{md,json}``.
+
+    Args:
+        targets: names from :data:`~skelact.repro.targets.TARGETS` (``msr3d``, ``florence3d``,
+            ``ntu60-xsub``, ``ntu60-xview``, ``kinetics``).
+        src: raw dataset folder (one target), or ``{target: folder}``; default
+            ``../shared/data/<folder>`` when it exists.
+        store: a prepared store instead of ``src`` (one target, or ``{target: store}``).
+        seeds: seeds; each gives a full run of the protocol (and its own cross-validation folds).
+        models: ``arrn_lstm`` (two runs: attention on / off, six rows) and / or ``asgcn``.
+        out: folder of the report (``reproduction.md``, ``reproduction.json``, ``figures/``).
+        work_dir: prepared stores, cached cross-validation scores, unit results, run directories
+            (an interrupted run continues from there).
+        quick: one unit, the first seed, 2 epochs (unless ``epochs``), 2 CV folds, tiny networks and
+            a few sequences: checks the pipeline end to end; the report says so.
+        epochs: maximum epochs (default: the preset's ``train.epochs``).
+        cv_folds: cross-validation folds over training subjects (default: one per subject for
+            MSRAction3D, 3 for Florence3D).
+        smooth: odd moving-average window on the mean cross-validation curve before its maximum.
+        augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
+        msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
+        florence_file: ``auto`` (the 15-joint world file when present, else the features file),
+            ``world`` or ``features``.
+        command: the command line recorded in the report.
+
+    Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
+    """
+    names = list(dict.fromkeys(targets))
+    if not names:
+        raise ConfigError("no target given; known: " + ", ".join(TARGETS))
+    chosen = [get_target(n) for n in names]
+    seeds = [int(s) for s in dict.fromkeys(seeds)]
+    if not seeds:
+        raise ConfigError("no seed given")
+    if augment not in AUGMENT_POLICIES:
+        raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {augment!r}")
+    if smooth < 1 or smooth % 2 == 0:
+        raise ConfigError(f"smooth must be an odd number >= 1, got {smooth}")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    models = list(dict.fromkeys(models))
+    for t in chosen:
+        if not trainings_for(t, models):
+            raise ConfigError(
+                f"{t.name}: none of the models {models} has a preset there (has: {', '.join(t.models)})"
+            )
+    if quick:
+        seeds = seeds[:1]
+    work = Path(work_dir)
+    several = len(chosen) > 1
+    contexts: list[Context] = []
+    facts: dict[str, dict[str, Any]] = {}
+    for t in chosen:
+        path = resolve_store(
+            t,
+            src=_per_target(src, t.name, several, "--src"),
+            store=_per_target(store, t.name, several, "--store"),
+            work_dir=work,
+            msr_form=msr_form,
+            florence_file=florence_file,
+            bodies=_preset_bodies(t, models),
+            log=log,
+        )
+        ctx = Context(
+            t,
+            path,
+            work,
+            seeds=tuple(seeds),
+            epochs=epochs,
+            cv_folds=cv_folds,
+            smooth=smooth,
+            augment=augment,
+            quick=quick,
+            command=command,
+            log=log,
+        )
+        contexts.append(ctx)
+        facts[t.name] = data_facts(t, ctx.store)
+
+    plan = []
+    planned: dict[str, list[str]] = {}
+    for ctx in contexts:
+        units = ctx.target.units[:1] if quick else ctx.target.units
+        planned[ctx.target.name] = [u.key for u in units]
+        for unit in units:
+            for seed in seeds:
+                plan.append((ctx, unit, seed, trainings_for(ctx.target, models)))
+    total = sum(len(p[3]) for p in plan)
+    log(
+        f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {total} model run(s); "
+        f"report in {out}, work files in {work}"
+    )
+    results: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
+    started, done = time.time(), 0
+    paths: tuple[Any, ...] = ()
+    for ctx, unit, seed, trainings in plan:
+        for training in trainings:
+            done += 1
+            label = f"[{done}/{total}] {ctx.target.name}"
+            result = run_unit(ctx, training, unit, seed, label=label)
+            results[ctx.target.name].append(result)
+            summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
+            log(
+                f"{label} {training.key} {unit.name} seed {seed}: {summary} "
+                f"({time.time() - started:.0f} s elapsed)"
+            )
+        log(_running_table(ctx.target, results[ctx.target.name], models))
+        paths = write_report(
+            results,
+            out,
+            seeds=seeds,
+            models=models,
+            facts=facts,
+            command=command,
+            quick=quick,
+            work_dir=work,
+            augment=augment,
+            planned=planned,
+            log=log,
+        )
+    json_path, md_path, entries = paths
+    log(f"report: {md_path} and {json_path}")
+    return {"json": json_path, "markdown": md_path, "entries": entries, "results": results}

@@ -1,0 +1,191 @@
+"""What ``skelact reproduce TARGET`` runs: datasets, evaluation units, trainings and table rows.
+
+A *target* is a dataset with its paper protocol, cut into *units* (MSRAction3D: the subsets AS1,
+AS2, AS3; Florence3D: the 10 leave-one-subject-out folds; NTU / Kinetics: the one split). For each
+unit and seed, *trainings* run (one per model configuration) and each training gives one or more
+*rows* of the result tables:
+
+* ``arrn_lstm``: a two-stream ARRN-LSTM (attention mask on) gives three rows, its joint stream,
+  its line stream and the fused two-stream score (eq. 12); the same network with the mask off
+  (RRN-LSTM) gives the three RRN rows. The streams are trained with independent losses
+  (``ce_joint + ce_line``), so each stream is the single-stream model of the ablation.
+* ``asgcn``: one AS-GCN, one row (not in the papers for these small datasets; a comparison).
+
+Small targets (``msr3d``, ``florence3d``) choose epochs and alpha by cross-validation over the
+training subjects (:mod:`skelact.repro.protocol`); large ones (``ntu60-*``, ``kinetics``) run the
+presets as they are, with their validation split (:func:`skelact.train.runner.run_experiment`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+__all__ = [
+    "ASGCN_SMALL_WIDTH",
+    "MODELS",
+    "QUICK_WIDTH",
+    "TARGETS",
+    "Row",
+    "Target",
+    "Training",
+    "Unit",
+    "get_target",
+    "trainings_for",
+]
+
+MODELS = ("arrn_lstm", "asgcn")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a result table."""
+
+    key: str  # e.g. "arrn_two_stream"
+    label: str  # e.g. "Two-stream ARRN-LSTM"
+    head: str  # scores it is read from: "joint", "line", "fused" or "logits"
+    model: str  # "arrn_lstm" or "asgcn"
+    stream: str | None = None  # ARRN-LSTM: "joint", "line" or "two_stream"
+    attention: bool | None = None  # ARRN-LSTM: attention mask (ARRN) or not (RRN)
+
+
+@dataclass(frozen=True)
+class Training:
+    """One model configuration trained per unit and seed; ``preset`` has a ``{unit}`` field."""
+
+    key: str  # "arrn", "rrn", "asgcn"
+    model: str
+    preset: str
+    rows: tuple[Row, ...]
+    overrides: tuple[str, ...] = ()
+
+    def preset_for(self, unit: Unit) -> str:
+        return self.preset.format(unit=unit.preset)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One subset / fold / split of a target's protocol."""
+
+    key: str  # "as1", "fold01", "xsub"
+    name: str  # "AS1", "fold 1" (subject 1 tested), "xsub"
+    protocol: str
+    preset: str  # the preset stem: "msr3d_as1", "florence3d_loso", "ntu60_xsub"
+    fold: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A dataset and its paper protocol."""
+
+    name: str
+    dataset: str  # store dataset name
+    raw_folder: str  # its folder name under the shared data root
+    units: tuple[Unit, ...]
+    selection: str  # "cv" (cross-validation over training subjects) or "validation" (preset's split)
+    protocol: str  # human-readable protocol
+    models: tuple[str, ...] = MODELS
+    #: cross-validation folds over the training subjects (None: one per training subject).
+    cv_folds: int | None = None
+    unit_kind: str = "subset"
+    short_protocol: str = ""
+
+
+def _arrn_rows(att: bool) -> tuple[Row, ...]:
+    tag, name = ("arrn", "ARRN") if att else ("rrn", "RRN")
+    return (
+        Row(f"{tag}_joint", f"Joint-{name}-LSTM", "joint", "arrn_lstm", "joint", att),
+        Row(f"{tag}_line", f"Line-{name}-LSTM", "line", "arrn_lstm", "line", att),
+        Row(f"{tag}_two_stream", f"Two-stream {name}-LSTM", "fused", "arrn_lstm", "two_stream", att),
+    )
+
+
+ARRN_TRAININGS = (
+    Training("arrn", "arrn_lstm", "arrn_lstm/{unit}_two_stream_arrn", _arrn_rows(True)),
+    Training("rrn", "arrn_lstm", "arrn_lstm/{unit}_two_stream_rrn", _arrn_rows(False)),
+)
+ASGCN_TRAINING = Training("asgcn", "asgcn", "asgcn/{unit}", (Row("asgcn", "AS-GCN", "logits", "asgcn"),))
+
+#: AS-GCN for ~100-200 training sequences: the first six blocks of the paper's backbone
+#: (Fig. 6) at half width, 32-32-32-64-64-64 channels, one temporal stride of 2.
+ASGCN_SMALL_WIDTH = (
+    "model.options.channels=[32, 32, 32, 64, 64, 64]",
+    "model.options.strides=[1, 1, 1, 2, 1, 1]",
+)
+#: ``--quick``: tiny networks, for checking the pipeline end to end in seconds.
+QUICK_WIDTH = {
+    "arrn_lstm": (
+        "model.options.embed_dim=8",
+        "model.options.iterations=2",
+        "model.options.attention_dim=16",
+        "model.options.lstm_sizes=[16, 16]",
+    ),
+    "asgcn": (
+        "model.options.channels=[8, 16]",
+        "model.options.strides=[1, 1]",
+        "model.options.aim_hidden=8",
+        "model.options.order=2",
+        "model.options.pred_collapse=[[8, 3, 2], [8, 3, 2], [8, 3, 1]]",
+        "model.options.pred_refine=[8]",
+    ),
+}
+
+
+def _msr_units() -> tuple[Unit, ...]:
+    return tuple(Unit(f"as{k}", f"AS{k}", f"msr3d-as{k}", f"msr3d_as{k}") for k in (1, 2, 3))
+
+
+def _florence_units() -> tuple[Unit, ...]:
+    return tuple(
+        Unit(f"fold{k:02d}", f"fold {k}", "florence3d-loso", "florence3d_loso", fold=k) for k in range(1, 11)
+    )
+
+
+TARGETS: dict[str, Target] = {
+    "msr3d": Target(
+        "msr3d", "msr3d", "msr_action3d", _msr_units(), "cv",
+        "cross-subject per action subset AS1/AS2/AS3: subjects 1, 3, 5, 7, 9 train, 2, 4, 6, 8, 10 test",
+        cv_folds=None, short_protocol="AS1-AS3 cross-subject, mean of the three",
+    ),
+    "florence3d": Target(
+        "florence3d", "florence3d", "florence3d", _florence_units(), "cv",
+        "leave-one-subject-out: 10 folds, fold k tests subject k and trains on the other 9",
+        cv_folds=3, unit_kind="fold", short_protocol="leave-one-subject-out, mean of 10 folds",
+    ),
+    "ntu60-xsub": Target(
+        "ntu60-xsub", "ntu60", "ntu_rgbd", (Unit("xsub", "cross-subject", "ntu60-xsub", "ntu60_xsub"),),
+        "validation", "NTU RGB+D 60 cross-subject (20 training subjects)", unit_kind="split",
+        short_protocol="NTU60 cross-subject",
+    ),
+    "ntu60-xview": Target(
+        "ntu60-xview", "ntu60", "ntu_rgbd", (Unit("xview", "cross-view", "ntu60-xview", "ntu60_xview"),),
+        "validation", "NTU RGB+D 60 cross-view (cameras 2, 3 train)", unit_kind="split",
+        short_protocol="NTU60 cross-view",
+    ),
+    "kinetics": Target(
+        "kinetics", "kinetics", "kinetics_skeleton", (Unit("val", "val", "kinetics", "kinetics"),),
+        "validation", "Kinetics-skeleton: train split, evaluated on the val split", models=("asgcn",),
+        unit_kind="split", short_protocol="Kinetics train / val",
+    ),
+}  # fmt: skip
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown reproduce target {name!r}; known: {', '.join(TARGETS)}") from None
+
+
+def trainings_for(target: Target, models: tuple[str, ...] | list[str]) -> list[Training]:
+    """The trainings a target runs for ``models`` (those the target has a preset for)."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    out: list[Training] = []
+    for model in MODELS:  # table order, whatever the order asked
+        if model not in models or model not in target.models:
+            continue
+        out.extend(ARRN_TRAININGS if model == "arrn_lstm" else (ASGCN_TRAINING,))
+    return out

@@ -1,0 +1,164 @@
+"""One training on explicit store positions, scoring a held-out set at chosen epochs.
+
+Built on the training engine's pieces (:class:`~skelact.train.data.SkeletonDataModule`,
+:func:`~skelact.train.checkpoint.build_model`, :func:`~skelact.train.module.module_class`,
+:func:`~skelact.train.runner.build_trainer`, :class:`~skelact.train.callbacks.EpochSeed`), so a
+training here is the same as ``skelact train`` with ``data.train_indices`` / ``data.test_indices``
+(same transforms, batching, optimiser, schedule, AS-GCN warm-up and per-epoch seeding), without
+checkpoints or logs. A :class:`ScoreRecorder` callback scores the held-out set at the end of the
+epochs asked for: every epoch for a cross-validation fold, only the chosen epochs for the final
+training (the test set is then scored exactly once per chosen epoch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.utilities.seed import seed_everything
+
+from ..train.config import ExperimentConfig, config_to_dict
+
+__all__ = ["Recorded", "ScoreRecorder", "fit_and_score", "score_loader"]
+
+
+def _quiet() -> None:
+    """Keep Lightning's per-run banners and small-data warnings out of the progress output."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (".*does not have many workers.*", ".*treespec.*", ".*LeafSpec.*", ".*litlogger.*"):
+        warnings.filterwarnings("ignore", message=message)
+
+
+@torch.no_grad()
+def score_loader(
+    model: torch.nn.Module, loader: Iterable[Any], device: torch.device
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Scores of ``model`` (eval mode) on every batch: ``({head: (N, K)}, labels (N,))``.
+
+    Two-stream models give their streams' logits (``"joint"``, ``"line"``); others their logits
+    (``"logits"``). The training mode is restored afterwards.
+    """
+    two_stream = hasattr(model, "stream_logits") and hasattr(model, "fusion_alpha")
+    was_training = model.training
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {}
+    labels: list[np.ndarray] = []
+    try:
+        for x, y in loader:
+            x = x.to(device)
+            if two_stream:
+                stream_logits = cast(Callable[[torch.Tensor], dict[str, torch.Tensor]], model.stream_logits)
+                heads = stream_logits(x)
+            else:
+                heads = {"logits": model(x)}
+            for name, s in heads.items():
+                out.setdefault(name, []).append(s.float().cpu().numpy())
+            labels.append(np.asarray(y.cpu()))
+    finally:
+        model.train(was_training)
+    return {k: np.concatenate(v) for k, v in out.items()}, np.concatenate(labels)
+
+
+class ScoreRecorder(pl.Callback):
+    """Score a loader at the end of training epochs (1-based recognition epochs; AS-GCN's AIM
+    warm-up epochs, ``offset`` of them, are not counted)."""
+
+    def __init__(self, loader: Iterable[Any], epochs: Iterable[int] | None = None, offset: int = 0):
+        self.loader = loader
+        self.epochs = None if epochs is None else {int(e) for e in epochs}
+        self.offset = int(offset)
+        self.recorded: list[int] = []
+        self.scores: dict[str, list[np.ndarray]] = {}
+        self.labels: np.ndarray | None = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1 - self.offset
+        if epoch < 1 or (self.epochs is not None and epoch not in self.epochs):
+            return
+        model = cast(torch.nn.Module, pl_module.model)
+        scores, labels = score_loader(model, self.loader, pl_module.device)
+        if self.labels is None:
+            self.labels = labels
+        for name, s in scores.items():
+            self.scores.setdefault(name, []).append(s)
+        self.recorded.append(epoch)
+
+
+@dataclass
+class Recorded:
+    """What :func:`fit_and_score` returns."""
+
+    epochs: np.ndarray  # (E,) epochs scored, 1-based
+    scores: dict[str, np.ndarray]  # head -> (E, N, K)
+    labels: np.ndarray  # (N,)
+    class_names: list[str]
+    wall_time_s: float
+    num_parameters: int
+
+
+def fit_and_score(
+    cfg: ExperimentConfig,
+    train_idx: np.ndarray,
+    eval_idx: np.ndarray,
+    *,
+    epochs: int,
+    score_epochs: Iterable[int] | None = None,
+) -> Recorded:
+    """Train ``cfg`` on store positions ``train_idx`` for ``epochs`` epochs and score ``eval_idx``.
+
+    ``score_epochs``: the epochs after which ``eval_idx`` is scored (default: every epoch).
+    ``cfg.data.protocol`` still decides the class numbering (MSR subsets: 8 classes); its split is
+    not used.
+    """
+    from ..train.callbacks import EpochSeed
+    from ..train.checkpoint import build_model
+    from ..train.data import SkeletonDataModule
+    from ..train.module import AIMScheduleModule, module_class
+    from ..train.runner import build_trainer
+
+    _quiet()
+    data = dataclasses.replace(
+        cfg.data,
+        train_indices=[int(i) for i in np.asarray(train_idx).reshape(-1)],
+        val_indices=[],
+        test_indices=[int(i) for i in np.asarray(eval_idx).reshape(-1)],
+    )
+    train = dataclasses.replace(cfg.train, epochs=int(epochs), progress=False)
+    cfg = dataclasses.replace(cfg, data=data, train=train)
+    started = time.time()
+    seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = SkeletonDataModule(cfg)
+    spec = dm.spec()
+    model = build_model(cfg, spec)
+    if hasattr(model, "input_frames"):
+        input_frames = cast(Callable[[int], int], model.input_frames)
+        dm.input_frames = spec["input_frames"] = int(input_frames(cfg.data.frames))
+    module = module_class(model)(config_to_dict(cfg), spec, model)
+    trainer, _ = build_trainer(cfg, None, has_val=False, module=module)
+    offset = cfg.train.aim.warmup_epochs if isinstance(module, AIMScheduleModule) else 0
+    wanted = None if score_epochs is None else sorted({int(e) for e in score_epochs})
+    if wanted is not None and (not wanted or wanted[0] < 1 or wanted[-1] > epochs):
+        raise ValueError(f"score_epochs must lie in 1..{epochs}, got {wanted}")
+    recorder = ScoreRecorder(dm.eval_dataloader("test"), wanted, offset)
+    cast(Any, trainer).callbacks.extend([EpochSeed(cfg.seed), recorder])
+    trainer.fit(module, datamodule=dm)
+    if not recorder.recorded:
+        raise RuntimeError("training ended before any epoch was scored")
+    assert recorder.labels is not None
+    return Recorded(
+        epochs=np.asarray(recorder.recorded, dtype=np.int64),
+        scores={k: np.stack(v) for k, v in recorder.scores.items()},
+        labels=recorder.labels,
+        class_names=list(spec["class_names"]),
+        wall_time_s=time.time() - started,
+        num_parameters=int(sum(p.numel() for p in model.parameters())),
+    )

@@ -1,0 +1,335 @@
+"""``skelact reproduce``: the selection rules (synthetic scores), the data handling it adds, and the
+``--quick`` path of the same command on the real MSRAction3D data (report + JSON schema, no test
+subject in any selection input, resuming from the work directory)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from skelact.data.transforms import DropEmptyFrames, build_transforms
+from skelact.errors import ConfigError
+from skelact.models.arrn import fit_fusion_alpha
+from skelact.repro.selection import (
+    ALPHA_GRID,
+    FoldScores,
+    assert_disjoint,
+    fused_probabilities,
+    mean_curve,
+    pick_epoch,
+    select,
+    smooth_curve,
+)
+
+K = 4  # classes of the synthetic folds
+
+
+def _scores_with_accuracy(correct: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Logits (E, N, K) whose argmax is right exactly where ``correct`` (E, N) is True."""
+    e, n = correct.shape
+    s = np.zeros((e, n, K))
+    wrong = (labels + 1) % K
+    for i in range(e):
+        s[i, np.arange(n), np.where(correct[i], labels, wrong)] = 5.0
+    return s
+
+
+def _fold(name: str, accs: list[float], n: int, offset: int, seed: int = 0) -> FoldScores:
+    """A fold of ``n`` held-out samples whose single head ``logits`` reaches ``accs[e]`` at epoch e+1."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, K, n)
+    correct = np.zeros((len(accs), n), dtype=bool)
+    for i, a in enumerate(accs):
+        correct[i, : int(round(a * n))] = True
+    return FoldScores(
+        name,
+        np.arange(offset, offset + n),
+        labels,
+        np.arange(1, len(accs) + 1),
+        {"logits": _scores_with_accuracy(correct, labels)},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# selection rules
+# ---------------------------------------------------------------------------------------------
+def test_pick_epoch_takes_the_maximum_and_the_earlier_of_ties():
+    assert pick_epoch([10.0, 30.0, 20.0]) == 2
+    assert pick_epoch([10.0, 30.0, 30.0, 5.0]) == 2
+    assert pick_epoch([1.0, 2.0], epochs=[5, 10]) == 10
+    with pytest.raises(ValueError):
+        pick_epoch([])
+
+
+def test_smooth_curve_is_a_centred_moving_average_shrinking_at_the_ends():
+    np.testing.assert_allclose(smooth_curve([0, 3, 6, 9], 3), [1.5, 3, 6, 7.5])
+    np.testing.assert_allclose(smooth_curve([1, 2], 1), [1, 2])
+    np.testing.assert_allclose(mean_curve([[0, 10], [20, 30]]), [10, 20])  # each fold weighs the same
+    with pytest.raises(ValueError):
+        smooth_curve([1, 2, 3], 2)
+
+
+def test_select_picks_the_maximum_of_the_mean_curve_not_of_any_fold():
+    # fold a peaks at epoch 2, fold b at epoch 4; the mean over folds peaks at epoch 3
+    a = _fold("a", [0.2, 0.9, 0.8, 0.2], 20, 0)
+    b = _fold("b", [0.2, 0.3, 0.8, 0.9], 20, 100, seed=1)
+    choice = select([a, b], {"row": "logits"})["row"]
+    assert choice.epoch == 3
+    np.testing.assert_allclose(choice.curve, [20.0, 60.0, 80.0, 55.0])
+    assert choice.cv_accuracy == pytest.approx(80.0)
+    assert choice.alpha is None
+
+
+def test_select_smoothing_prefers_a_plateau_to_a_one_epoch_spike():
+    f = _fold("a", [0.1, 0.9, 0.1, 0.1, 0.7, 0.75, 0.7, 0.1], 20, 0)
+    assert select([f], {"r": "logits"}, smooth=1)["r"].epoch == 2
+    assert select([f], {"r": "logits"}, smooth=3)["r"].epoch == 6
+
+
+def test_alpha_is_chosen_on_the_pooled_out_of_fold_scores():
+    rng = np.random.default_rng(0)
+    folds = []
+    for j, n in enumerate((30, 17)):
+        labels = rng.integers(0, K, n)
+        joint = rng.normal(size=(3, n, K))
+        line = rng.normal(size=(3, n, K))
+        joint[:, np.arange(n), labels] += rng.uniform(0, 2.0, size=(3, n))
+        line[:, np.arange(n), labels] += rng.uniform(0, 2.0, size=(3, n))
+        folds.append(
+            FoldScores(f"cv{j}", np.arange(n) + 100 * j, labels, [1, 2, 3], {"joint": joint, "line": line})
+        )
+    choices = select(folds, {"fused": "fused", "j": "joint", "l": "line"})
+    fused = choices["fused"]
+    pos = fused.epoch - 1
+    pooled = [np.concatenate([f.scores[h][pos] for f in folds]) for h in ("joint", "line")]
+    labels = np.concatenate([f.labels for f in folds])
+    alpha, _ = fit_fusion_alpha(pooled[0], pooled[1], labels, grid=ALPHA_GRID)
+    assert fused.alpha == pytest.approx(alpha)
+    assert fused.alphas[pos] == fused.alpha and len(fused.alphas) == 3
+    # the fused curve is the mean over folds of each fold's accuracy with that epoch's alpha
+    for e in range(3):
+        per_fold = [
+            100
+            * np.mean(
+                fused_probabilities(f.scores["joint"][e], f.scores["line"][e], fused.alphas[e]).argmax(-1)
+                == f.labels
+            )
+            for f in folds
+        ]
+        assert fused.curve[e] == pytest.approx(np.mean(per_fold))
+    assert choices["j"].head == "joint" and choices["j"].alpha is None
+
+
+def test_select_refuses_inconsistent_folds():
+    a = _fold("a", [0.5, 0.5], 10, 0)
+    with pytest.raises(ValueError, match="same epochs"):
+        select([a, _fold("b", [0.5, 0.5, 0.5], 10, 50)], {"r": "logits"})
+    with pytest.raises(ValueError, match="overlap"):
+        select([a, _fold("b", [0.5, 0.5], 10, 5)], {"r": "logits"})
+    with pytest.raises(ValueError, match="no scores"):
+        select([a], {"r": "fused"})
+    with pytest.raises(ValueError, match="must be"):
+        FoldScores("x", np.arange(3), np.zeros(3), [1], {"logits": np.zeros((2, 3, K))})
+
+
+def test_assert_disjoint_catches_test_samples_and_test_subjects():
+    subjects = np.array([1, 1, 2, 2, 3, 3])
+    assert_disjoint([np.array([0, 1]), np.array([2])], np.array([4, 5]), subjects)
+    with pytest.raises(AssertionError, match="test sample"):
+        assert_disjoint([np.array([0, 4])], np.array([4, 5]))
+    with pytest.raises(AssertionError, match="test subject"):
+        assert_disjoint([np.array([0, 2])], np.array([3]), subjects)
+
+
+# ---------------------------------------------------------------------------------------------
+# data handling added by the reproduction
+# ---------------------------------------------------------------------------------------------
+def test_drop_empty_frames_keeps_order_and_leaves_all_empty_samples_alone():
+    x = np.zeros((3, 5, 4, 1), dtype=np.float32)
+    x[:, 1] = 1.0
+    x[:, 3] = 2.0
+    out = DropEmptyFrames()(x)
+    assert out.shape == (3, 2, 4, 1)
+    np.testing.assert_array_equal(out[0, :, 0, 0], [1.0, 2.0])
+    empty = np.zeros((3, 6, 4, 1), dtype=np.float32)
+    assert DropEmptyFrames()(empty).shape == empty.shape
+    assert build_transforms([{"name": "DropEmptyFrames"}]).transforms[0].__class__ is DropEmptyFrames
+
+
+@pytest.fixture(scope="module")
+def msr_store(shared_data, tmp_path_factory):
+    from skelact.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("repro_store") / "msr3d"
+    prepare("msr3d", shared_data / "msr_action3d", out, workers=1, progress=False)
+    return out
+
+
+def test_configs_add_the_same_augmentation_before_the_length_transform(msr_store, tmp_path):
+    from skelact.repro.protocol import Context, build_config
+    from skelact.repro.targets import get_target, trainings_for
+
+    target = get_target("msr3d")
+    ctx = Context(target, msr_store, tmp_path)
+    names = {}
+    for training in trainings_for(target, ["arrn_lstm", "asgcn"]):
+        cfg, preset, overrides = build_config(ctx, training, target.units[1], seed=7)
+        assert preset == training.preset_for(target.units[1]) and "as2" in preset
+        assert cfg.seed == 7 and cfg.data.validation.fraction == 0.0 and cfg.fusion.fit is False
+        train = [s["name"] for s in cfg.data.train_transforms]
+        test = [s["name"] for s in cfg.data.test_transforms]
+        assert train[0] == test[0] == "DropEmptyFrames"
+        assert train[-4:-1] == ["RandomRotate", "RandomScale", "TimeWarp"]  # then the length transform
+        assert not {"RandomRotate", "RandomScale", "TimeWarp"} & set(test)
+        names[training.key] = train
+        vertical = next(s["vertical"] for s in cfg.data.train_transforms if s["name"] == "RandomRotate")
+        assert vertical == ("z" if "PreNormalize3D" in train else "y")
+    assert names["arrn"] == names["rrn"]
+    ctx_none = Context(target, msr_store, tmp_path, augment="none")
+    cfg, _, _ = build_config(ctx_none, trainings_for(target, ["arrn_lstm"])[0], target.units[0], seed=0)
+    assert [s["name"] for s in cfg.data.train_transforms] == [
+        "DropEmptyFrames",
+        "CenterOnHip",
+        "RandomSample",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the --quick path of the command
+# ---------------------------------------------------------------------------------------------
+REQUIRED = (
+    "dataset",
+    "model",
+    "protocol",
+    "variant",
+    "folds",
+    "mean",
+    "std",
+    "seeds",
+    "config",
+    "command",
+    "hardware",
+    "wall_time_s",
+    "paper",
+    "per_seed",
+    "chosen",
+)
+
+
+def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path, capsys):
+    from skelact.cli import main
+    from skelact.data.store import SkeletonStore
+
+    out, work = tmp_path / "reports", tmp_path / "work"
+    argv = [
+        "reproduce",
+        "msr3d",
+        "--quick",
+        "--store",
+        str(msr_store),
+        "--out",
+        str(out),
+        "--work-dir",
+        str(work),
+        "--seeds",
+        "3",
+        "4",
+    ]
+    assert main(argv) == 0
+    entries = json.loads((out / "reproduction.json").read_text())
+    rows = {e["row"] for e in entries}
+    assert rows == {
+        "arrn_joint",
+        "arrn_line",
+        "arrn_two_stream",
+        "rrn_joint",
+        "rrn_line",
+        "rrn_two_stream",
+        "asgcn",
+    }
+    for e in entries:
+        assert all(k in e for k in REQUIRED), [k for k in REQUIRED if k not in e]
+        assert e["dataset"] == "msr3d" and e["quick"] is True and e["complete"] is True
+        assert e["seeds"] == [3]  # --quick: the first seed, the first subset
+        assert list(e["folds"]) == ["AS1"] and 0.0 <= e["mean"] <= 100.0
+        assert e["mean"] == pytest.approx(e["folds"]["AS1"], abs=0.01)
+        assert e["command"].startswith("skelact reproduce msr3d") and "--quick" in e["command"]
+        assert "cores" in e["hardware"] and e["hardware_details"]["cpu_count"] >= 1
+        assert e["architecture"] in ("arrn_lstm", "asgcn") and e["model"] == e["name"]
+        assert e["config"]["presets"]["AS1"].startswith(("arrn_lstm/msr3d_as1", "asgcn/msr3d_as1"))
+        assert "seed=3" not in e["config"]["overrides"]
+        assert 1 <= e["chosen"]["AS1"]["3"]["epoch"] <= 2
+    main_row = next(e for e in entries if e["row"] == "arrn_two_stream")
+    assert main_row["model"] == "Two-stream ARRN-LSTM" and main_row["variant"] == "Real3D, 20 joints"
+    assert main_row["paper"]["value"] == 95.0 and main_row["paper"]["comparable"] is True
+    assert main_row["paper"]["difference"] == pytest.approx(main_row["mean"] - 95.0, abs=0.01)
+    assert 0.0 <= main_row["chosen"]["AS1"]["3"]["alpha"] <= 1.0
+    assert next(e for e in entries if e["row"] == "rrn_joint")["paper"] is None
+
+    md = (out / "reproduction.md").read_text()
+    assert "Quick run" in md and "| Two-stream ARRN-LSTM |" in md and "95.0" in md
+    assert "a13_s09_e02" in md  # the all-zero sequence is counted
+    for line in md.splitlines():
+        if line.startswith("!["):
+            assert (out / line.split("](")[1].rstrip(")")).is_file()
+    assert list((out / "figures").glob("*.png"))
+
+    # no test sequence and no test subject in any selection input, for every model run
+    store = SkeletonStore(msr_store)
+    subjects = np.asarray(store.index["subject"])
+    units = sorted(work.glob("msr3d/*/as1/seed_3/unit.json"))
+    assert len(units) == 3
+    for path in units:
+        unit = json.loads(path.read_text())
+        used, test = np.asarray(unit["selection_positions"]), np.asarray(unit["test_positions"])
+        assert used.size and test.size and not np.intersect1d(used, test).size
+        assert set(subjects[used].tolist()) <= {1, 3, 5, 7, 9}
+        assert set(subjects[test].tolist()) <= {2, 4, 6, 8, 10}
+        assert unit["cv_folds"] == 2 and len(unit["cv"]) == 2
+
+    # the same command again continues from the work directory: nothing is retrained
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().err.count("done earlier") == 3
+
+
+def test_reproduce_refuses_bad_arguments(tmp_path, msr_store):
+    from skelact.repro import reproduce
+
+    with pytest.raises(ConfigError, match="unknown reproduce target"):
+        reproduce(["msr4d"], work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="TARGET=DIR"):
+        reproduce(["msr3d", "florence3d"], src=str(tmp_path), work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="not a prepared store"):
+        reproduce(["msr3d"], store=tmp_path, work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="needs florence3d"):
+        reproduce(["florence3d"], store=msr_store, work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="none of the models"):
+        reproduce(["kinetics"], models=["arrn_lstm"], work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="smooth"):
+        reproduce(["msr3d"], smooth=2, work_dir=tmp_path)
+
+
+def test_reproduce_quick_on_ntu_samples_uses_the_presets_validation_path(shared_data, tmp_path):
+    """ntu60-xsub on the 8 shared NTU samples: the table presets through the training engine, the
+    streams of the two-stream checkpoint scored once more (a few steps only)."""
+    from skelact.repro import reproduce
+
+    result = reproduce(
+        ["ntu60-xsub"], src=shared_data / "ntu_rgbd", out=tmp_path / "reports", work_dir=tmp_path / "work",
+        quick=True, epochs=1, log=lambda s: None,
+    )  # fmt: skip
+    entries = {e["row"]: e for e in result["entries"]}
+    assert set(entries) == {"arrn_joint", "arrn_line", "arrn_two_stream", "rrn_joint", "rrn_line",
+                            "rrn_two_stream", "asgcn"}  # fmt: skip
+    assert entries["arrn_two_stream"]["paper"]["value"] == 81.8 and entries["asgcn"]["paper"]["value"] == 86.8
+    assert entries["arrn_joint"]["paper"]["value"] == 79.6
+    unit = result["results"]["ntu60-xsub"][0]
+    assert unit["selection"] == "validation" and unit["split"]["test"] == 4
+    assert (tmp_path / "work" / "ntu60-xsub" / "arrn" / "xsub" / "seed_0" / "run" / "metrics.json").is_file()
+    # the fused row read back from the streams equals the engine's own test accuracy
+    metrics = json.loads((tmp_path / "work/ntu60-xsub/arrn/xsub/seed_0/run/metrics.json").read_text())
+    assert unit["rows"]["arrn_two_stream"]["top1"] == pytest.approx(metrics["test"]["top1"])
+    assert "validation split" in (tmp_path / "reports" / "reproduction.md").read_text()

@@ -1,0 +1,504 @@
+"""Two-stream ARRN-LSTM: embedding, RRN, attention, multi-layer LSTM, classifier and score fusion.
+
+Li, Lin, Xie, Chen, Ma, Zheng, "Skeleton-Based Action Recognition with Attentional Recurrent
+Relational Network-LSTM" (arrn-lstm.txt). One stream (Sec. 3.2, Fig. 2) per frame ``t``:
+
+    v_{t,i} = Emb(c_{t,i})  or  Emb(l_{t,i})          joint / line embedding     (eqs. 1, 3)
+    w_t     = Rrn(v_{t,1}, ..., v_{t,J})              relational network         (eqs. 4-8)
+    p_t     = Fc(m_1 w_{t,1}, ..., m_J w_{t,J})       attention mask + FC        (eq. 9)
+    q_1..T  = Multi_lstm(p_1, ..., p_T)               H stacked LSTM layers      (eq. 10)
+    y       = softmax(Fc(q_1, ..., q_T))              classifier                 (eq. 11)
+
+and the two streams are fused on their softmax scores, ``y = a y_joint + (1 - a) y_line`` (eq. 12).
+
+Choices where the paper is silent are documented on the classes and in docs/models/arrn_lstm.md:
+bodies are separate node sets pooled per frame after the RRN, the classifier reads the mean of
+``q_t`` over time by default, the LSTM stack is ``[h, mid, h]`` for ``H = 3``, the attention mask
+starts at ones.
+
+Input: a batch ``(N, C, T, V, M)`` of hip-centred joints (Sec. 4.1 subtracts the mean of the 5 joints
+nearest the hip; that is the data pipeline's ``CenterOnHip`` transform, not done here: the model
+works on whatever coordinates it is given). Any ``T`` works unless ``readout="concat"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...data.layouts import Layout, get_layout
+from ...errors import ConfigError
+from ..registry import register_model
+from .lines import line_features
+from .rrn import RecurrentRelationalNetwork
+
+__all__ = [
+    "ARRNLSTM",
+    "ARRNStream",
+    "LAYOUT_PRESETS",
+    "NodeAttention",
+    "PRESETS",
+    "StackedLSTM",
+    "arrn_lstm",
+    "collect_stream_scores",
+    "fit_fusion_alpha",
+    "fused_log_scores",
+]
+
+STREAMS = ("joint", "line")
+READOUTS = ("mean", "last", "concat")
+BODY_POOLS = ("mean", "max")
+ATTENTION_INITS = ("ones", "random")
+
+#: Per-dataset settings of Sec. 4.1: embedding size M, mid LSTM layer size and input frames T.
+PRESETS: dict[str, dict[str, int]] = {
+    "ntu": {"embed_dim": 50, "mid_size": 512, "frames": 100},
+    "florence3d": {"embed_dim": 20, "mid_size": 256, "frames": 25},
+    "msr3d": {"embed_dim": 20, "mid_size": 256, "frames": 20},
+}
+#: Preset used when none is named, by layout.
+LAYOUT_PRESETS: dict[str, str] = {
+    "ntu25": "ntu",
+    "openpose18": "ntu",
+    "kinect20": "msr3d",
+    "florence15": "florence3d",
+    "florence8": "florence3d",
+}
+
+
+class NodeAttention(nn.Module):
+    """Attentional module (eq. 9): a learnable per-node mask, then one FC layer to ``out_dim``.
+
+    ``p_t = Fc(m_1 w_{t,1}, ..., m_J w_{t,J})``: node ``i``'s features are scaled by ``m_i``, the
+    ``J`` scaled nodes are concatenated (node-major) and mapped to ``out_dim`` (paper: 256) by a
+    linear layer. With ``attention=False`` there is no mask (the RRN-LSTM rows of Table 2), the FC
+    stays.
+
+    The paper says the mask "could be a random vector"; ``init="ones"`` (default) starts from no
+    reweighting so an ARRN starts as its RRN-LSTM, ``init="random"`` draws ``U(0, 1)``.
+    """
+
+    def __init__(self, num_nodes: int, dim: int, out_dim: int = 256, attention: bool = True,
+                 init: str = "ones"):
+        super().__init__()
+        self.num_nodes = num_nodes
+        if attention:
+            mask = torch.ones(num_nodes) if init == "ones" else torch.rand(num_nodes)
+            self.mask = nn.Parameter(mask)  # (J,)
+        else:
+            self.register_parameter("mask", None)
+        self.fc = nn.Linear(num_nodes * dim, out_dim)
+
+    def weights(self) -> torch.Tensor:
+        """The node weights ``m`` (J,); all ones when attention is off."""
+        if self.mask is None:
+            return self.fc.weight.new_ones(self.num_nodes)
+        return self.mask
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``(..., J, D) -> (..., out_dim)``."""
+        if self.mask is not None:
+            w = w * self.mask.unsqueeze(-1)  # (..., J, D)
+        return self.fc(w.flatten(-2))  # (..., out_dim)
+
+
+class StackedLSTM(nn.Module):
+    """Multi-layer LSTM of eq. 10 whose layers may differ in width (``nn.LSTM`` needs equal ones).
+
+    ``sizes`` are the output sizes of the ``H`` layers (paper, Sec. 4.1: input 256, output
+    ``h = 512``, mid layer 512 / 256 / 256 for NTU / Florence3D / MSRAction3D). Dropout ``p``
+    between layers. ``(N, T, input_size) -> (N, T, sizes[-1])``.
+    """
+
+    def __init__(self, input_size: int, sizes: Sequence[int], dropout: float = 0.0):
+        super().__init__()
+        ins = [input_size, *sizes[:-1]]
+        self.layers = nn.ModuleList(nn.LSTM(i, o, batch_first=True) for i, o in zip(ins, sizes, strict=True))
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = sizes[-1]
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        q = p
+        for k, layer in enumerate(self.layers):
+            if k:
+                q = self.dropout(q)
+            q, _ = layer(q)  # (N, T, sizes[k])
+        return q
+
+
+def _bodies_to_compute(x: torch.Tensor) -> torch.Tensor:
+    """Which (sample, frame, body) node sets take part, ``(N, T, M)`` bool, from ``x (N, C, T, V, M)``.
+
+    A body is present in a frame when any of its coordinates is non-zero (skelact pads missing
+    bodies and frames with zeros). A frame with no body at all (zero padding) keeps body 0 only:
+    every body of it has the same all-zero input and so the same features, so one stands for all.
+    """
+    present = x.ne(0).any(dim=1).any(dim=2)  # (N, T, M)
+    first = torch.arange(x.shape[-1], device=x.device) == 0  # (M,)
+    return present | (~present.any(dim=-1, keepdim=True) & first)
+
+
+class ARRNStream(nn.Module):
+    """One stream of ARRN-LSTM (Fig. 2): joints (eq. 1) or lines (eqs. 2-3) -> class logits (eq. 11).
+
+    Args:
+        num_classes: ``K``.
+        num_joints: ``J``.
+        in_channels: ``C`` of the input joints (3 for x, y, z).
+        line: ``False`` for the joint stream, ``True`` for the line stream (input per joint: its
+            ``C (J-1)`` differences to the other joints, :func:`~skelact.models.arrn.lines.line_features`).
+        embed_dim: ``M`` of eqs. 1/3, also the RRN state size.
+        iterations: ``E`` RRN iterations.
+        message_hidden: hidden width of the message MLP ``f`` (default ``embed_dim``).
+        attention: learnable node mask of eq. 9 (ARRN) or not (RRN).
+        attention_init: ``"ones"`` or ``"random"``, see :class:`NodeAttention`.
+        attention_dim: output size of the FC of eq. 9 (paper: 256).
+        lstm_sizes: output size of each LSTM layer (eq. 10).
+        readout: which LSTM outputs feed the classifier of eq. 11: ``"mean"`` over time (default;
+            any ``T``), ``"last"`` step, or ``"concat"`` of all ``T`` steps (eq. 11 read literally;
+            needs exactly ``frames`` input frames).
+        frames: the expected input length ``T`` (only enforced by ``readout="concat"``).
+        dropout: dropout on the LSTM input, between LSTM layers and before the classifier.
+        body_pool: ``"mean"`` or ``"max"`` over the bodies present in a frame (see :meth:`forward`).
+        skip_empty_bodies: run the RRN only on present bodies (identical output, less work when a
+            second body is missing); turn off for exporters that cannot handle data-dependent shapes.
+        checkpoint: recompute the RRN's per-pair message activations in the backward pass instead
+            of storing them (less memory, ~30 % more training compute; same gradients).
+    """
+
+    def __init__(self, num_classes: int, num_joints: int, in_channels: int = 3, *, line: bool = False,
+                 embed_dim: int = 50, iterations: int = 5, message_hidden: int | None = None,
+                 attention: bool = True, attention_init: str = "ones", attention_dim: int = 256,
+                 lstm_sizes: Sequence[int] = (512, 512, 512), readout: str = "mean",
+                 frames: int | None = None, dropout: float = 0.0, body_pool: str = "mean",
+                 skip_empty_bodies: bool = True, checkpoint: bool = False):
+        super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if body_pool not in BODY_POOLS:
+            raise ValueError(f"body_pool must be one of {BODY_POOLS}, got {body_pool!r}")
+        if readout == "concat" and not frames:
+            raise ValueError("readout='concat' needs the number of input frames")
+        self.line, self.readout, self.frames = line, readout, frames
+        self.body_pool, self.skip_empty_bodies = body_pool, skip_empty_bodies
+        node_in = in_channels * (num_joints - 1) if line else in_channels
+        self.embed = nn.Linear(node_in, embed_dim)  # Emb, eq. 1 (joints) / eq. 3 (lines)
+        self.rrn = RecurrentRelationalNetwork(embed_dim, iterations, message_hidden, checkpoint)  # eqs. 4-8
+        self.attention = NodeAttention(num_joints, embed_dim, attention_dim, attention, attention_init)
+        self.input_dropout = nn.Dropout(dropout)
+        self.temporal = StackedLSTM(attention_dim, lstm_sizes, dropout)  # eq. 10
+        self.dropout = nn.Dropout(dropout)
+        feat = lstm_sizes[-1] * (frames if readout == "concat" else 1)
+        self.classifier = nn.Linear(feat, num_classes)  # Fc of eq. 11
+
+    def relate(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedding and RRN per frame and body, pooled over bodies: ``(N, C, T, V, M) -> (N, T, V, D)``.
+
+        Multi-body input (the paper is silent; NTU has M = 2): each body of a frame is its own
+        node set of ``J`` nodes (no messages between persons, as each skeleton is "a single
+        skeleton" in Sec. 3.2.2); the RRN outputs ``w_t`` (eq. 8) are then pooled node-wise over
+        the bodies present in that frame (``body_pool``), so a missing second person (all zeros)
+        does not dilute the features of the first. Pooling before eq. 9 keeps one node set per
+        frame for the attention mask, and mean pooling there equals mean pooling after the
+        (linear) attention FC.
+        """
+        n, _, t, v, m = x.shape
+        nodes = x.permute(0, 2, 4, 3, 1)  # (N, T, M, V, C)
+        if self.line:
+            nodes = line_features(nodes)  # (N, T, M, V, C (V-1)), eq. 2
+        emb = self.embed(nodes)  # (N, T, M, V, D), eq. 1 / 3
+        d = emb.shape[-1]
+        keep = _bodies_to_compute(x)  # (N, T, M)
+        sets = emb.reshape(n * t * m, v, d)  # (B, V, D): one node set per frame and body
+        if self.skip_empty_bodies and m > 1:
+            sel = keep.reshape(-1).nonzero().squeeze(1)  # (B',)
+            w_sel = self.rrn(sets.index_select(0, sel))  # (B', V, D)
+            w = torch.zeros_like(sets).index_copy(0, sel, w_sel)  # (B, V, D), zeros where skipped
+        else:
+            w = self.rrn(sets)  # (B, V, D)
+        w = w.view(n, t, m, v, d)
+        mask = keep[..., None, None]  # (N, T, M, 1, 1)
+        if self.body_pool == "max":
+            return w.masked_fill(~mask, float("-inf")).amax(dim=2)  # (N, T, V, D)
+        return (w * mask).sum(dim=2) / mask.sum(dim=2)  # (N, T, V, D)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The LSTM outputs ``q_1..q_T`` (eq. 10), ``(N, T, h)``."""
+        w = self.relate(x)  # (N, T, V, D)
+        p = self.attention(w)  # (N, T, attention_dim), eq. 9
+        return self.temporal(self.input_dropout(p))  # (N, T, h), eq. 10
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T, V, M) -> (N, K)`` logits; ``softmax`` of them is ``y_j`` / ``y_l`` of eq. 11."""
+        q = self.features(x)  # (N, T, h)
+        if self.readout == "mean":
+            z = q.mean(dim=1)
+        elif self.readout == "last":
+            z = q[:, -1]
+        else:
+            if q.shape[1] != self.frames:
+                raise ValueError(f"readout='concat' needs T={self.frames} input frames, got {q.shape[1]}")
+            z = q.flatten(1)
+        return self.classifier(self.dropout(z))  # (N, K)
+
+
+def fused_log_scores(joint_logits: torch.Tensor, line_logits: torch.Tensor,
+                     alpha: float | torch.Tensor) -> torch.Tensor:
+    """``log(a softmax(joint) + (1 - a) softmax(line))`` (eq. 12 with ``b = 1 - a``), computed stably.
+
+    Returned as logits: their softmax is the fused score ``y``; ``a = 1`` gives the joint stream's
+    log-softmax exactly.
+    """
+    if isinstance(alpha, torch.Tensor):
+        a = alpha.to(joint_logits.dtype)
+    else:
+        a = joint_logits.new_tensor(alpha)
+    return torch.logaddexp(torch.log(a) + F.log_softmax(joint_logits, dim=-1),
+                           torch.log1p(-a) + F.log_softmax(line_logits, dim=-1))
+
+
+def fit_fusion_alpha(joint_scores: Any, line_scores: Any, labels: Any,
+                     grid: Iterable[float] | None = None, logits: bool = True) -> tuple[float, np.ndarray]:
+    """Grid search of the fusion weight ``a`` of eq. 12 on validation scores.
+
+    Args:
+        joint_scores, line_scores: ``(N, K)`` per-stream scores (NumPy or torch): logits as
+            returned by :meth:`ARRNLSTM.stream_logits` (``logits=True``, softmax applied here) or
+            softmax probabilities (``logits=False``).
+        labels: ``(N,)`` integer class labels.
+        grid: candidate values of ``a`` in ``[0, 1]`` (default ``np.linspace(0, 1, 21)``).
+
+    Returns:
+        ``(alpha, accuracy)``: the ``a`` with the highest accuracy of ``argmax(a y_j + (1-a) y_l)``
+        and the accuracy of every grid value. Ties go to the ``a`` closest to 0.5 (equal weighting,
+        the least committed choice), and between two equally close ones to the larger ``a`` (the
+        joint stream, the stronger single stream in the paper's Table 2).
+    """
+    grid = np.linspace(0.0, 1.0, 21) if grid is None else np.asarray(list(grid), dtype=np.float64)
+    if grid.size == 0 or np.any((grid < 0) | (grid > 1)):
+        raise ValueError("grid must be a non-empty set of values in [0, 1]")
+
+    def probs(s: Any) -> np.ndarray:
+        s = torch.as_tensor(s).detach().double().cpu()
+        return (torch.softmax(s, dim=-1) if logits else s).numpy()
+
+    yj, yl = probs(joint_scores), probs(line_scores)  # (N, K)
+    y = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)  # (N,)
+    if yj.shape != yl.shape or yj.ndim != 2 or yj.shape[0] != y.shape[0]:
+        raise ValueError(f"score shapes {yj.shape}, {yl.shape} and labels {y.shape} do not match")
+    fused = grid[:, None, None] * yj + (1.0 - grid[:, None, None]) * yl  # (G, N, K)
+    correct = (fused.argmax(-1) == y).sum(-1)  # (G,) exact counts, compared without rounding
+    best = np.flatnonzero(correct == correct.max())
+    pick = min(best, key=lambda g: (abs(grid[g] - 0.5), -grid[g]))
+    return float(grid[pick]), correct / max(len(y), 1)
+
+
+@torch.no_grad()
+def collect_stream_scores(model: ARRNLSTM, loader: Iterable, device: torch.device | str | None = None
+                          ) -> dict[str, np.ndarray]:
+    """Run ``model`` (eval mode) over a loader of ``(x, y, ...)`` batches.
+
+    Returns ``{"joint": (N, K), "line": (N, K), "labels": (N,)}`` (logits for each stream present),
+    ready for :meth:`ARRNLSTM.fit_fusion`. The model's training mode is restored afterwards.
+    """
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    was_training = model.training
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {}
+    try:
+        for batch in loader:
+            x, y = batch[0], batch[1]
+            for name, s in model.stream_logits(x.to(device)).items():
+                out.setdefault(name, []).append(s.float().cpu().numpy())
+            out.setdefault("labels", []).append(np.asarray(torch.as_tensor(y).cpu()))
+    finally:
+        model.train(was_training)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+class ARRNLSTM(nn.Module):
+    """Two-stream Attentional Recurrent Relational Network-LSTM (Li et al., arrn-lstm.txt).
+
+    ``stream="joint"`` or ``"line"`` is one :class:`ARRNStream` (eq. 11); ``"two_stream"`` holds
+    both and fuses their softmax scores with the weight ``fusion_alpha`` (eq. 12), a buffer saved
+    in the state dict and set on validation scores by :meth:`fit_fusion` (0.5 until then). Stream
+    keyword arguments are those of :class:`ARRNStream`.
+
+    Build it through the registry: ``skelact.models.build("arrn_lstm", num_classes=60)``.
+    """
+
+    def __init__(self, num_classes: int, num_joints: int, in_channels: int = 3,
+                 stream: str = "two_stream", **stream_kwargs: Any):
+        super().__init__()
+        names = STREAMS if stream == "two_stream" else (stream,)
+        if any(s not in STREAMS for s in names):
+            raise ValueError(f"stream must be 'joint', 'line' or 'two_stream', got {stream!r}")
+        self.stream = stream
+        self.num_classes = num_classes
+        self.streams = nn.ModuleDict({
+            s: ARRNStream(num_classes, num_joints, in_channels, line=(s == "line"), **stream_kwargs)
+            for s in names
+        })
+        if stream == "two_stream":
+            self.register_buffer("fusion_alpha", torch.tensor(0.5))
+        self.hparams: dict[str, Any] = {}
+
+    def stream_logits(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each stream's logits ``{"joint": (N, K), "line": (N, K)}`` (the streams present)."""
+        return {name: s(x) for name, s in self.streams.items()}
+
+    def fuse(self, joint_logits: torch.Tensor, line_logits: torch.Tensor) -> torch.Tensor:
+        """Fused log-scores (eq. 12) with the stored ``fusion_alpha``, ``(N, K)``."""
+        return fused_log_scores(joint_logits, line_logits, self.fusion_alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T, V, M) -> (N, K)`` logits; for two streams ``log y`` of eq. 12 (softmax = ``y``)."""
+        logits = self.stream_logits(x)
+        if self.stream != "two_stream":
+            return logits[self.stream]
+        return self.fuse(logits["joint"], logits["line"])
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training objective: cross-entropy of each stream, summed (both streams are trained).
+
+        Two streams: ``{"loss", "ce"}`` = ``ce_joint + ce_line``, plus ``"ce_joint"``, ``"ce_line"``
+        and ``"ce_fused"`` (NLL of the fused score, detached: for monitoring only).
+        One stream: ``{"loss", "ce"}``.
+        """
+        logits = self.stream_logits(x)
+        if self.stream != "two_stream":
+            ce = F.cross_entropy(logits[self.stream], y)
+            return {"loss": ce, "ce": ce}
+        ce_j = F.cross_entropy(logits["joint"], y)
+        ce_l = F.cross_entropy(logits["line"], y)
+        total = ce_j + ce_l
+        with torch.no_grad():
+            ce_fused = F.nll_loss(self.fuse(logits["joint"], logits["line"]), y)
+        return {"loss": total, "ce": total, "ce_joint": ce_j, "ce_line": ce_l, "ce_fused": ce_fused}
+
+    def fit_fusion(self, joint_scores: Any, line_scores: Any, labels: Any,
+                   grid: Iterable[float] | None = None, logits: bool = True) -> float:
+        """Pick ``fusion_alpha`` on validation scores (see :func:`fit_fusion_alpha`), store and return it.
+
+        ``grid`` defaults to ``np.linspace(0, 1, 21)``. Scores are the per-stream logits of
+        :meth:`stream_logits` (e.g. from :func:`collect_stream_scores`), or probabilities with
+        ``logits=False``.
+        """
+        if self.stream != "two_stream":
+            raise RuntimeError("fit_fusion needs a two-stream model")
+        alpha, _ = fit_fusion_alpha(joint_scores, line_scores, labels, grid, logits)
+        self.fusion_alpha.fill_(alpha)
+        return alpha
+
+    def attention_weights(self) -> dict[str, torch.Tensor]:
+        """The learned node mask ``m`` of eq. 9 per stream, ``{stream: (V,)}`` (detached copies).
+
+        Ones for a stream without attention (RRN-LSTM), i.e. the weighting it effectively applies.
+        """
+        return {name: s.attention.weights().detach().clone() for name, s in self.streams.items()}
+
+
+# --------------------------------------------------------------------------- builder ------------
+
+
+@dataclass
+class ARRNOptions:
+    """Every switch of the paper's Tables 1-2 and Sec. 4.1; ``None`` = from the preset / derived."""
+
+    attention: bool = True  # ARRN (mask, eq. 9) vs RRN
+    iterations: int = 5  # E
+    embed_dim: int | None = None  # M (preset: 50 / 20 / 20)
+    message_hidden: int | None = None  # width of f's hidden layers (default M)
+    attention_dim: int = 256  # FC of eq. 9
+    lstm_layers: int = 3  # H
+    hidden_size: int = 512  # h, output of the last LSTM layer
+    mid_size: int | None = None  # middle LSTM layer(s) (preset: 512 / 256 / 256)
+    lstm_sizes: tuple[int, ...] | None = None  # explicit per-layer sizes (overrides the three above)
+    readout: str = "mean"  # eq. 11: "mean" | "last" | "concat"
+    dropout: float = 0.0
+    body_pool: str = "mean"  # "mean" | "max"
+    frames: int | None = None  # expected T (preset: 100 / 25 / 20)
+    attention_init: str = "ones"  # "ones" | "random"
+    skip_empty_bodies: bool = True
+    checkpoint: bool = False  # recompute RRN messages in backward (memory for compute)
+
+
+def _resolve(options: dict[str, Any], preset: str) -> ARRNOptions:
+    known = {f.name for f in fields(ARRNOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"arrn_lstm: unknown option(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    opts = ARRNOptions(**options)
+    for key, value in PRESETS[preset].items():
+        if getattr(opts, key) is None:
+            setattr(opts, key, value)
+    if opts.message_hidden is None:
+        opts.message_hidden = opts.embed_dim
+    if opts.lstm_sizes is None:
+        h = opts.lstm_layers
+        opts.lstm_sizes = tuple(opts.mid_size if 0 < k < h - 1 else opts.hidden_size for k in range(h))
+    else:
+        opts.lstm_sizes = tuple(int(s) for s in opts.lstm_sizes)
+        if "lstm_layers" in options and len(opts.lstm_sizes) != opts.lstm_layers:
+            raise ConfigError(f"arrn_lstm: lstm_sizes has {len(opts.lstm_sizes)} layers "
+                              f"but lstm_layers={opts.lstm_layers}")
+        opts.lstm_layers, opts.hidden_size = len(opts.lstm_sizes), opts.lstm_sizes[-1]
+
+    checks = {
+        "iterations": opts.iterations >= 1,
+        "embed_dim": opts.embed_dim >= 1,
+        "message_hidden": opts.message_hidden >= 1,
+        "attention_dim": opts.attention_dim >= 1,
+        "lstm_layers": opts.lstm_layers >= 1,
+        "lstm_sizes": len(opts.lstm_sizes) >= 1 and min(opts.lstm_sizes) >= 1,
+        "readout": opts.readout in READOUTS,
+        "dropout": 0.0 <= opts.dropout < 1.0,
+        "body_pool": opts.body_pool in BODY_POOLS,
+        "frames": opts.frames >= 1,
+        "attention_init": opts.attention_init in ATTENTION_INITS,
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise ConfigError(f"arrn_lstm: invalid value for {bad[0]}: {getattr(opts, bad[0])!r}")
+    return opts
+
+
+@register_model("arrn_lstm")
+def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int = 3,
+              stream: str = "two_stream", preset: str | None = None, **options: Any) -> ARRNLSTM:
+    """Build (two-stream) (A)RRN-LSTM for ``layout``; options are the fields of :class:`ARRNOptions`.
+
+    ``preset`` (``"ntu"``, ``"florence3d"``, ``"msr3d"``) sets M, the mid LSTM size and the expected
+    T of Sec. 4.1; by default it follows the layout (:data:`LAYOUT_PRESETS`). Explicit options win
+    over the preset. The resolved settings are stored as ``model.hparams``.
+
+    >>> m = arrn_lstm(num_classes=20, layout="kinect20", stream="joint", attention=False)  # doctest: +SKIP
+    """
+    lay = get_layout(layout)
+    if stream not in (*STREAMS, "two_stream"):
+        raise ConfigError(f"arrn_lstm: stream must be 'joint', 'line' or 'two_stream', got {stream!r}")
+    preset = LAYOUT_PRESETS.get(lay.name, "ntu") if preset is None else preset
+    if preset not in PRESETS:
+        raise ConfigError(f"arrn_lstm: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    if num_classes < 1 or in_channels < 1:
+        raise ConfigError("arrn_lstm: num_classes and in_channels must be >= 1")
+    opts = _resolve(options, preset)
+    model = ARRNLSTM(
+        num_classes, lay.num_joints, in_channels, stream,
+        embed_dim=opts.embed_dim, iterations=opts.iterations, message_hidden=opts.message_hidden,
+        attention=opts.attention, attention_init=opts.attention_init, attention_dim=opts.attention_dim,
+        lstm_sizes=opts.lstm_sizes, readout=opts.readout, frames=opts.frames, dropout=opts.dropout,
+        body_pool=opts.body_pool, skip_empty_bodies=opts.skip_empty_bodies, checkpoint=opts.checkpoint,
+    )
+    hparams = asdict(opts)
+    hparams["lstm_sizes"] = list(opts.lstm_sizes)  # plain lists: YAML/JSON friendly
+    model.hparams = {"num_classes": num_classes, "layout": lay.name, "in_channels": in_channels,
+                     "stream": stream, "preset": preset, **hparams}
+    return model

@@ -333,3 +333,15 @@ def test_reproduce_quick_on_ntu_samples_uses_the_presets_validation_path(shared_
     metrics = json.loads((tmp_path / "work/ntu60-xsub/arrn/xsub/seed_0/run/metrics.json").read_text())
     assert unit["rows"]["arrn_two_stream"]["top1"] == pytest.approx(metrics["test"]["top1"])
     assert "validation split" in (tmp_path / "reports" / "reproduction.md").read_text()
+
+
+def test_training_keys_select_a_subset_of_the_ablation_runs():
+    from skelact.errors import ConfigError
+    from skelact.repro.targets import get_target, trainings_for
+
+    msr = get_target("msr3d")
+    assert [t.key for t in trainings_for(msr, ["arrn_lstm"])] == ["arrn", "rrn"]
+    assert [t.key for t in trainings_for(msr, ["arrn"])] == ["arrn"]
+    assert [t.key for t in trainings_for(msr, ["asgcn", "rrn"])] == ["rrn", "asgcn"]  # table order
+    with pytest.raises(ConfigError, match="unknown model"):
+        trainings_for(msr, ["lstm"])

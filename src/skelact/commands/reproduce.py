@@ -17,7 +17,7 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..repro.runner import DEFAULT_WORK_DIR
-    from ..repro.targets import MODELS, TARGETS
+    from ..repro.targets import MODELS, TARGETS, TRAINING_KEYS
 
     p = subparsers.add_parser(
         "reproduce",
@@ -40,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="S", help="seeds (default: 0 1 2)"
     )
     p.add_argument(
-        "--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="models (default: both)"
+        "--models",
+        nargs="+",
+        choices=[*MODELS, *TRAINING_KEYS],
+        default=list(MODELS),
+        help="models (default: both); 'arrn' / 'rrn' run only the attention-on / -off ARRN-LSTM",
     )
     p.add_argument("--out", default="reports", metavar="DIR", help="report folder (default: reports)")
     p.add_argument(

@@ -1,0 +1,140 @@
+"""AS-GCN graph convolutions: SGC (eq. 5), AGC (eq. 4) and their sum ASGC (Sec. 4.3).
+
+With ``X`` the features of the ``V`` joints of one frame (``V x d_in``):
+
+* SGC, eq. 5: ``X_struc = sum_{l=1..L} sum_{p in P} (M^(p,l) o Â^(p)l) X W^(p,l)`` with the
+  per-partition transition matrices ``Â^(p) = D^(p)-1 A^(p)``
+  (:func:`skelact.models.graph.structural_kernels`) and learnable edge importance ``M`` (one per
+  kernel, initialised to ones, so ``M o Â`` starts at ``Â``, the "nice initialization" of Sec. 4.2).
+* AGC, eq. 4: ``X_act = sum_{c=1..C} Â_act^(c) X W_act^(c)`` with ``Â_act^(c) = D_c^-1 A_act^(c)``
+  built from the A-link probabilities by :func:`actional_kernels`.
+* ASGC: ``X_out = X_struc + lambda X_act``; linear in ``X`` for fixed links (Theorem 1: there is
+  no bias term; the block's batch-norm follows).
+
+**Implementation.** All ``K = K_s + C`` kernels are stacked into one ``(V K, V)`` matrix (per
+sample when A-links are present) and applied in one matrix product to the channels-last
+activations ``(B, T, V, d_in)``; the ``K`` weight matrices ``W`` form one ``(K d_in, d_out)``
+matrix, applied in a second product. No loop over kernels, joints or frames, no permuted copies.
+Graph-first order costs ``K V d_in + K d_in d_out`` per joint and frame, less than the
+convolution-first order of ST-GCN's code (``K d_in d_out + K V d_out``) whenever ``d_in <= d_out``
+(every AS-GCN block).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+__all__ = ["ASGC", "actional_kernels"]
+
+
+def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float = 1.0) -> torch.Tensor:
+    """AGC kernels ``Â_act^(c) = D_c^-1 A_act^(c)`` (eq. 4) from A-link probabilities.
+
+    Args:
+        links: ``(B, C, V, V)`` probabilities of the ``C`` actional link types (ghost excluded),
+            ``links[b, c, i, j]`` = probability that joint ``j`` sends to joint ``i`` (row form).
+        self_loops: add the identity first (official code); the degree is then >= 1.
+        scale: multiply the result (official code: 0.1).
+
+    The degree is floored at 1: ``Â = A / max(D, 1)``. For binary (hard) links this is exactly
+    ``D^-1 A`` with empty rows left at zero; for soft links a joint whose expected number of links
+    of a type is below one keeps the raw probabilities instead of having a few tiny probabilities
+    blown up to a full transition row (and its gradient with them).
+
+    Returns:
+        ``(B, C, V, V)``.
+    """
+    a = links
+    if self_loops:
+        a = a + torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    deg = a.sum(dim=-1, keepdim=True).clamp_min(1.0)
+    out = a / deg
+    return out * scale if scale != 1.0 else out
+
+
+class ASGC(nn.Module):
+    """Actional-structural graph convolution (Sec. 4.3): ``SGC(X) + lambda AGC(X)`` (eqs. 4, 5).
+
+    Args:
+        in_channels, out_channels: ``d_in``, ``d_out``.
+        structural: the S-link kernels ``Â^(p)l`` stacked ``(K_s, V, V)`` (row form).
+        num_actional: ``C``, the number of actional kernels passed to :meth:`forward` (0 = SGC only).
+        edge_importance: learn ``M^(p,l)`` (eq. 5) on the structural kernels.
+        lambda_act: ``lambda``, the weight of the actional features.
+
+    Parameters: ``weight`` ``(K_s + C, d_in, d_out)`` = ``W^(p,l)`` then ``W_act^(c)``;
+    ``importance`` ``(K_s, V, V)`` = ``M`` (absent when ``edge_importance=False``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        structural: torch.Tensor,
+        num_actional: int = 0,
+        edge_importance: bool = True,
+        lambda_act: float = 0.5,
+    ):
+        super().__init__()
+        structural = torch.as_tensor(structural, dtype=torch.float32)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.num_structural = structural.shape[0]
+        self.num_actional = num_actional
+        self.lambda_act = float(lambda_act)
+        # Derived from the layout at construction: not saved in checkpoints.
+        self.register_buffer("structural", structural, persistent=False)
+        num_kernels = self.num_structural + num_actional
+        self.weight = nn.Parameter(torch.empty(num_kernels, in_channels, out_channels))
+        if edge_importance:
+            self.importance = nn.Parameter(torch.ones_like(structural))
+        else:
+            self.register_parameter("importance", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # As nn.Conv2d's default for the per-kernel 1x1 convolution W^(p,l): fan-in = d_in.
+        bound = 1.0 / math.sqrt(self.in_channels)
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.importance is not None:
+            nn.init.ones_(self.importance)
+
+    def structural_kernels(self) -> torch.Tensor:
+        """``M o Â^(p)l`` stacked ``(K_s, V, V)``."""
+        if self.importance is None:
+            return self.structural
+        return self.importance * self.structural
+
+    def forward(self, x: torch.Tensor, actional: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(B, d_in, T, V)``, ``actional`` ``(B, C, V, V)`` or None -> ``(B, d_out, T, V)``.
+
+        The output is channels-last in memory; so is the input preferably (else one copy is made).
+        """
+        b, c_in, t, v = x.shape
+        kernels = self.structural_kernels()  # (Ks, V, V)
+        if self.num_actional:
+            if actional is None or actional.shape[1] != self.num_actional:
+                got = None if actional is None else tuple(actional.shape)
+                raise ValueError(f"ASGC expects {self.num_actional} actional kernels (B, C, V, V), got {got}")
+            kernels = torch.cat(
+                [kernels.expand(b, -1, -1, -1), self.lambda_act * actional.to(kernels.dtype)], dim=1
+            )  # (B, K, V, V)
+            # [(i, k), j] per sample; a broadcast batch axis for the frames.
+            stacked = kernels.transpose(1, 2).reshape(b, 1, v * kernels.shape[1], v)
+        else:
+            stacked = kernels.transpose(0, 1).reshape(v * kernels.shape[0], v)  # [(i, k), j]
+        k = self.weight.shape[0]
+        x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view when x is channels-last
+        if not x_cl.is_contiguous():
+            x_cl = x_cl.contiguous()
+        y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames
+        y = y.reshape(b * t * v, k * c_in) @ self.weight.reshape(k * c_in, self.out_channels)
+        return y.view(b, t, v, self.out_channels).permute(0, 3, 1, 2)  # (B, d_out, T, V)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, structural={self.num_structural}, "
+            f"actional={self.num_actional}, lambda={self.lambda_act}"
+        )

@@ -1,0 +1,69 @@
+"""Reusable building units of spatio-temporal graph networks (ST-GCN family).
+
+Tensors are ``(B, C, T, V)`` = (batch x bodies, channels, frames, joints). The units keep (and
+prefer) the ``torch.channels_last`` memory format, i.e. physically ``(B, T, V, C)``: on CPU the
+oneDNN temporal convolution runs faster on it and the graph convolutions of
+:mod:`skelact.models.asgcn.links` contract joints and channels with plain matrix products on it, so
+a network that stays channels-last never permutes activations.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["TemporalConv", "Zero", "collapse_time", "residual_branch"]
+
+
+class TemporalConv(nn.Sequential):
+    """Temporal convolution (T-CN): ``Conv2d`` with a ``(kernel, 1)`` kernel along frames, then BN.
+
+    It "extracts the temporal feature of each joint independently but shares the weights on each
+    joint" (AS-GCN Sec. 4.3, Fig. 5: parameters ``[d_out, d_out, k, 1]``, stride ``s``).
+
+    Args:
+        padding: ``True`` = "same" padding ``(k - 1) / 2`` (frames ``T -> ceil(T / stride)``);
+            ``False`` = none (``T -> (T - k) / stride + 1``).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: bool = True
+    ):
+        if kernel % 2 != 1:
+            raise ValueError(f"temporal kernel must be odd, got {kernel}")
+        pad = (kernel - 1) // 2 if padding else 0
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, (kernel, 1), stride=(stride, 1), padding=(pad, 0)),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class Zero(nn.Module):
+    """The absent residual branch: returns the scalar 0 (broadcasts in ``x + residual``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | float:
+        return 0.0
+
+
+def residual_branch(in_channels: int, out_channels: int, stride: int = 1, enabled: bool = True) -> nn.Module:
+    """ST-GCN residual branch: zero, identity, or a strided ``1x1`` convolution + BN when shapes change."""
+    if not enabled:
+        return Zero()
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+def collapse_time(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """Resample the frame axis of ``(B, C, T, V)`` to exactly ``frames`` by adaptive average pooling.
+
+    The identity when ``T == frames``. Used in front of an unpadded temporal convolution of kernel
+    ``frames`` that must output a single frame for any input length.
+    """
+    if x.shape[2] == frames:
+        return x
+    return F.adaptive_avg_pool2d(x, (frames, x.shape[3]))

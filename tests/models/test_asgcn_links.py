@@ -1,0 +1,106 @@
+"""AS-GCN graph convolutions: SGC (eq. 5), AGC (eq. 4), ASGC and Theorem 1."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from skelact.models.asgcn.links import ASGC, actional_kernels
+from skelact.models.graph import spatial_kernels, structural_kernels
+
+
+def _reference(x, structural, importance, weight, actional=None, lam=0.5):
+    """Eqs. 4-5 term by term: sum_k (M_k o G_k) X W_k (+ lambda sum_c A_c X W_c), X per frame."""
+    out = 0
+    ks = structural.shape[0]
+    for k in range(ks):
+        g = structural[k] * importance[k]
+        out = out + torch.einsum("ij,nctj,cd->ndti", g, x, weight[k])
+    if actional is not None:
+        for c in range(actional.shape[1]):
+            out = out + lam * torch.einsum("nij,nctj,cd->ndti", actional[:, c], x, weight[ks + c])
+    return out
+
+
+def _asgc(in_c=5, out_c=7, order=2, num_actional=3, layout="ntu25"):
+    torch.manual_seed(1)
+    m = ASGC(
+        in_c, out_c, torch.from_numpy(structural_kernels(layout, order=order)), num_actional, lambda_act=0.5
+    )
+    with torch.no_grad():
+        m.importance.uniform_(0.5, 1.5)  # not the all-ones initialisation, so M is really tested
+    return m
+
+
+def _links(n, c, v, hard=False):
+    probs = torch.rand(n, c, v, v)
+    if hard:
+        probs = (probs > 0.8).float()
+    return probs * (1 - torch.eye(v))
+
+
+def test_asgc_equals_the_equations_term_by_term():
+    m = _asgc()
+    x = torch.randn(2, 5, 6, 25)
+    act = actional_kernels(_links(2, 3, 25))
+    got = m(x, act)
+    assert got.shape == (2, 7, 6, 25)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    want = _reference(x, m.structural, m.importance.detach(), m.weight.detach(), act, lam=0.5)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_theorem_1_asgc_is_linear_for_fixed_links():
+    m = _asgc()
+    act = actional_kernels(_links(3, 3, 25))
+    x1, x2 = torch.randn(3, 5, 8, 25), torch.randn(3, 5, 8, 25)
+    a, b = 1.7, -0.3
+    with torch.no_grad():
+        lhs = a * m(x1, act) + b * m(x2, act)
+        rhs = m(a * x1 + b * x2, act)
+    torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-5)
+    assert lhs.abs().mean() > 0.1  # not trivially zero
+
+
+def test_order_1_sgc_is_the_stgcn_spatial_graph_convolution():
+    """L = 1: the SGC is eq. 1 with the transition matrices; computed here the ST-GCN code's way
+    (one 1x1 conv with K * d_out channels, then einsum with the column-form kernels)."""
+    kernels = torch.from_numpy(spatial_kernels("openpose18", max_hop=1))  # (3, V, V) row form
+    sgc = ASGC(4, 6, kernels, num_actional=0)
+    with torch.no_grad():
+        sgc.importance.uniform_(0.5, 1.5)
+    x = torch.randn(2, 4, 9, 18)
+    conv_w = sgc.weight.detach().permute(0, 2, 1).reshape(3 * 6, 4, 1, 1)  # (K d_out, d_in, 1, 1)
+    y = F.conv2d(x, conv_w).view(2, 3, 6, 9, 18)
+    a_col = (sgc.importance.detach() * kernels).transpose(1, 2)  # ST-GCN stores A[k, v, w]
+    want = torch.einsum("nkctv,kvw->nctw", y, a_col)
+    torch.testing.assert_close(sgc(x), want, rtol=1e-4, atol=1e-5)
+    assert torch.equal(torch.from_numpy(structural_kernels("openpose18", order=1)), kernels)
+
+
+def test_sgc_without_edge_importance_and_gradients():
+    kernels = torch.from_numpy(structural_kernels("ntu25", order=3))
+    m = ASGC(3, 4, kernels, num_actional=2, edge_importance=False)
+    assert m.importance is None and sum(p.numel() for p in m.parameters()) == (9 + 2) * 3 * 4
+    act = actional_kernels(_links(2, 2, 25)).requires_grad_()
+    x = torch.randn(2, 3, 5, 25, requires_grad=True)
+    m(x, act).square().sum().backward()
+    for t in (x, act, m.weight):
+        assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
+    with_m = _asgc()
+    with_m(torch.randn(1, 5, 4, 25), actional_kernels(_links(1, 3, 25))).sum().backward()
+    assert with_m.importance.grad.abs().sum() > 0
+
+
+def test_actional_kernels_normalise_rows():
+    hard = _links(4, 3, 25, hard=True)
+    k = actional_kernels(hard)
+    deg = hard.sum(-1)
+    torch.testing.assert_close(k.sum(-1)[deg > 0], torch.ones(int((deg > 0).sum())))
+    assert (k.sum(-1)[deg == 0] == 0).all()  # no links: empty row (D^-1 A with D = 0)
+    torch.testing.assert_close(k[deg > 0], (hard / deg[..., None])[deg > 0])  # exactly D^-1 A
+    soft = torch.full((1, 1, 25, 25), 0.01) * (1 - torch.eye(25))  # 0.24 expected links per joint
+    torch.testing.assert_close(actional_kernels(soft), soft)  # not inflated to a transition row
+    official = actional_kernels(hard, self_loops=True, scale=0.1)
+    torch.testing.assert_close(official.sum(-1), torch.full_like(deg, 0.1))
+    torch.testing.assert_close(official.diagonal(dim1=-2, dim2=-1), 0.1 / (deg + 1))

@@ -46,6 +46,25 @@ class Zero(nn.Module):
         return 0.0
 
 
+class StridedPointwiseConv(nn.Conv2d):
+    """A ``1x1`` convolution with temporal stride ``s``, computed as "every s-th frame, then 1x1".
+
+    Mathematically identical to ``nn.Conv2d(c_in, c_out, 1, stride=(s, 1))`` (same parameters, same
+    output ``ceil(T / s)`` frames), but it never calls the strided pointwise kernel: with
+    channels-last tensors, oneDNN's backward of that kernel corrupts the heap on CPU in torch 2.13
+    (glibc "corrupted double-linked list" aborts at T = 290, 8 -> 16 channels, stride 2).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+        self.frame_stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frame_stride > 1:
+            x = x[:, :, :: self.frame_stride]
+        return super().forward(x)
+
+
 def residual_branch(in_channels: int, out_channels: int, stride: int = 1, enabled: bool = True) -> nn.Module:
     """ST-GCN residual branch: zero, identity, or a strided ``1x1`` convolution + BN when shapes change."""
     if not enabled:
@@ -53,7 +72,7 @@ def residual_branch(in_channels: int, out_channels: int, stride: int = 1, enable
     if in_channels == out_channels and stride == 1:
         return nn.Identity()
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
+        StridedPointwiseConv(in_channels, out_channels, stride),
         nn.BatchNorm2d(out_channels),
     )
 

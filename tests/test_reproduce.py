@@ -345,3 +345,12 @@ def test_training_keys_select_a_subset_of_the_ablation_runs():
     assert [t.key for t in trainings_for(msr, ["asgcn", "rrn"])] == ["rrn", "asgcn"]  # table order
     with pytest.raises(ConfigError, match="unknown model"):
         trainings_for(msr, ["lstm"])
+
+
+def test_units_option_rejects_unknown_units_before_any_work(tmp_path):
+    from skelact.errors import ConfigError
+    from skelact.repro.runner import reproduce
+
+    with pytest.raises(ConfigError, match="unknown unit.*as9.*known: as1, as2, as3"):
+        reproduce(["msr3d"], units=["as9"], work_dir=tmp_path / "work", out=tmp_path / "out")
+    assert not (tmp_path / "work").exists()

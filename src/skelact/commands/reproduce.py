@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=list(MODELS),
         help="models (default: both); 'arrn' / 'rrn' run only the attention-on / -off ARRN-LSTM",
     )
+    p.add_argument(
+        "--units",
+        nargs="+",
+        metavar="UNIT",
+        help="only these subsets / folds (e.g. as1 fold03), to split a run over processes sharing --work-dir",
+    )
     p.add_argument("--out", default="reports", metavar="DIR", help="report folder (default: reports)")
     p.add_argument(
         "--work-dir",
@@ -126,6 +132,8 @@ def _command(args: argparse.Namespace) -> str:
         "--work-dir",
         args.work_dir,
     ]
+    if args.units:
+        words += ["--units", *args.units]
     if args.quick:
         words.append("--quick")
     for option in ("epochs", "cv_folds", "threads"):
@@ -166,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         msr_form=args.msr_form,
         florence_file=args.florence_file,
+        units=args.units,
         command=_command(args),
     )
     print(f"wrote {result['markdown']} and {result['json']}")

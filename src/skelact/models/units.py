@@ -47,22 +47,22 @@ class Zero(nn.Module):
 
 
 class StridedPointwiseConv(nn.Conv2d):
-    """A ``1x1`` convolution with temporal stride ``s``, computed as "every s-th frame, then 1x1".
+    """A ``1x1`` convolution with temporal stride ``s``, run in standard (NCHW) memory.
 
-    Mathematically identical to ``nn.Conv2d(c_in, c_out, 1, stride=(s, 1))`` (same parameters, same
-    output ``ceil(T / s)`` frames), but it never calls the strided pointwise kernel: with
-    channels-last tensors, oneDNN's backward of that kernel corrupts the heap on CPU in torch 2.13
-    (glibc "corrupted double-linked list" aborts at T = 290, 8 -> 16 channels, stride 2).
+    Same parameters and output as ``nn.Conv2d(c_in, c_out, 1, stride=(s, 1))``. The rest of the
+    network is channels-last; for this one operation input and weight are given the standard
+    layout, because in torch 2.13 on CPU the backward of a strided pointwise convolution in
+    channels-last memory corrupts the heap (glibc "corrupted double-linked list" aborts, e.g. at
+    T = 290, 8 -> 16 channels, stride 2). Kept a real strided convolution (not "every s-th frame,
+    then 1x1") so ``torch.export`` sees the same frame-count formula as the temporal convolution.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__(in_channels, out_channels, 1)
-        self.frame_stride = stride
+        super().__init__(in_channels, out_channels, 1, stride=(stride, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.frame_stride > 1:
-            x = x[:, :, :: self.frame_stride]
-        return super().forward(x)
+        weight = self.weight.clone(memory_format=torch.contiguous_format)
+        return F.conv2d(x.contiguous(), weight, self.bias, stride=self.stride)
 
 
 def residual_branch(in_channels: int, out_channels: int, stride: int = 1, enabled: bool = True) -> nn.Module:

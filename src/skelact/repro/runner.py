@@ -161,6 +161,7 @@ def reproduce(
     augment: str = "standard",
     msr_form: str = "real3d",
     florence_file: str = "auto",
+    units: Sequence[str] | None = None,
     command: str = "",
     log: Callable[[str], None] = _log_stderr,
 ) -> dict[str, Any]:
@@ -187,6 +188,9 @@ def reproduce(
         msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
         florence_file: ``auto`` (the 15-joint world file when present, else the features file),
             ``world`` or ``features``.
+        units: run only these units (keys such as ``as1``, ``fold03``): to split one protocol over
+            several processes that share ``work_dir``; a last run without it collects every cached
+            unit into the full report.
         command: the command line recorded in the report.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
@@ -212,6 +216,12 @@ def reproduce(
             )
     if quick:
         seeds = seeds[:1]
+    wanted = None if units is None else {u.lower() for u in units}
+    if wanted is not None:
+        known = {u.key for t in chosen for u in t.units}
+        if not wanted <= known:
+            unknown = ", ".join(sorted(wanted - known))
+            raise ConfigError(f"unknown unit(s) {unknown}; known: {', '.join(sorted(known))}")
     work = Path(work_dir)
     several = len(chosen) > 1
     contexts: list[Context] = []
@@ -247,6 +257,8 @@ def reproduce(
     planned: dict[str, list[str]] = {}
     for ctx in contexts:
         units = ctx.target.units[:1] if quick else ctx.target.units
+        if wanted is not None:
+            units = [u for u in units if u.key in wanted]
         planned[ctx.target.name] = [u.key for u in units]
         for unit in units:
             for seed in seeds:

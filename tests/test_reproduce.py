@@ -354,3 +354,15 @@ def test_units_option_rejects_unknown_units_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="unknown unit.*as9.*known: as1, as2, as3"):
         reproduce(["msr3d"], units=["as9"], work_dir=tmp_path / "work", out=tmp_path / "out")
     assert not (tmp_path / "work").exists()
+
+
+def test_report_flags_a_run_smaller_than_the_full_protocol():
+    from skelact.repro.report import _scope_notes
+
+    loo = [{"held_out_subjects": [s]} for s in (1, 3, 5, 7, 9)]
+    full = {"msr3d": [{"training": k, "cv_folds": 5, "cv": loo} for k in ("arrn", "rrn", "asgcn")]}
+    assert _scope_notes(full, {"quick": False, "seeds": [0, 1, 2]}) == []
+    two = [{"held_out_subjects": [1, 3]}, {"held_out_subjects": [5, 7, 9]}]
+    small = {"msr3d": [{"training": "arrn", "cv_folds": 2, "cv": two}]}
+    (note, _) = _scope_notes(small, {"quick": False, "seeds": [0]})
+    assert "1 seed(s)" in note and "Two-stream RRN-LSTM, AS-GCN" in note and "2-fold" in note

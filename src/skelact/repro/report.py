@@ -34,7 +34,7 @@ import numpy as np
 
 from .._version import __version__
 from .paper import paper_result
-from .targets import TARGETS, Row, Target, Training, trainings_for
+from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
 __all__ = ["build_entries", "data_facts", "hardware", "write_report"]
 
@@ -469,6 +469,42 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _scope_notes(results_by_target: Mapping[str, list[dict[str, Any]]], meta: Mapping[str, Any]) -> list[str]:
+    """A warning block, derived from the results themselves, where a run is smaller than the full
+    protocol: fewer than 3 seeds, fewer cross-validation folds than the target's default, or some
+    of the target's trainings (ablation rows, AS-GCN) not run."""
+    if meta["quick"]:
+        return []
+    notes = []
+    if len(meta["seeds"]) < 3:
+        notes.append(f"{len(meta['seeds'])} seed(s); the full protocol uses 3 (`--seeds 0 1 2`)")
+    for name, results in results_by_target.items():
+        target = TARGETS[name]
+        run = {r["training"] for r in results}
+        missing = [t for t in trainings_for(target, MODELS) if t.key not in run]
+        if missing:
+            rows = ", ".join(row.label for t in missing for row in t.rows)
+            notes.append(f"{name}: not trained in this run: {rows}")
+        if target.selection == "cv":
+            used = sorted({r.get("cv_folds") for r in results if r.get("cv_folds")})
+            if target.cv_folds is None:  # default: leave one training subject out
+                reduced = any(len(f["held_out_subjects"]) > 1 for r in results for f in r.get("cv", []))
+                default = "one fold per training subject"
+            else:
+                reduced, default = used != [target.cv_folds], str(target.cv_folds)
+            if reduced:
+                notes.append(f"{name}: {'/'.join(map(str, used))}-fold cross-validation (default: {default})")
+    if not notes:
+        return []
+    return [
+        "> **Reduced run**: smaller than the full protocol, so the numbers below carry more "
+        "uncertainty than the paper comparison suggests. "
+        + "; ".join(notes)
+        + ". The same command with the defaults runs the whole protocol (resumable).",
+        "",
+    ]
+
+
 def _markdown(
     entries: list[dict[str, Any]],
     results_by_target: Mapping[str, list[dict[str, Any]]],
@@ -485,6 +521,7 @@ def _markdown(
             "It checks the pipeline end to end; its numbers are **not** a reproduction.",
             "",
         ]
+    lines += _scope_notes(results_by_target, meta)
     if not all(e["complete"] for e in entries):
         lines += [
             "> **Partial results**: some units or seeds have not finished yet (see `complete` in the JSON).",
@@ -548,8 +585,8 @@ def _markdown(
         lines += [
             f"### Accuracy per {target.unit_kind} (mean over seeds)",
             "",
-            "All rows that run on this data: the two-stream model and its joint and line streams, with the "
-            "attention mask (ARRN) and without it (RRN), and AS-GCN.",
+            "The rows this run trained (of: the two-stream model and its joint and line streams, with "
+            "the attention mask (ARRN) and without it (RRN), and AS-GCN).",
             "",
         ]
         lines += _table(header, body) + [""]

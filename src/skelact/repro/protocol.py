@@ -170,6 +170,25 @@ def build_config(ctx: Context, training: Training, unit: Unit, seed: int) -> tup
     return load_config(preset, overrides), preset, overrides
 
 
+def _result_header(
+    ctx: Context, training: Training, unit: Unit, seed: int, fingerprint: str, dataset: Any, selection: str
+) -> dict[str, Any]:
+    """The identifying fields every unit result starts with (both selection schemes)."""
+    return {
+        "fingerprint": fingerprint,
+        "target": ctx.target.name,
+        "dataset": dataset,
+        "training": training.key,
+        "model": training.model,
+        "unit": unit.key,
+        "unit_name": unit.name,
+        "protocol": unit.protocol,
+        "fold": unit.fold,
+        "seed": seed,
+        "selection": selection,
+    }
+
+
 def cv_folds_for(ctx: Context, num_subjects: int) -> int:
     """Cross-validation folds over ``num_subjects`` training subjects (at most one per subject)."""
     k = ctx.cv_folds if ctx.cv_folds is not None else ctx.target.cv_folds
@@ -362,17 +381,7 @@ def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label:
         results[row.key] = {**_row_result(probs, final.labels, num_classes), **c.to_dict()}
 
     result = {
-        "fingerprint": fingerprint,
-        "target": ctx.target.name,
-        "dataset": store.dataset,
-        "training": training.key,
-        "model": training.model,
-        "unit": unit.key,
-        "unit_name": unit.name,
-        "protocol": unit.protocol,
-        "fold": unit.fold,
-        "seed": seed,
-        "selection": "cv",
+        **_result_header(ctx, training, unit, seed, fingerprint, store.dataset, "cv"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": max_epochs,
@@ -460,17 +469,7 @@ def _run_validation_unit(
                 "alpha": None,
             }
     result = {
-        "fingerprint": fingerprint,
-        "target": ctx.target.name,
-        "dataset": metrics.get("dataset"),
-        "training": training.key,
-        "model": training.model,
-        "unit": unit.key,
-        "unit_name": unit.name,
-        "protocol": unit.protocol,
-        "fold": unit.fold,
-        "seed": seed,
-        "selection": "validation",
+        **_result_header(ctx, training, unit, seed, fingerprint, metrics.get("dataset"), "validation"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": int(cfg.train.epochs),

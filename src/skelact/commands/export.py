@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.layouts import get_layout
     from ..deploy.export import ExportError, export_model
     from ..train.checkpoint import load_model
-    from ..train.data import _fill_frames
+    from ..train.data import fill_frames
 
     if args.frames is not None and args.frames < 1:
         print("skelact export: error: --frames must be >= 1", file=sys.stderr)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         "window_frames": window,
         "input_frames": frames,
         "normalize": spec.get("normalize"),
-        "test_transforms": _fill_frames(list(cfg.data.test_transforms), input_frames),
+        "test_transforms": fill_frames(list(cfg.data.test_transforms), input_frames),
         "checkpoint": str(args.checkpoint),
     }
     try:

@@ -394,7 +394,7 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
             source=model.format,
         )
     from ..train.checkpoint import load_model
-    from ..train.data import _fill_frames
+    from ..train.data import fill_frames
 
     model, cfg = load_model(path)
     spec = dict(getattr(model, "spec", {}) or {})
@@ -403,7 +403,7 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
     return StreamModel(
         model=model, layout=layout, frames=int(cfg.data.frames), bodies=int(spec.get("bodies", 2)),
         transform=_window_transform(spec.get("normalize"),
-                                    _fill_frames(list(cfg.data.test_transforms), input_frames), layout),
+                                    fill_frames(list(cfg.data.test_transforms), input_frames), layout),
         labels=[str(c) for c in spec["class_names"]] if spec.get("class_names") else None,
         source="checkpoint",
     )

@@ -64,7 +64,6 @@ def fill_frames(spec: Any, frames: int) -> Any:
     return frames if spec == INPUT_FRAMES else spec
 
 
-_fill_frames = fill_frames  # former private name, still imported by skelact.deploy
 
 
 def _evenly(idx: np.ndarray, k: int | None) -> np.ndarray:

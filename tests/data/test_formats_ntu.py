@@ -53,6 +53,18 @@ def reference_energy(frames, max_body=4, keep=2) -> np.ndarray:
     return data[order].transpose(1, 0, 2, 3).astype(np.float32)
 
 
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def reader(request, monkeypatch):
+    """Every test here runs with the compiled reader (where built) and with the NumPy reader."""
+    if request.param == "compiled":
+        if not ntu.use_compiled():
+            pytest.skip("the compiled NTU reader is not built")
+        monkeypatch.delenv(ntu.NO_C_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ntu.NO_C_ENV, "1")
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def ntu_dir(shared_data):
     return shared_data / "ntu_rgbd"

@@ -3,7 +3,9 @@ anything else (no IndexError/ValueError/KeyError/UnicodeDecodeError/JSONDecodeEr
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from skelact import SkeletonFormatError
 from skelact.data import LAYOUTS, iter_samples
+from skelact.data.formats import ntu
 
 FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -32,6 +35,20 @@ SOURCES = [
 GARBAGE = [b"nan", b"NaN", b"inf", b"-inf", b"1e999", b"abc", b"-", b".", b"1.2.3", b"0x1F", b"\xff\xfe",
            b"\x00", b"\t", b"  ", b"", b"{", b"]", b'"pose"', b"null", b"true", b"99999999999999999999",
            b"-1", b"0", b"25", b"3", b"1e5", b",", b":"]
+
+
+@contextlib.contextmanager
+def _numpy_reader():
+    """Switch the compiled NTU reader off for the duration."""
+    old = os.environ.get(ntu.NO_C_ENV)
+    os.environ[ntu.NO_C_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[ntu.NO_C_ENV]
+        else:
+            os.environ[ntu.NO_C_ENV] = old
 
 
 @st.composite
@@ -79,7 +96,17 @@ def _check(path, fmt=None):
     except SkeletonFormatError as e:
         assert e.path == str(path)
         assert e.line is None or e.line >= 1
+        if path.suffix == ".skeleton":  # the NumPy reader finds the same error
+            with _numpy_reader(), pytest.raises(SkeletonFormatError) as again:
+                list(iter_samples(path, format=fmt))
+            assert str(again.value) == str(e)
         return
+    if path.suffix == ".skeleton" and ntu.use_compiled():  # differential: compiled vs NumPy reader
+        with _numpy_reader():
+            slow = list(iter_samples(path, format=fmt))
+        assert len(slow) == len(skeletons)
+        for fast, ref in zip(skeletons, slow, strict=True):
+            assert np.array_equal(fast.data.view(np.uint32), ref.data.view(np.uint32))
     assert skeletons
     for sk in skeletons:
         assert sk.data.dtype == np.float32 and sk.data.ndim == 4

@@ -41,13 +41,18 @@ file name ``SsssCcccPpppRrrrAaaa``: ``setup``, ``camera``, ``subject`` (performe
 listed in each frame) and ``body_ids`` (int64 ``(T, M)``, the Kinect ``bodyID`` in each output
 slot, -1 where empty).
 
-Parsing is vectorised (see :mod:`._text`): the structure is walked with integer arithmetic over
-token indices, every count and every line's number of values is validated, and only the requested
-columns are converted to numbers.
+Two readers give bit-identical results. The compiled one (``_cntu.c``, built by ``setup.py``
+where a C compiler is available) reads a regular file (single spaces, LF or CRLF line ends) in one
+pass, checking every count and line length and converting only the requested columns. Anything
+it does not accept (irregular whitespace, any error) goes to the vectorised NumPy reader (see
+:mod:`._text`), which also serves builds without a compiler and ``SKELACT_NO_C=1``: it walks the
+structure with integer arithmetic over token indices and raises the located
+:class:`~skelact.SkeletonFormatError`. Both convert numbers exactly as ``float()`` does.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -58,6 +63,15 @@ from ...errors import ConfigError
 from ..skeleton import Skeleton
 from . import _text
 from ._options import as_choice, as_float, as_int
+
+try:  # the optional compiled reader (setup.py builds it where a C compiler is available)
+    from . import _cntu
+except ImportError:  # pragma: no cover - depends on the build
+    _cntu = None  # type: ignore[assignment]
+
+#: Environment variable: ``1`` switches the compiled reader off (the NumPy reader then reads all).
+NO_C_ENV = "SKELACT_NO_C"
+_UNLIMITED = 1 << 62  # "no list-position limit"
 
 LAYOUT = "ntu25"
 NUM_JOINTS = 25
@@ -171,22 +185,13 @@ def samples(
     noise_spread = as_float("noise_spread", noise_spread)
     noise_spread_ratio = as_float("noise_spread_ratio", noise_spread_ratio)
 
-    tok = _text.tokenize(raw, path)
-    nbodies, frame, slot, body_tok = _structure(tok)  # (T,), then (B,) per body record
-    num_frames = nbodies.size
-
     # Only the records a selection can keep are converted to numbers.
-    if body_selection != "track":
-        wanted = slot < (candidates if body_selection == "energy" else max_bodies)
-        if not wanted.all():
-            frame, slot, body_tok = frame[wanted], slot[wanted], body_tok[wanted]
+    limit = candidates if body_selection == "energy" else max_bodies
+    if body_selection == "track":
+        limit = _UNLIMITED
     parse_cols = [0, 1, 2] + [c for c in cols if c > 2]
-    # Token offsets of the wanted values inside a body block, joint-major: (25 * columns,).
-    joint_starts = BODY_VALUES + 1 + JOINT_VALUES * np.arange(NUM_JOINTS)
-    offsets = (joint_starts[:, None] + np.asarray(parse_cols)).ravel()
-    values = _text.parse_floats(tok, body_tok[:, None] + offsets, "joint value")  # (B, 25 * columns)
-    values = values.reshape(body_tok.size, NUM_JOINTS, len(parse_cols))  # (B, 25, 3 + extra) float64
-    ids = _body_ids(tok, body_tok)  # (B,) int64
+    nbodies, frame, slot, values, ids = _records(raw, path, parse_cols, limit)
+    num_frames = nbodies.size
 
     if body_selection == "track":
         slot = _track_slots(ids, frame, values[:, :, :3], num_frames, max_bodies,
@@ -207,6 +212,53 @@ def samples(
     meta = {"sample": sample, "dataset": "ntu", **parse_name(sample), "channels": names,
             "bodies_per_frame": nbodies, "body_ids": body_ids}
     yield Skeleton(data=data, layout=LAYOUT, meta=meta)
+
+
+def _records(
+    raw: bytes, path: str, parse_cols: list[int], limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bodies listed per frame ``(T,)`` and, for the body records at list position < ``limit``
+    in file order, their frame, position, ``parse_cols`` values ``(B, 25, len(parse_cols))``
+    float64 and bodyID (int64).
+
+    The compiled reader (``_cntu``, when built) reads regular files in one pass; anything it does
+    not accept, and every error, goes to the vectorised NumPy reader, which gives identical values.
+    """
+    fast = _cntu.parse(raw, bytes(parse_cols), limit) if use_compiled() else None
+    if fast is not None:
+        nbodies = np.frombuffer(fast[0], dtype=np.int64)
+        ids = np.frombuffer(fast[1], dtype=np.int64)
+        values = np.frombuffer(fast[2], dtype=np.float64).reshape(ids.size, NUM_JOINTS, len(parse_cols))
+        frame, slot = _frame_slot(nbodies)
+        if limit < _UNLIMITED:
+            wanted = slot < limit
+            if not wanted.all():
+                frame, slot = frame[wanted], slot[wanted]
+        return nbodies, frame, slot, values, ids
+
+    tok = _text.tokenize(raw, path)
+    nbodies, frame, slot, body_tok = _structure(tok)  # (T,), then (B,) per body record
+    wanted = slot < limit
+    if not wanted.all():
+        frame, slot, body_tok = frame[wanted], slot[wanted], body_tok[wanted]
+    # Token offsets of the wanted values inside a body block, joint-major: (25 * columns,).
+    joint_starts = BODY_VALUES + 1 + JOINT_VALUES * np.arange(NUM_JOINTS)
+    offsets = (joint_starts[:, None] + np.asarray(parse_cols)).ravel()
+    values = _text.parse_floats(tok, body_tok[:, None] + offsets, "joint value")  # (B, 25 * columns)
+    values = values.reshape(body_tok.size, NUM_JOINTS, len(parse_cols))
+    return nbodies, frame, slot, values, _body_ids(tok, body_tok)
+
+
+def _frame_slot(nbodies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per body record ``(B,)``: its frame and its position in the frame's list."""
+    frame = np.repeat(np.arange(nbodies.size), nbodies)
+    slot = np.arange(frame.size) - np.repeat(np.cumsum(nbodies) - nbodies, nbodies)
+    return frame, slot
+
+
+def use_compiled() -> bool:
+    """Whether the compiled reader is built and not switched off (``SKELACT_NO_C=1``)."""
+    return _cntu is not None and os.environ.get(NO_C_ENV, "") in ("", "0")
 
 
 def _body_ids(tok: _text.Tokens, body_tok: np.ndarray) -> np.ndarray:
@@ -242,8 +294,7 @@ def _structure(tok: _text.Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         _careful_walk(tok, num_frames)
     walked = _constant_bodies(tok, num_frames)
     frame_tok, nbodies = walked if walked is not None else _walk(tok, num_frames)
-    frame = np.repeat(np.arange(num_frames), nbodies)  # (B,)
-    slot = np.arange(frame.size) - np.repeat(np.cumsum(nbodies) - nbodies, nbodies)  # (B,)
+    frame, slot = _frame_slot(nbodies)  # (B,)
     body_tok = frame_tok[frame] + 1 + BODY_TOKENS * slot  # (B,)
     # Every line must hold exactly its expected number of values: the tokens that must end a
     # line do, and no other token does (a count of the line ends).

@@ -267,10 +267,20 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert main_row["paper"]["difference"] == pytest.approx(main_row["mean"] - 95.0, abs=0.01)
     assert 0.0 <= main_row["chosen"]["AS1"]["3"]["alpha"] <= 1.0
     assert next(e for e in entries if e["row"] == "rrn_joint")["paper"] is None
+    # AS-GCN's prediction head: future-pose error per step against the two baselines, same targets
+    fc = next(e for e in entries if e["row"] == "asgcn")["forecast"]
+    assert fc["steps"] >= 1 and fc["units"] == 1 and fc["runs"] == 1
+    assert set(fc["mpjpe"]) == {"model", "zero_velocity", "constant_velocity"}
+    assert fc["body_frames"][0] > 0 and all(v > 0 for v in fc["mpjpe"]["zero_velocity"])
+    assert fc["mean"]["model"] > 0 and list(fc["per_unit"]) == ["AS1"]
+    assert all(e["forecast"] is None for e in entries if e["architecture"] == "arrn_lstm")
 
     md = (out / "reproduction.md").read_text()
     assert "Quick run" in md and "| Two-stream ARRN-LSTM |" in md and "95.0" in md
     assert "a13_s09_e02" in md  # the all-zero sequence is counted
+    assert "Future-pose forecast (AS-GCN prediction head)" in md and "| constant velocity |" in md
+    assert (out / "figures" / "msr3d_asgcn_forecast_error.png").is_file()
+    assert (out / "figures" / "msr3d_asgcn_forecast_example.png").is_file()
     for line in md.splitlines():
         if line.startswith("!["):
             assert (out / line.split("](")[1].rstrip(")")).is_file()
@@ -293,6 +303,17 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     capsys.readouterr()
     assert main(argv) == 0
     assert capsys.readouterr().err.count("done earlier") == 3
+
+    # --report-only trains nothing: a seed not run yet is left out, and alone it is an error
+    from skelact.repro import reproduce
+
+    assert main([*argv[:-2], "3", "5", "--report-only"]) == 0  # --quick keeps the first seed
+    err = capsys.readouterr().err
+    assert err.count("done earlier") == 3 and "CV fold" not in err
+    assert "--report-only" not in json.loads((out / "reproduction.json").read_text())[0]["command"]
+    with pytest.raises(ConfigError, match="no finished unit result"):
+        reproduce(["msr3d"], store=msr_store, quick=True, seeds=[9], work_dir=work, out=tmp_path / "r2",
+                  report_only=True, log=lambda s: None)
 
 
 def test_reproduce_refuses_bad_arguments(tmp_path, msr_store):

@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"stores, caches and runs (default: {DEFAULT_WORK_DIR})",
     )
     p.add_argument("--quick", action="store_true", help="one unit, one seed, few epochs, tiny networks")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the report from the results already in --work-dir (the report "
+        "records the command without this flag, which would also train what is missing)",
+    )
     p.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default: the preset's)")
     p.add_argument(
         "--cv-folds",
@@ -175,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         msr_form=args.msr_form,
         florence_file=args.florence_file,
         units=args.units,
+        report_only=args.report_only,
         command=_command(args),
     )
     print(f"wrote {result['markdown']} and {result['json']}")

@@ -60,6 +60,8 @@ __all__ = [
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
 AUGMENT_POLICIES = ("standard", "none")
 RESULT_FILE = "unit.json"
+#: One test clip and the final AS-GCN's forecast of it (for the report's figure).
+FORECAST_EXAMPLE = "forecast_example.npz"
 #: ``--quick``: at most this many training / test sequences per unit (evenly spaced).
 QUICK_TRAIN, QUICK_TEST = 48, 32
 
@@ -78,6 +80,8 @@ class Context:
     augment: str = "standard"
     quick: bool = False
     command: str = ""
+    #: only collect unit results already in the work directory (train nothing; missing: None)
+    cached_only: bool = False
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr, flush=True))
     _store: SkeletonStore | None = None
 
@@ -240,6 +244,13 @@ def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) ->
     os.replace(tmp, path)
 
 
+def _save_example(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
 def _load_fold(path: Path, fingerprint: str, name: str) -> tuple[FoldScores, float] | None:
     if not path.is_file():
         return None
@@ -291,15 +302,20 @@ def _unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path:
     return ctx.work_dir / ctx.target.name / training.key / unit.key / f"seed_{seed}"
 
 
-def run_unit(ctx: Context, training: Training, unit: Unit, seed: int, *, label: str = "") -> dict[str, Any]:
+def run_unit(
+    ctx: Context, training: Training, unit: Unit, seed: int, *, label: str = ""
+) -> dict[str, Any] | None:
     """Run (or load from the work directory) one training of one unit and seed; returns its
-    result (also written to ``unit.json`` in the unit's directory)."""
+    result (also written to ``unit.json`` in the unit's directory), or None when
+    ``ctx.cached_only`` and it has not been run."""
     if ctx.target.selection == "cv":
         return _run_cv_unit(ctx, training, unit, seed, label)
     return _run_validation_unit(ctx, training, unit, seed, label)
 
 
-def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label: str) -> dict[str, Any]:
+def _run_cv_unit(
+    ctx: Context, training: Training, unit: Unit, seed: int, label: str
+) -> dict[str, Any] | None:
     from .training import fit_and_score
 
     store = ctx.store
@@ -318,12 +334,19 @@ def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label:
         "preset": preset, "overrides": overrides, "max_epochs": max_epochs, "cv_folds": k,
         "train": _digest(train_idx), "test": _digest(test_idx), "rows": rows,
     }  # fmt: skip
-    fingerprint = _fingerprint({**settings, "smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()})
+    forecast = training.model == "asgcn"  # its prediction head: future-pose error on the test set
+    final_settings = {"smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()}
+    if forecast:
+        final_settings["forecast"] = 1
+    fingerprint = _fingerprint({**settings, **final_settings})
     unit_dir = _unit_dir(ctx, training, unit, seed)
     cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
     if cached is not None:
         ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
         return cached
+    if ctx.cached_only:
+        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: not run yet (left out of the report)")
+        return None
 
     started = time.time()
     fold_fp = _fingerprint(settings)
@@ -366,8 +389,12 @@ def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label:
         f"sequences for {score_epochs[-1]} epochs, test ({len(test_idx)}) scored at epoch(s) {score_epochs}"
     )
     ctx.log(f"{what} ...")
-    final = fit_and_score(cfg, train_idx, test_idx, epochs=score_epochs[-1], score_epochs=score_epochs)
+    final = fit_and_score(
+        cfg, train_idx, test_idx, epochs=score_epochs[-1], score_epochs=score_epochs, forecast=forecast
+    )
     ctx.log(f"{what}: {final.wall_time_s:.0f} s")
+    if final.forecast_example is not None:
+        _save_example(unit_dir / FORECAST_EXAMPLE, final.forecast_example)
     num_classes = len(final.class_names)
     results: dict[str, Any] = {}
     for row in training.rows:
@@ -400,6 +427,8 @@ def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label:
         "rows": results,
         "class_names": final.class_names,
         "num_parameters": final.num_parameters,
+        # future-pose error of the final model (AS-GCN), at its last epoch
+        "forecast": None if final.forecast is None else {**final.forecast, "epoch": score_epochs[-1]},
         # training time, cached CV folds included (they were trained by an earlier start)
         "wall_time_s": round(sum(c["wall_time_s"] for c in cv_info) + final.wall_time_s, 2),
         "elapsed_s": round(time.time() - started, 2),
@@ -410,7 +439,7 @@ def _run_cv_unit(ctx: Context, training: Training, unit: Unit, seed: int, label:
 
 def _run_validation_unit(
     ctx: Context, training: Training, unit: Unit, seed: int, label: str
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     import torch
 
     from ..train.checkpoint import load_model
@@ -425,6 +454,9 @@ def _run_validation_unit(
     if cached is not None:
         ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
         return cached
+    if ctx.cached_only:
+        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: not run yet (left out of the report)")
+        return None
     run_dir = unit_dir / "run"
     ctx.log(f"{label} {training.key} {unit.name} seed {seed}: training {preset} into {run_dir} ...")
     started = time.time()
@@ -477,6 +509,7 @@ def _run_validation_unit(
         "fusion": fusion or None,
         "rows": results,
         "class_names": test["class_names"],
+        "forecast": metrics.get("forecast"),  # AS-GCN's prediction head on the test split
         "run_dir": str(run_dir),
         "wall_time_s": round(float(metrics.get("wall_time_s") or time.time() - started), 2),
     }

@@ -34,6 +34,7 @@ import numpy as np
 
 from .._version import __version__
 from .paper import paper_result
+from .protocol import FORECAST_EXAMPLE
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
 __all__ = ["build_entries", "data_facts", "hardware", "write_report"]
@@ -301,8 +302,55 @@ def _row_entry(
         "num_parameters": one.get("num_parameters"),
         "paper": paper_dict,
         "chosen": chosen,
+        "forecast": forecast_summary(target, results),
         "quick": common["quick"],
         "skelact_version": __version__,
+    }
+
+
+def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Future-pose error (MPJPE per predicted step) of the unit results that measured it (AS-GCN's
+    prediction head), pooled over units and seeds (each step's errors weighted by the joints it
+    scored), and per unit (pooled over seeds), for the model and the two baselines. None if no
+    result has one."""
+    with_fc = [r for r in results if r.get("forecast")]
+    if not with_fc:
+        return None
+    steps = int(with_fc[0]["forecast"]["steps"])
+    methods = list(with_fc[0]["forecast"]["mpjpe"])
+
+    def pool(group: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        weight = np.zeros(steps)  # body-frames scored per step (a step without any has no value)
+        sums = {m: np.zeros(steps) for m in methods}
+        for r in group:
+            fc = r["forecast"]
+            w = np.asarray(fc["count"], dtype=np.float64)
+            weight += w
+            for m in methods:
+                sums[m] += [0.0 if v is None else v * wk for v, wk in zip(fc["mpjpe"][m], w, strict=True)]
+        per_step = {
+            m: [_r(float(v / wt), 4) if wt > 0 else None for v, wt in zip(sums[m], weight, strict=True)]
+            for m in methods
+        }
+        mean = {m: _r(float(sums[m].sum() / weight.sum()), 4) if weight.sum() > 0 else None for m in methods}
+        return {"mpjpe": per_step, "mean": mean, "body_frames": [int(v) for v in weight]}
+
+    per_unit = {}
+    for u in target.units:
+        group = [r for r in with_fc if r["unit"] == u.key]
+        if group:
+            per_unit[u.name] = {**pool(group), "seeds": sorted({int(r["seed"]) for r in group})}
+    return {
+        "steps": steps,
+        "observed_frames": with_fc[0]["forecast"].get("observed_frames"),
+        "coord_channels": with_fc[0]["forecast"].get("coord_channels"),
+        "methods": methods,
+        "units": len(per_unit),
+        "runs": len(with_fc),
+        **pool(with_fc),
+        "per_unit": per_unit,
+        "note": "MPJPE in the units of the model input (after the preset's transforms); each step's error "
+        "is averaged over the scored joints of all test clips, units and seeds",
     }
 
 
@@ -436,8 +484,51 @@ def _figures(
                 )
             except Exception as e:  # noqa: BLE001
                 log(f"warning: could not draw {png.name}: {e}")
+        items += _forecast_figures(name, results, fig_dir, work, log)
         figs[name] = items
     return figs
+
+
+def _forecast_figures(
+    name: str, results: Sequence[Mapping[str, Any]], fig_dir: Path, work: Path, log: Callable[[str], None]
+) -> list[tuple[str, str]]:
+    """AS-GCN forecast: MPJPE per step against the baselines, and one test clip's forecast."""
+    from ..viz import plot_forecast, plot_forecast_error
+
+    target = TARGETS[name]
+    summary = forecast_summary(target, results)
+    if summary is None:
+        return []
+    items: list[tuple[str, str]] = []
+    png = fig_dir / f"{name}_asgcn_forecast_error.png"
+    try:
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        plot_forecast_error(summary, png, title=f"AS-GCN future-pose error, {name}", dpi=70)
+        items.append((
+            f"Future-pose error (MPJPE) per predicted frame of the AS-GCN prediction head against the "
+            f"zero- and constant-velocity baselines, {name} test sequences, pooled over "
+            f"{summary['units']} {target.unit_kind}(s) and {summary['runs']} run(s)",
+            f"{FIGURES}/{png.name}",
+        ))  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - a figure must never fail the report
+        log(f"warning: could not draw {png.name}: {e}")
+    first = min((r for r in results if r.get("forecast")), key=lambda r: (r["unit"], r["seed"]))
+    example = work / name / first["training"] / first["unit"] / f"seed_{first['seed']}" / FORECAST_EXAMPLE
+    if example.is_file():
+        png = fig_dir / f"{name}_asgcn_forecast_example.png"
+        try:
+            clip = f"first test clip of {first['unit_name']}, seed {first['seed']}"
+            with np.load(example) as z:
+                plot_forecast(z["observed"], z["predicted"], z["truth"], path=png, dpi=70,
+                              title=f"AS-GCN forecast, {clip}")
+            items.append((
+                f"The {clip}: the last observed frames, the AS-GCN forecast (true pose in grey underneath) "
+                "and the true future frames",
+                f"{FIGURES}/{png.name}",
+            ))  # fmt: skip
+        except Exception as e:  # noqa: BLE001
+            log(f"warning: could not draw {png.name}: {e}")
+    return items
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,6 +737,7 @@ def _markdown(
                 for e in mine
             ]
             lines += _table(["Model", *unit_names], ch_rows) + [""]
+        lines += _forecast_section(mine)
         for caption, path in figs.get(name, []):
             lines += [f"![{caption}]({path})", "", f"*{caption}.*", ""]
         if f:
@@ -667,6 +759,51 @@ def _markdown(
         "",
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+_METHOD_NAMES = {
+    "model": "AS-GCN prediction head",
+    "zero_velocity": "zero velocity (repeat the last pose)",
+    "constant_velocity": "constant velocity",
+}
+
+
+def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The future-pose table of the rows that have a forecast summary (AS-GCN)."""
+    lines: list[str] = []
+    for e in entries:
+        fc = e.get("forecast")
+        if not fc:
+            continue
+        steps = int(fc["steps"])
+        lines += [
+            f"### Future-pose forecast ({e['name']} prediction head)",
+            "",
+            "Mean per-joint position error per predicted frame: the model sees "
+            f"{fc['observed_frames']} frames and predicts the next {steps}; both baselines are scored on "
+            "exactly the same targets (bodies "
+            "present in the last two observed frames and in the target frame). Errors are in the units of "
+            "the model input, after the preset's transforms; each step pools the test clips of "
+            f"{fc['units']} unit(s) and {fc['runs']} run(s) (the final model of each unit and seed).",
+            "",
+        ]
+        rows = [
+            [_METHOD_NAMES.get(m, m), *(_fmt(v, 4) for v in fc["mpjpe"][m]), _fmt(fc["mean"][m], 4)]
+            for m in fc["methods"]
+        ]
+        lines += _table(["Method", *(f"t+{k + 1}" for k in range(steps)), "Mean"], rows) + [""]
+        model, zero = fc["mean"].get("model"), fc["mean"].get("zero_velocity")
+        if model is not None and zero:
+            lines += [
+                f"Mean error of the prediction head: {model / zero:.2f}x that of the zero-velocity baseline"
+                + (
+                    f", {model / fc['mean']['constant_velocity']:.2f}x that of constant velocity."
+                    if fc["mean"].get("constant_velocity")
+                    else "."
+                ),
+                "",
+            ]
+    return lines
 
 
 def _facts_section(name: str, f: Mapping[str, Any]) -> list[str]:

@@ -162,6 +162,7 @@ def reproduce(
     msr_form: str = "real3d",
     florence_file: str = "auto",
     units: Sequence[str] | None = None,
+    report_only: bool = False,
     command: str = "",
     log: Callable[[str], None] = _log_stderr,
 ) -> dict[str, Any]:
@@ -191,6 +192,8 @@ def reproduce(
         units: run only these units (keys such as ``as1``, ``fold03``): to split one protocol over
             several processes that share ``work_dir``; a last run without it collects every cached
             unit into the full report.
+        report_only: train nothing: write the report from the unit results already in
+            ``work_dir`` (what is missing is left out, and the report says the results are partial).
         command: the command line recorded in the report.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
@@ -248,6 +251,7 @@ def reproduce(
             augment=augment,
             quick=quick,
             command=command,
+            cached_only=report_only,
             log=log,
         )
         contexts.append(ctx)
@@ -276,6 +280,8 @@ def reproduce(
             done += 1
             label = f"[{done}/{total}] {ctx.target.name}"
             result = run_unit(ctx, training, unit, seed, label=label)
+            if result is None:  # report_only, not run yet
+                continue
             results[ctx.target.name].append(result)
             summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
             log(
@@ -296,6 +302,8 @@ def reproduce(
             planned=planned,
             log=log,
         )
+    if not any(results.values()):
+        raise ConfigError(f"--report-only: no finished unit result in {work} for these settings")
     json_path, md_path, entries = paths
     log(f"report: {md_path} and {json_path}")
     return {"json": json_path, "markdown": md_path, "entries": entries, "results": results}

@@ -103,6 +103,12 @@ class Recorded:
     class_names: list[str]
     wall_time_s: float
     num_parameters: int
+    #: future-pose error on the evaluation set after the last epoch (``forecast=True``; see
+    #: :func:`skelact.train.forecast.evaluate_forecast`), else None
+    forecast: dict[str, Any] | None = None
+    #: one evaluation clip and the model's forecast of it: ``observed`` ``(C, T, V, M)``,
+    #: ``predicted`` / ``truth`` ``(C, S, V, M)`` float32 (``forecast=True``)
+    forecast_example: dict[str, np.ndarray] | None = None
 
 
 def fit_and_score(
@@ -112,10 +118,13 @@ def fit_and_score(
     *,
     epochs: int,
     score_epochs: Iterable[int] | None = None,
+    forecast: bool = False,
 ) -> Recorded:
     """Train ``cfg`` on store positions ``train_idx`` for ``epochs`` epochs and score ``eval_idx``.
 
     ``score_epochs``: the epochs after which ``eval_idx`` is scored (default: every epoch).
+    ``forecast``: for a model with a prediction head (AS-GCN), also measure its future-pose error
+    on ``eval_idx`` after the last epoch, against the zero- and constant-velocity baselines.
     ``cfg.data.protocol`` still decides the class numbering (MSR subsets: 8 classes); its split is
     not used.
     """
@@ -154,6 +163,7 @@ def fit_and_score(
     if not recorder.recorded:
         raise RuntimeError("training ended before any epoch was scored")
     assert recorder.labels is not None
+    forecast_result, example = _forecast(model, dm) if forecast else (None, None)
     return Recorded(
         epochs=np.asarray(recorder.recorded, dtype=np.int64),
         scores={k: np.stack(v) for k, v in recorder.scores.items()},
@@ -161,4 +171,33 @@ def fit_and_score(
         class_names=list(spec["class_names"]),
         wall_time_s=time.time() - started,
         num_parameters=int(sum(p.numel() for p in model.parameters())),
+        forecast=forecast_result,
+        forecast_example=example,
     )
+
+
+def _forecast(model: torch.nn.Module, dm: Any) -> tuple[dict[str, Any] | None, dict[str, np.ndarray] | None]:
+    """Future-pose error on the evaluation loader and the forecast of its first clip (None, None
+    for a model without a prediction head)."""
+    from ..train.runner import forecast_error
+
+    result = forecast_error(model, dm, "test")
+    if result is None:
+        return None, None
+    steps = int(result["steps"])
+    x, _ = next(iter(dm.eval_dataloader("test")))
+    clip = x[:1].float()
+    observed, truth = clip[:, :, :-steps], clip[:, :, -steps:]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            predicted = cast(Callable[[torch.Tensor, int], torch.Tensor], model.forecast)(observed, steps)
+    finally:
+        model.train(was_training)
+    example = {
+        "observed": observed[0].numpy().astype(np.float32),
+        "predicted": predicted[0].float().numpy().astype(np.float32),
+        "truth": truth[0].numpy().astype(np.float32),
+    }
+    return result, example

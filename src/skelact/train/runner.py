@@ -53,7 +53,7 @@ from .data import SkeletonDataModule
 from .metrics import aggregate_folds, format_table
 from .module import ActionModule, AIMScheduleModule, module_class
 
-__all__ = ["evaluate_checkpoint", "run", "run_experiment", "run_protocol"]
+__all__ = ["evaluate_checkpoint", "forecast_error", "run", "run_experiment", "run_protocol"]
 
 log = logging.getLogger("skelact.train")
 
@@ -442,7 +442,7 @@ def run_experiment(
         "reference": cfg.reference or None,
     }
     if trainer.is_global_zero:
-        forecast = _forecast(module.model, dm, "test")
+        forecast = forecast_error(module.model, dm, "test")
         if forecast is not None:
             metrics["forecast"] = forecast
         png = _plot_confusion(test, out / "confusion_matrix.png")
@@ -586,13 +586,13 @@ def evaluate_checkpoint(
         "fold": dm.fold,
         split: module.test_results,
     }
-    forecast = _forecast(module.model, dm, split)
+    forecast = forecast_error(module.model, dm, split)
     if forecast is not None:
         out["forecast"] = forecast
     return out
 
 
-def _forecast(model: torch.nn.Module, dm: SkeletonDataModule, split: str) -> dict[str, Any] | None:
+def forecast_error(model: torch.nn.Module, dm: SkeletonDataModule, split: str) -> dict[str, Any] | None:
     """Future-pose error of models with a prediction head (AS-GCN), when the forecast module exists."""
     if not hasattr(model, "forecast") or getattr(model, "predictor", None) is None:
         return None

@@ -8,7 +8,7 @@ Skeletons
     :func:`animate_skeleton`, :func:`plot_skeleton_frames`, :func:`draw_skeleton`
 AS-GCN
     :func:`plot_alinks` (paper Fig. 8), :func:`plot_link_matrix`, :func:`plot_edge_importance`,
-    :func:`plot_forecast` (prediction head)
+    :func:`plot_forecast` (prediction head), :func:`plot_forecast_error` (MPJPE per step)
 ARRN-LSTM
     :func:`plot_attention` (the attention mask of eq. 9 per stream)
 Evaluation
@@ -22,7 +22,7 @@ Colours: Okabe-Ito (colour-blind safe); left limbs blue, right limbs vermillion 
 from __future__ import annotations
 
 from .attention import attention_weights, plot_attention
-from .forecast import plot_forecast
+from .forecast import plot_forecast, plot_forecast_error
 from .links import (
     edge_importance,
     kernel_labels,
@@ -54,6 +54,7 @@ __all__ = [
     "plot_curves",
     "plot_edge_importance",
     "plot_forecast",
+    "plot_forecast_error",
     "plot_link_matrix",
     "plot_per_class_accuracy",
     "plot_skeleton_frames",

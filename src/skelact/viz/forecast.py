@@ -4,6 +4,7 @@ observed, predicted and true poses side by side, on shared axes."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..data.layouts import Layout
 from ._style import new_figure, save, styled, suptitle
 from .skeleton import DEFAULT_VIEW, SkeletonView, _legend, to_sequence
 
-__all__ = ["plot_forecast"]
+__all__ = ["plot_forecast", "plot_forecast_error"]
 
 
 def _pick(n: int, k: int, last: bool = False) -> list[int]:
@@ -115,4 +116,45 @@ def plot_forecast(
     suptitle(fig, title or "Future pose prediction")
     if artists is not None:
         _legend(fig, artists, loc="outside lower center", ncols=4)
+    return save(fig, path)
+
+
+_METHOD_STYLE = {
+    "model": ("AS-GCN prediction head", "-", "o"),
+    "zero_velocity": ("zero velocity (repeat last pose)", "--", "s"),
+    "constant_velocity": ("constant velocity", ":", "^"),
+}
+
+
+@styled
+def plot_forecast_error(
+    result: Mapping[str, Any],
+    path: str | os.PathLike | None = None,
+    *,
+    title: str | None = None,
+    unit: str = "",
+    dpi: int = 100,
+) -> Figure:
+    """Mean per-joint position error per predicted step, one line per method.
+
+    Args:
+        result: ``{"mpjpe": {method: [error per step (None where nothing was scored)]}, ...}``, as
+            :func:`skelact.train.forecast.evaluate_forecast` returns it (or the reproduction
+            report's pooled summary).
+        unit: the unit of the errors, for the axis label (e.g. ``"m"``).
+    """
+    fig = new_figure(5.0, 3.4, dpi=dpi)
+    ax = fig.add_subplot(1, 1, 1)
+    for method, values in result["mpjpe"].items():
+        label, style, marker = _METHOD_STYLE.get(method, (method, "-", "."))
+        steps = [k + 1 for k, v in enumerate(values) if v is not None]
+        errs = [v for v in values if v is not None]
+        ax.plot(steps, errs, linestyle=style, marker=marker, markersize=4, label=label)
+    ax.set_xlabel("predicted frame (t + k)")
+    ax.set_ylabel("MPJPE" + (f" ({unit})" if unit else ""))
+    ax.set_xticks(range(1, max(len(v) for v in result["mpjpe"].values()) + 1))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    suptitle(fig, title or "Future-pose error per predicted frame")
     return save(fig, path)

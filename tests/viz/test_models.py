@@ -108,6 +108,21 @@ def test_forecast_arrays_tvc(ntu_one, tmp_path):
     assert not any(ax.get_title().startswith("ground truth") for ax in fig.axes)
 
 
+def test_forecast_error_lines_follow_the_result(tmp_path):
+    from skelact.viz import plot_forecast_error
+
+    result = {"mpjpe": {"model": [0.1, 0.2, None], "zero_velocity": [0.05, 0.1, 0.15],
+                        "constant_velocity": [0.02, 0.08, 0.2]}}  # fmt: skip
+    fig = plot_forecast_error(result, tmp_path / "err.png", unit="m")
+    _check_png(tmp_path / "err.png", fig)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert len(lines) == 3 and ax.get_ylabel() == "MPJPE (m)"
+    model = lines["AS-GCN prediction head"]
+    assert list(model.get_xdata()) == [1, 2] and list(model.get_ydata()) == [0.1, 0.2]  # None: no point
+    assert list(lines["constant velocity"].get_ydata()) == [0.02, 0.08, 0.2]
+
+
 @pytest.fixture(scope="module")
 def arrn():
     if "arrn_lstm" not in list_models():

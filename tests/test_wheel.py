@@ -65,13 +65,14 @@ def _shared_dir(tmp_path_factory, name: str):
 
 
 def _build(work: pathlib.Path) -> pathlib.Path:
-    for name in ("pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "MANIFEST.in", "setup.cfg"):
+    files = ("pyproject.toml", "setup.py", "README.md", "CHANGELOG.md", "LICENSE", "MANIFEST.in", "setup.cfg")
+    for name in files:
         if (REPO / name).is_file():
             shutil.copy2(REPO / name, work / name)
     shutil.copytree(
         REPO / "src",
         work / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "*.so"),  # built in place
         symlinks=False,
     )
     out = work / "dist"
@@ -108,6 +109,9 @@ def test_wheel_and_sdist_contain_package_data(dist):
     with tarfile.open(sdists[0]) as t:
         sdist_names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     assert not [f for f in _package_data() if f"src/{f}" not in sdist_names], "missing from the sdist"
+    # the compiled NTU reader: its source in the sdist, built into the wheel (a compiler is here)
+    assert {"setup.py", "src/skelact/data/formats/_cntu.c"} <= sdist_names
+    assert any(n.startswith("skelact/data/formats/_cntu.") and n.endswith((".so", ".pyd")) for n in names)
 
 
 def _make_venv(env_dir: pathlib.Path, wheel: pathlib.Path) -> None:
@@ -164,6 +168,13 @@ def test_installed_wheel_runs_outside_the_source_tree(venv, tmp_path):
 
     proc = _skelact(venv, "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+    # the compiled NTU reader was built into the wheel and is used by the installed package
+    code = "from skelact.data.formats import ntu; print(ntu.use_compiled(), ntu._cntu.__file__)"
+    proc = _run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=_env(venv))
+    assert proc.returncode == 0, proc.stderr
+    used, path = proc.stdout.split()
+    assert used == "True" and venv.resolve() in pathlib.Path(path).resolve().parents
 
 
 def test_installed_demo_help(venv, tmp_path):

@@ -342,6 +342,7 @@ def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> di
             per_unit[u.name] = {**pool(group), "seeds": sorted({int(r["seed"]) for r in group})}
     return {
         "steps": steps,
+        "pred_weight": _pred_weight(with_fc[0]),
         "observed_frames": with_fc[0]["forecast"].get("observed_frames"),
         "coord_channels": with_fc[0]["forecast"].get("coord_channels"),
         "methods": methods,
@@ -352,6 +353,18 @@ def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> di
         "note": "MPJPE in the units of the model input (after the preset's transforms); each step's error "
         "is averaged over the scored joints of all test clips, units and seeds",
     }
+
+
+def _pred_weight(result: Mapping[str, Any]) -> float | None:
+    """The prediction-loss weight (eq. 6's w_pred) a unit's AS-GCN was trained with."""
+    try:
+        from ..models.asgcn.config import resolve_config
+        from ..train.config import load_config
+
+        options = load_config(result["preset"], list(result.get("overrides") or [])).model.options
+        return float(resolve_config(**dict(options)).pred_weight)
+    except Exception:  # noqa: BLE001 - informative only
+        return None
 
 
 def _selection_text(target: Target, result: Mapping[str, Any]) -> str:
@@ -800,6 +813,20 @@ def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
                     f", {model / fc['mean']['constant_velocity']:.2f}x that of constant velocity."
                     if fc["mean"].get("constant_velocity")
                     else "."
+                ),
+                "",
+            ]
+        if fc.get("pred_weight") is not None:
+            worse = model is not None and zero is not None and model > zero
+            lines += [
+                f"The prediction loss enters training with weight w_pred = {fc['pred_weight']:g} "
+                "(`model.options.pred_weight`; the official code's value, the paper gives none), beside "
+                "the classification loss that chooses the epoch."
+                + (
+                    " At this weight the head does worse than repeating the last pose on these runs; a "
+                    "larger weight is one override away (not tried here)."
+                    if worse
+                    else ""
                 ),
                 "",
             ]

@@ -228,9 +228,15 @@ def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
     return data if data.get("fingerprint") == fingerprint else None
 
 
-def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) -> None:
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """Write ``arrays`` to ``path`` atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) -> None:
     arrays: dict[str, Any] = {f"scores_{k}": v.astype(np.float32) for k, v in scores.scores.items()}
     arrays.update(
         fingerprint=np.array(fingerprint),
@@ -240,15 +246,7 @@ def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) ->
         train_indices=scores.train_indices,
         wall=np.array(wall),
     )
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def _save_example(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    _save_npz(path, arrays)
 
 
 def _load_fold(path: Path, fingerprint: str, name: str) -> tuple[FoldScores, float] | None:
@@ -302,6 +300,22 @@ def _unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path:
     return ctx.work_dir / ctx.target.name / training.key / unit.key / f"seed_{seed}"
 
 
+def _earlier(
+    ctx: Context, training: Training, unit: Unit, seed: int, label: str, unit_dir: Path, fingerprint: str
+) -> tuple[bool, dict[str, Any] | None]:
+    """``(True, result)`` for a unit done earlier with this fingerprint, ``(True, None)`` for one
+    not run yet under ``ctx.cached_only`` (nothing to do either way), else ``(False, None)``."""
+    what = f"{label} {training.key} {unit.name} seed {seed}"
+    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
+    if cached is not None:
+        ctx.log(f"{what}: done earlier ({unit_dir / RESULT_FILE})")
+        return True, cached
+    if ctx.cached_only:
+        ctx.log(f"{what}: not run yet (left out of the report)")
+        return True, None
+    return False, None
+
+
 def run_unit(
     ctx: Context, training: Training, unit: Unit, seed: int, *, label: str = ""
 ) -> dict[str, Any] | None:
@@ -340,13 +354,9 @@ def _run_cv_unit(
         final_settings["forecast"] = 1
     fingerprint = _fingerprint({**settings, **final_settings})
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
-    if cached is not None:
-        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
-        return cached
-    if ctx.cached_only:
-        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: not run yet (left out of the report)")
-        return None
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
+    if done:
+        return earlier
 
     started = time.time()
     fold_fp = _fingerprint(settings)
@@ -394,7 +404,7 @@ def _run_cv_unit(
     )
     ctx.log(f"{what}: {final.wall_time_s:.0f} s")
     if final.forecast_example is not None:
-        _save_example(unit_dir / FORECAST_EXAMPLE, final.forecast_example)
+        _save_npz(unit_dir / FORECAST_EXAMPLE, final.forecast_example)
     num_classes = len(final.class_names)
     results: dict[str, Any] = {}
     for row in training.rows:
@@ -450,13 +460,9 @@ def _run_validation_unit(
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     unit_dir = _unit_dir(ctx, training, unit, seed)
     fingerprint = _fingerprint({"preset": preset, "overrides": overrides})
-    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
-    if cached is not None:
-        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: done earlier ({unit_dir / RESULT_FILE})")
-        return cached
-    if ctx.cached_only:
-        ctx.log(f"{label} {training.key} {unit.name} seed {seed}: not run yet (left out of the report)")
-        return None
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
+    if done:
+        return earlier
     run_dir = unit_dir / "run"
     ctx.log(f"{label} {training.key} {unit.name} seed {seed}: training {preset} into {run_dir} ...")
     started = time.time()

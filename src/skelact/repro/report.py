@@ -413,7 +413,11 @@ def build_entries(
 # figures
 # ---------------------------------------------------------------------------------------------
 def _figures(
-    results_by_target: Mapping[str, list[dict[str, Any]]], out: Path, work: Path, log: Callable[[str], None]
+    results_by_target: Mapping[str, list[dict[str, Any]]],
+    entries: Sequence[Mapping[str, Any]],
+    out: Path,
+    work: Path,
+    log: Callable[[str], None],
 ) -> dict[str, list[tuple[str, str]]]:
     """Confusion matrices of the main row and cross-validation curves; ``{target: [(caption, path)]}``."""
     try:
@@ -497,21 +501,26 @@ def _figures(
                 )
             except Exception as e:  # noqa: BLE001
                 log(f"warning: could not draw {png.name}: {e}")
-        items += _forecast_figures(name, results, fig_dir, work, log)
+        summary = next((e["forecast"] for e in entries if e["target"] == name and e.get("forecast")), None)
+        if summary is not None:
+            items += _forecast_figures(name, summary, results, fig_dir, work, log)
         figs[name] = items
     return figs
 
 
 def _forecast_figures(
-    name: str, results: Sequence[Mapping[str, Any]], fig_dir: Path, work: Path, log: Callable[[str], None]
+    name: str,
+    summary: Mapping[str, Any],
+    results: Sequence[Mapping[str, Any]],
+    fig_dir: Path,
+    work: Path,
+    log: Callable[[str], None],
 ) -> list[tuple[str, str]]:
-    """AS-GCN forecast: MPJPE per step against the baselines, and one test clip's forecast."""
+    """AS-GCN forecast (``summary``: :func:`forecast_summary` of the results): MPJPE per step
+    against the baselines, and one test clip's forecast."""
     from ..viz import plot_forecast, plot_forecast_error
 
     target = TARGETS[name]
-    summary = forecast_summary(target, results)
-    if summary is None:
-        return []
     items: list[tuple[str, str]] = []
     png = fig_dir / f"{name}_asgcn_forecast_error.png"
     try:
@@ -774,15 +783,10 @@ def _markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
-_METHOD_NAMES = {
-    "model": "AS-GCN prediction head",
-    "zero_velocity": "zero velocity (repeat the last pose)",
-    "constant_velocity": "constant velocity",
-}
-
-
 def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The future-pose table of the rows that have a forecast summary (AS-GCN)."""
+    from ..train.forecast import METHOD_LABELS
+
     lines: list[str] = []
     for e in entries:
         fc = e.get("forecast")
@@ -801,7 +805,7 @@ def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
             "",
         ]
         rows = [
-            [_METHOD_NAMES.get(m, m), *(_fmt(v, 4) for v in fc["mpjpe"][m]), _fmt(fc["mean"][m], 4)]
+            [METHOD_LABELS.get(m, m), *(_fmt(v, 4) for v in fc["mpjpe"][m]), _fmt(fc["mean"][m], 4)]
             for m in fc["methods"]
         ]
         lines += _table(["Method", *(f"t+{k + 1}" for k in range(steps)), "Mean"], rows) + [""]
@@ -1152,7 +1156,7 @@ def write_report(
         quick=quick,
         planned=planned,
     )
-    figs = _figures(results_by_target, out, Path(work_dir), log)
+    figs = _figures(results_by_target, entries, out, Path(work_dir), log)
     total = sum(r["wall_time_s"] for rs in results_by_target.values() for r in rs)
     meta = {
         "hardware": hw, "command": command, "quick": quick, "seeds": list(seeds), "wall_time_s": total,

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 
 __all__ = [
+    "METHODS",
+    "METHOD_LABELS",
     "constant_velocity",
     "evaluate_forecast",
     "format_forecast",
@@ -36,6 +38,12 @@ __all__ = [
 ]
 
 METHODS = ("model", "zero_velocity", "constant_velocity")
+#: How reports and figures name the methods.
+METHOD_LABELS = {
+    "model": "AS-GCN prediction head",
+    "zero_velocity": "zero velocity (repeat the last pose)",
+    "constant_velocity": "constant velocity",
+}
 
 
 def zero_velocity(observed: torch.Tensor, steps: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..data.layouts import Layout
+from ..train.forecast import METHOD_LABELS
 from ._style import new_figure, save, styled, suptitle
 from .skeleton import DEFAULT_VIEW, SkeletonView, _legend, to_sequence
 
@@ -119,11 +120,7 @@ def plot_forecast(
     return save(fig, path)
 
 
-_METHOD_STYLE = {
-    "model": ("AS-GCN prediction head", "-", "o"),
-    "zero_velocity": ("zero velocity (repeat last pose)", "--", "s"),
-    "constant_velocity": ("constant velocity", ":", "^"),
-}
+_METHOD_STYLE = {"model": ("-", "o"), "zero_velocity": ("--", "s"), "constant_velocity": (":", "^")}
 
 
 @styled
@@ -146,7 +143,8 @@ def plot_forecast_error(
     fig = new_figure(5.0, 3.4, dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     for method, values in result["mpjpe"].items():
-        label, style, marker = _METHOD_STYLE.get(method, (method, "-", "."))
+        style, marker = _METHOD_STYLE.get(method, ("-", "."))
+        label = METHOD_LABELS.get(method, method)
         steps = [k + 1 for k, v in enumerate(values) if v is not None]
         errs = [v for v in values if v is not None]
         ax.plot(steps, errs, linestyle=style, marker=marker, markersize=4, label=label)

@@ -230,10 +230,9 @@ def _records(
         ids = np.frombuffer(fast[1], dtype=np.int64)
         values = np.frombuffer(fast[2], dtype=np.float64).reshape(ids.size, NUM_JOINTS, len(parse_cols))
         frame, slot = _frame_slot(nbodies)
-        if limit < _UNLIMITED:
-            wanted = slot < limit
-            if not wanted.all():
-                frame, slot = frame[wanted], slot[wanted]
+        wanted = slot < limit  # the records the compiled reader converted
+        if not wanted.all():
+            frame, slot = frame[wanted], slot[wanted]
         return nbodies, frame, slot, values, ids
 
     tok = _text.tokenize(raw, path)

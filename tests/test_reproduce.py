@@ -387,3 +387,32 @@ def test_report_flags_a_run_smaller_than_the_full_protocol():
     small = {"msr3d": [{"training": "arrn", "cv_folds": 2, "cv": two}]}
     (note, _) = _scope_notes(small, {"quick": False, "seeds": [0]})
     assert "1 seed(s)" in note and "Two-stream RRN-LSTM, AS-GCN" in note and "2-fold" in note
+
+
+def test_late_choices_counts_epochs_at_the_end_of_the_budget():
+    from skelact.repro.report import _budget_note, late_choices
+
+    chosen = {"AS1": {"0": {"epoch": 76}, "1": {"epoch": 100}}, "AS2": {"0": {"epoch": 91}}}
+    entry = {"name": "Two-stream ARRN-LSTM", "config": {"max_epochs": 100}, "chosen": chosen}
+    assert late_choices(entry) == (2, 3)  # 100 and 91 are past 90; 76 is not
+    assert late_choices(entry, last=0.25) == (3, 3)
+    assert late_choices({"config": {}, "chosen": chosen}) == (0, 0)
+    note = _budget_note([entry])
+    assert "Two-stream ARRN-LSTM 2 of 3 (100 epochs)" in note
+    assert _budget_note([{"name": "x", "config": {"max_epochs": 100}, "chosen": {}}]) is None
+
+
+def test_cv_folds_option_takes_one_value_or_one_per_target():
+    from skelact.commands.reproduce import _folds
+
+    both = ["msr3d", "florence3d"]
+    assert _folds(None, both) is None
+    assert _folds(["2"], both) == 2
+    assert _folds(["msr3d=2"], both) == {"msr3d": 2}  # florence3d keeps its default
+    assert _folds(["4", "msr3d=2"], both) == {"msr3d": 2, "florence3d": 4}
+    with pytest.raises(ConfigError, match="'kinetics' is not one of the targets"):
+        _folds(["kinetics=2"], both)
+    with pytest.raises(ConfigError, match="K must be >= 2"):
+        _folds(["msr3d=1"], both)
+    with pytest.raises(ConfigError, match="K must be an integer"):
+        _folds(["msr3d=two"], both)

@@ -69,9 +69,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default: the preset's)")
     p.add_argument(
         "--cv-folds",
-        type=int,
-        metavar="K",
-        help="CV folds over training subjects (default: one per subject on MSR, 3 on Florence)",
+        action="append",
+        metavar="[TARGET=]K",
+        help="CV folds over training subjects (default: one per subject on MSR, 3 on Florence); "
+        "K alone for every target, TARGET=K for one (repeatable)",
     )
     p.add_argument(
         "--smooth",
@@ -121,6 +122,33 @@ def _paths(values: list[str] | None, targets: list[str], option: str) -> Any:
     return plain[0] if plain else mapping
 
 
+def _folds(values: list[str] | None, targets: list[str]) -> Any:
+    """``--cv-folds K`` (every target) and / or ``--cv-folds TARGET=K`` -> what reproduce() takes."""
+    from ..errors import ConfigError
+
+    if not values:
+        return None
+    per: dict[str, int] = {}
+    default: int | None = None
+    for v in values:
+        name, sep, k = v.rpartition("=")
+        if sep and name not in targets:
+            raise ConfigError(f"--cv-folds {v}: {name!r} is not one of the targets ({', '.join(targets)})")
+        try:
+            folds = int(k)
+        except ValueError:
+            raise ConfigError(f"--cv-folds {v}: K must be an integer") from None
+        if folds < 2:
+            raise ConfigError(f"--cv-folds {v}: K must be >= 2")
+        if sep:
+            per[name] = folds
+        else:
+            default = folds
+    if not per:
+        return default
+    return {t: per.get(t, default) for t in targets if per.get(t, default) is not None}
+
+
 def _command(args: argparse.Namespace) -> str:
     """The command line, rebuilt from the parsed arguments (every option that was set)."""
     words = ["skelact", "reproduce", *args.targets]
@@ -142,7 +170,9 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--units", *args.units]
     if args.quick:
         words.append("--quick")
-    for option in ("epochs", "cv_folds", "threads"):
+    for value in args.cv_folds or []:
+        words += ["--cv-folds", value]
+    for option in ("epochs", "threads"):
         if getattr(args, option) is not None:
             words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     words += [
@@ -175,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         quick=args.quick,
         epochs=args.epochs,
-        cv_folds=args.cv_folds,
+        cv_folds=_folds(args.cv_folds, args.targets),
         smooth=args.smooth,
         augment=args.augment,
         msr_form=args.msr_form,

@@ -888,6 +888,36 @@ def _facts_section(name: str, f: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def late_choices(entry: Mapping[str, Any], last: float = 0.1) -> tuple[int, int]:
+    """How many of an entry's chosen epochs fall in the last ``last`` fraction of the epoch budget.
+
+    Returns ``(late, total)`` over every unit and seed of ``entry["chosen"]``; ``(0, 0)`` when the
+    entry has no budget or no choices. Many late choices mean the cross-validation curve was still
+    rising when training stopped: a longer budget may score higher.
+    """
+    budget = (entry.get("config") or {}).get("max_epochs")
+    epochs = [c["epoch"] for seeds in (entry.get("chosen") or {}).values() for c in seeds.values()]
+    if not budget or not epochs:
+        return 0, 0
+    return sum(ep > (1.0 - last) * budget for ep in epochs), len(epochs)
+
+
+def _budget_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    parts = []
+    for e in entries:
+        late, total = late_choices(e)
+        if total:
+            parts.append(f"{e['name']} {late} of {total} ({e['config']['max_epochs']} epochs)")
+    if not parts:
+        return None
+    return (
+        f"- Training length: chosen epochs in the last 10 % of the epoch budget: {'; '.join(parts)} "
+        "(per unit and seed in *Chosen settings*). Choices at the end of the budget mean the "
+        "cross-validation accuracy was still rising when training stopped, so a longer budget "
+        "(`--epochs N`) may score higher."
+    )
+
+
 def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) -> list[str]:
     compared = [e for e in mine if e["paper"] is not None and e["mean"] is not None]
     if not compared:
@@ -909,6 +939,9 @@ def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) ->
             f"- Granularity: one test sequence is worth {pts} points; the per-unit spread over seeds is in "
             "the per-seed table."
         )
+    budget = _budget_note(mine)
+    if budget:
+        lines.append(budget)
     if name == "msr3d":
         lines.append(
             f"- Data: the release used here has {f.get('num_samples')} sequences of {f.get('num_subjects')} "

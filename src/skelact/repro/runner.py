@@ -156,7 +156,7 @@ def reproduce(
     work_dir: str | os.PathLike[str] = DEFAULT_WORK_DIR,
     quick: bool = False,
     epochs: int | None = None,
-    cv_folds: int | None = None,
+    cv_folds: int | Mapping[str, int] | None = None,
     smooth: int = 3,
     augment: str = "standard",
     msr_form: str = "real3d",
@@ -183,7 +183,8 @@ def reproduce(
             a few sequences: checks the pipeline end to end; the report says so.
         epochs: maximum epochs (default: the preset's ``train.epochs``).
         cv_folds: cross-validation folds over training subjects (default: one per subject for
-            MSRAction3D, 3 for Florence3D).
+            MSRAction3D, 3 for Florence3D): one number for every target or ``{target: k}`` (targets
+            left out keep their default).
         smooth: odd moving-average window on the mean cross-validation curve before its maximum.
         augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
         msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
@@ -246,7 +247,7 @@ def reproduce(
             work,
             seeds=tuple(seeds),
             epochs=epochs,
-            cv_folds=cv_folds,
+            cv_folds=cv_folds.get(t.name) if isinstance(cv_folds, Mapping) else cv_folds,
             smooth=smooth,
             augment=augment,
             quick=quick,

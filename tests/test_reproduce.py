@@ -416,3 +416,50 @@ def test_cv_folds_option_takes_one_value_or_one_per_target():
         _folds(["msr3d=1"], both)
     with pytest.raises(ConfigError, match="K must be an integer"):
         _folds(["msr3d=two"], both)
+
+
+def _write_florence_world(path, rng) -> None:
+    """A small 15-joint world-coordinates file in the dataset's format: 10 actors x 9 actions, one
+    8-frame video each (random poses: only the pipeline is under test)."""
+    lines, video = [], 0
+    for actor in range(1, 11):
+        for category in range(1, 10):
+            video += 1
+            for _ in range(8):
+                coords = " ".join(f"{v:.3f}" for v in rng.normal(0.0, 300.0, 45))
+                lines.append(f"{video} {actor} {category} {coords}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("variant", ["features", "world"])
+def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, variant):
+    """The same command on the shared 8-joint features file (a labelled variant, not comparable with
+    the paper) and on a 15-joint world-coordinates file (the paper's input): leave-one-subject-out
+    fold 1 tests subject 1 only."""
+    from skelact.repro import reproduce
+
+    if variant == "features":
+        src = shared_data / "florence3d"
+    else:
+        src = tmp_path / "florence_world"
+        src.mkdir()
+        _write_florence_world(src / "Florence_dataset_WorldCoordinates.txt", np.random.default_rng(0))
+    result = reproduce(
+        ["florence3d"], src=src, out=tmp_path / "reports", work_dir=tmp_path / "work", quick=True,
+        models=["arrn"], log=lambda s: None,
+    )  # fmt: skip
+    entries = {e["row"]: e for e in result["entries"]}
+    assert set(entries) == {"arrn_joint", "arrn_line", "arrn_two_stream"}
+    main_row = entries["arrn_two_stream"]
+    assert list(main_row["folds"]) == ["fold 1"] and main_row["paper"]["value"] == 98.52
+    assert main_row["comparable"] is (variant == "world")
+    assert main_row["variant"].startswith("features" if variant == "features" else "world")
+    unit = json.loads(next((tmp_path / "work").glob("florence3d/arrn/fold01/seed_0/unit.json")).read_text())
+    from skelact.data.store import SkeletonStore
+
+    store = SkeletonStore(next((tmp_path / "work" / "stores").glob(f"florence3d-{variant}")))
+    subjects = np.asarray(store.index["subject"])
+    assert set(subjects[unit["test_positions"]].tolist()) == {1}
+    assert 1 not in set(subjects[unit["selection_positions"]].tolist())
+    md = (tmp_path / "reports" / "reproduction.md").read_text()
+    assert ("not the 15-joint world coordinates of the paper" in md) is (variant == "features")

@@ -564,6 +564,8 @@ def _pm(e: Mapping[str, Any]) -> str:
     if e["mean"] is None:
         return "–"
     n = len(e["seeds"]) or len(e["per_seed"])
+    if n < 2:  # no spread over seeds to show
+        return f"{e['mean']:.1f} (n={n})"
     return f"{e['mean']:.1f} ± {e['std']:.1f} (n={n})"
 
 
@@ -965,8 +967,11 @@ def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) ->
         "training subjects and the test subjects are scored once, at the chosen epoch; a protocol that reads "
         "the best test epoch would report higher numbers on test sets of this size."
     )
+    centring = "hip centring"
+    if f.get("layout") == "florence8":
+        centring = "hip centring, a no-op on the features file: no hip joints, already normalised"
     lines.append(
-        "- Preprocessing as Sec. 4.1 (hip centring, T frames by random sampling in training, zero padding); "
+        f"- Preprocessing as Sec. 4.1 ({centring}; T frames by random sampling in training, zero padding); "
         "evaluation samples T frames uniformly (the paper does not say); augmentation is ours (below), the "
         "same for every model."
     )

@@ -276,7 +276,7 @@ def reproduce(
     results: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
     started, done = time.time(), 0
     paths: tuple[Any, ...] = ()
-    for ctx, unit, seed, trainings in plan:
+    for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
         for training in trainings:
             done += 1
             label = f"[{done}/{total}] {ctx.target.name}"
@@ -290,6 +290,8 @@ def reproduce(
                 f"({time.time() - started:.0f} s elapsed)"
             )
         log(_running_table(ctx.target, results[ctx.target.name], models))
+        if report_only and step < len(plan):
+            continue  # nothing new to show: one report at the end
         paths = write_report(
             results,
             out,

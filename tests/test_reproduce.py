@@ -463,3 +463,15 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
     assert 1 not in set(subjects[unit["selection_positions"]].tolist())
     md = (tmp_path / "reports" / "reproduction.md").read_text()
     assert ("not the 15-joint world coordinates of the paper" in md) is (variant == "features")
+
+
+def test_summary_cell_shows_spread_only_over_several_complete_seeds():
+    from skelact.repro.report import _pm
+
+    e = {"mean": 80.0, "std": 4.0, "seeds": [0, 1, 2], "folds": {"AS1": 80.0}, "units_planned": 3}
+    assert _pm(e) == "80.0 ± 4.0 (n=3)"
+    assert _pm({**e, "seeds": [0], "std": 0.0}) == "80.0 (n=1)"
+    assert _pm({**e, "seeds": [], "folds": {"fold 1": 70.0, "fold 2": 90.0}, "units_planned": 10}) == (
+        "80.0 (partial: 2 of 10 units)"
+    )
+    assert _pm({**e, "mean": None}) == "–"

@@ -7,14 +7,16 @@ data (:func:`data_facts`) and the paper tables (:mod:`skelact.repro.paper`); not
 
     {"dataset", "target", "model", "row", "name", "stream", "attention", "protocol", "variant",
      "comparable", "folds": {unit: mean accuracy over seeds}, "mean", "std", "pooled", "seeds",
-     "per_seed": {seed: {"folds": {unit: accuracy}, "mean"}}, "complete", "config", "command",
-     "hardware", "wall_time_s", "paper", "chosen": {unit: {seed: {"epoch", "alpha", "cv_accuracy"}}},
-     "selection", "quick", "skelact_version"}
+     "per_seed": {seed: {"folds": {unit: accuracy}, "mean"}}, "complete", "units_planned", "config",
+     "command", "hardware", "wall_time_s", "paper",
+     "chosen": {unit: {seed: {"epoch", "alpha", "cv_accuracy"}}}, "selection", "quick", "skelact_version"}
 
 Accuracies are top-1 in percent. ``mean`` is the mean over seeds of each seed's mean over units
 (MSRAction3D: the average of AS1-AS3, as the paper; Florence3D: the mean over the 10 folds);
 ``std`` is the sample standard deviation (ddof = 1) of those per-seed means; ``pooled`` the
-accuracy over all test sequences of all units (mean over seeds).
+accuracy over all test sequences of all units (mean over seeds). While no seed has every unit
+(``seeds`` empty, ``complete`` false), ``mean`` is over the units finished so far and the tables
+say so ("partial: k of ``units_planned`` units").
 """
 
 from __future__ import annotations
@@ -285,6 +287,7 @@ def _row_entry(
         "seeds": complete_seeds,
         "per_seed": per_seed,
         "complete": len(complete_seeds) == len(seeds) and len(seeds) > 0,
+        "units_planned": len(planned),
         "config": {
             "presets": presets,
             "overrides": _common_overrides(results),
@@ -563,7 +566,9 @@ def _fmt(x: float | None, nd: int = 1) -> str:
 def _pm(e: Mapping[str, Any]) -> str:
     if e["mean"] is None:
         return "–"
-    n = len(e["seeds"]) or len(e["per_seed"])
+    if not e["seeds"]:  # no seed has every unit: the mean is over the units finished so far
+        return f"{e['mean']:.1f} (partial: {len(e['folds'])} of {e.get('units_planned', '?')} units)"
+    n = len(e["seeds"])
     if n < 2:  # no spread over seeds to show
         return f"{e['mean']:.1f} (n={n})"
     return f"{e['mean']:.1f} ± {e['std']:.1f} (n={n})"

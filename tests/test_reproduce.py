@@ -463,6 +463,8 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
     assert 1 not in set(subjects[unit["selection_positions"]].tolist())
     md = (tmp_path / "reports" / "reproduction.md").read_text()
     assert ("not the 15-joint world coordinates of the paper" in md) is (variant == "features")
+    no_op = "hip centring, a no-op here: layout `florence8` has no hip joints"
+    assert (no_op in md) is (variant == "features")
 
 
 def test_summary_cell_shows_spread_only_over_several_complete_seeds():

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..data.layouts import LAYOUTS
 from .paper import paper_result
 from .protocol import FORECAST_EXAMPLE
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
@@ -895,7 +896,11 @@ def _facts_section(name: str, f: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def late_choices(entry: Mapping[str, Any], last: float = 0.1) -> tuple[int, int]:
+#: A chosen epoch in this last fraction of the epoch budget counts as late (:func:`late_choices`).
+LATE_FRACTION = 0.1
+
+
+def late_choices(entry: Mapping[str, Any], last: float = LATE_FRACTION) -> tuple[int, int]:
     """How many of an entry's chosen epochs fall in the last ``last`` fraction of the epoch budget.
 
     Returns ``(late, total)`` over every unit and seed of ``entry["chosen"]``; ``(0, 0)`` when the
@@ -918,7 +923,8 @@ def _budget_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
     if not parts:
         return None
     return (
-        f"- Training length: chosen epochs in the last 10 % of the epoch budget: {'; '.join(parts)} "
+        f"- Training length: chosen epochs in the last {LATE_FRACTION:.0%} of the epoch budget: "
+        f"{'; '.join(parts)} "
         "(per unit and seed in *Chosen settings*). Choices at the end of the budget mean the "
         "cross-validation accuracy was still rising when training stopped, so a longer budget "
         "(`--epochs N`) may score higher."
@@ -973,8 +979,11 @@ def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) ->
         "the best test epoch would report higher numbers on test sets of this size."
     )
     centring = "hip centring"
-    if f.get("layout") == "florence8":
-        centring = "hip centring, a no-op on the features file: no hip joints, already normalised"
+    layout = LAYOUTS.get(f.get("layout", ""))
+    if layout is not None and not layout.hip_joints:
+        centring = (
+            f"hip centring, a no-op here: layout `{layout.name}` has no hip joints ({layout.description})"
+        )
     lines.append(
         f"- Preprocessing as Sec. 4.1 ({centring}; T frames by random sampling in training, zero padding); "
         "evaluation samples T frames uniformly (the paper does not say); augmentation is ours (below), the "

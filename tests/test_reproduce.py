@@ -218,7 +218,7 @@ REQUIRED = (
 )
 
 
-def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path, capsys):
+def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path, capsys, monkeypatch):
     from skelact.cli import main
     from skelact.data.store import SkeletonStore
 
@@ -313,6 +313,17 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert "--report-only" not in json.loads((out / "reproduction.json").read_text())[0]["command"]
     with pytest.raises(ConfigError, match="no finished unit result"):
         reproduce(["msr3d"], store=msr_store, quick=True, seeds=[9], work_dir=work, out=tmp_path / "r2",
+                  report_only=True, log=lambda s: None)
+
+    # an edited preset file (same preset name, same overrides) is not served from the cache
+    import skelact.train.config as config_module
+
+    real_load = config_module.load_config
+    monkeypatch.setattr(
+        config_module, "load_config", lambda src, ov=(): real_load(src, [*ov, "train.optim.lr=0.0123"])
+    )
+    with pytest.raises(ConfigError, match="no finished unit result"):
+        reproduce(["msr3d"], store=msr_store, quick=True, seeds=[3], work_dir=work, out=tmp_path / "r3",
                   report_only=True, log=lambda s: None)
 
 

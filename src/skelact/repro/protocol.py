@@ -19,7 +19,8 @@ Small datasets (``selection="cv"``; MSRAction3D subsets, Florence3D folds), for 
 Only training positions enter steps 2-4 (checked by :func:`~skelact.repro.selection.assert_disjoint`
 on positions and subjects). Each cross-validation training and each unit is cached in the work
 directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a fingerprint of everything that
-determines it, so an interrupted run continues where it stopped.
+determines it (the resolved config, :func:`config_digest`, so an edited preset file is not served
+from the cache; the split; the selection settings), so an interrupted run continues where it stopped.
 
 Large datasets (``selection="validation"``; NTU, Kinetics) run the table presets as they are
 (:func:`skelact.train.runner.run_experiment`, with the preset's validation split choosing the
@@ -51,6 +52,7 @@ __all__ = [
     "Context",
     "augmentation_specs",
     "build_config",
+    "config_digest",
     "cv_folds_for",
     "evenly",
     "run_unit",
@@ -211,6 +213,14 @@ def _fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def config_digest(cfg: Any) -> str:
+    """A digest of the resolved config ``cfg`` (preset files, ``_base_`` chain and overrides applied):
+    part of every cache fingerprint, so a changed preset file invalidates the units trained with it."""
+    from ..train.config import config_to_dict
+
+    return _fingerprint(config_to_dict(cfg))
+
+
 def _write_json(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -346,7 +356,7 @@ def _run_cv_unit(
     rows = {row.key: row.head for row in training.rows}
     settings = {
         "preset": preset, "overrides": overrides, "max_epochs": max_epochs, "cv_folds": k,
-        "train": _digest(train_idx), "test": _digest(test_idx), "rows": rows,
+        "train": _digest(train_idx), "test": _digest(test_idx), "rows": rows, "config": config_digest(cfg),
     }  # fmt: skip
     forecast = training.model == "asgcn"  # its prediction head: future-pose error on the test set
     final_settings = {"smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()}
@@ -459,7 +469,7 @@ def _run_validation_unit(
 
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    fingerprint = _fingerprint({"preset": preset, "overrides": overrides})
+    fingerprint = _fingerprint({"preset": preset, "overrides": overrides, "config": config_digest(cfg)})
     done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
     if done:
         return earlier

@@ -158,6 +158,11 @@ def test_paper_schedules_in_presets():
         c = load_config(name)
         assert c.train.optim.name == "adam" and c.data.frames == frames
     assert load_config("arrn_lstm/florence3d_loso").data.fold == "all"
+    # small datasets: AS-GCN trains with ARRN-LSTM's optimiser, schedule and budget (identical treatment)
+    for dataset in ("msr3d_as1", "florence3d_loso"):
+        g, r = load_config(f"asgcn/{dataset}"), load_config(f"arrn_lstm/{dataset}")
+        assert g.train.optim == r.train.optim and g.train.schedule == r.train.schedule
+        assert g.train.epochs == r.train.epochs == 100 and g.data.batch_size == r.data.batch_size
 
 
 def test_dump_roundtrip_and_diff(tmp_path):

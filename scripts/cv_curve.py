@@ -1,0 +1,87 @@
+"""Cross-validation curve of one reproduction training under config overrides (training subjects only).
+
+Used to choose settings the paper leaves open for the small datasets without looking at any test
+subject: it deals the unit's *training* subjects into ``--cv-folds`` folds exactly as
+``skelact reproduce`` does, trains one model per fold with the reproduction config plus the
+overrides, and prints the held-out accuracy per epoch (per fold and the mean over folds).
+
+Example (the AS-GCN small-data optimiser, ``configs/asgcn/_small.yaml``)::
+
+    python scripts/cv_curve.py msr3d as1 asgcn --threads 1 \\
+        train.optim.name=sgd train.optim.lr=0.1 train.optim.weight_decay=1e-4 \\
+        train.schedule.name=step train.schedule.step_size=20 train.epochs=60
+    python scripts/cv_curve.py msr3d as1 asgcn --threads 1 \\
+        train.optim.name=adam train.optim.lr=1e-3 train.optim.weight_decay=0 train.schedule.name=none
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", help="msr3d or florence3d")
+    parser.add_argument("unit", help="e.g. as1, fold03")
+    parser.add_argument("training", help="arrn, rrn or asgcn")
+    parser.add_argument("overrides", nargs="*", help="config overrides KEY=VALUE")
+    parser.add_argument("--store", type=Path, help="prepared store (default: the reproduce work dir's)")
+    parser.add_argument("--work-dir", type=Path, default=Path("work_dirs/reproduce"))
+    parser.add_argument("--cv-folds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--every", type=int, default=5, help="print every N-th epoch")
+    args = parser.parse_intermixed_args(argv)
+
+    import torch
+
+    from skelact.data import protocols
+    from skelact.repro.protocol import Context, build_config, cv_folds_for
+    from skelact.repro.targets import ALL_TRAININGS, get_target
+    from skelact.repro.training import fit_and_score
+    from skelact.train.config import load_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    target = get_target(args.target)
+    unit = next((u for u in target.units if u.key == args.unit), None)
+    training = next((t for t in ALL_TRAININGS if t.key == args.training), None)
+    if unit is None or training is None:
+        parser.error(f"unknown unit {args.unit!r} or training {args.training!r}")
+    store = args.store
+    if store is None:
+        stores = sorted((args.work_dir / "stores").glob(f"{target.dataset}*"))
+        if not stores:
+            parser.error(f"no prepared store under {args.work_dir / 'stores'}; pass --store")
+        store = stores[0]
+    ctx = Context(target, store, args.work_dir, cv_folds=args.cv_folds)
+    _, preset, overrides = build_config(ctx, training, unit, args.seed)
+    cfg = load_config(preset, [*overrides, *args.overrides])
+    split = protocols.split(ctx.store, unit.protocol, unit.fold)
+    train_idx = np.asarray(split["train"])  # the test positions are never used here
+    subjects = np.asarray(ctx.store.index["subject"])
+    k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
+    folds = protocols.subject_folds(ctx.store, train_idx, k, seed=args.seed)
+    print(f"{preset} on {store}, {len(train_idx)} training sequences, {k} folds; overrides {args.overrides}")
+    curves = []
+    for j, fold in enumerate(folds, 1):
+        started = time.time()
+        rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=int(cfg.train.epochs))
+        head = next(iter(rec.scores)) if "logits" not in rec.scores else "logits"
+        acc = 100.0 * (rec.scores[head].argmax(-1) == rec.labels[None]).mean(1)
+        curves.append(acc)
+        shown = " ".join(f"{e}:{a:.0f}" for e, a in zip(rec.epochs, acc, strict=True) if e % args.every == 0)
+        print(f"fold {j} ({time.time() - started:.0f} s, {head}) {shown}", flush=True)
+    mean = np.mean(curves, axis=0)
+    shown = " ".join(f"{e}:{a:.1f}" for e, a in zip(rec.epochs, mean, strict=True) if e % args.every == 0)
+    print(f"mean {shown}; max {mean.max():.1f} at epoch {int(rec.epochs[mean.argmax()])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     subjects = np.asarray(ctx.store.index["subject"])
     k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
     folds = protocols.subject_folds(ctx.store, train_idx, k, seed=args.seed)
-    print(f"{preset} on {store}, {len(train_idx)} training sequences, {k} folds; overrides {args.overrides}")
+    print(
+        f"{preset} on {store}, {len(train_idx)} training sequences (subjects "
+        f"{np.unique(subjects[train_idx]).tolist()}), {k} folds; overrides {args.overrides}"
+    )
     curves = []
     for j, fold in enumerate(folds, 1):
         started = time.time()
@@ -76,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         acc = 100.0 * (rec.scores[head].argmax(-1) == rec.labels[None]).mean(1)
         curves.append(acc)
         shown = " ".join(f"{e}:{a:.0f}" for e, a in zip(rec.epochs, acc, strict=True) if e % args.every == 0)
-        print(f"fold {j} ({time.time() - started:.0f} s, {head}) {shown}", flush=True)
+        held_out = np.unique(subjects[fold["val"]]).tolist()
+        took = time.time() - started
+        print(f"fold {j} (held out subjects {held_out}, {took:.0f} s, {head}) {shown}", flush=True)
     mean = np.mean(curves, axis=0)
     shown = " ".join(f"{e}:{a:.1f}" for e, a in zip(rec.epochs, mean, strict=True) if e % args.every == 0)
     print(f"mean {shown}; max {mean.max():.1f} at epoch {int(rec.epochs[mean.argmax()])}")

@@ -488,3 +488,28 @@ def test_summary_cell_shows_spread_only_over_several_complete_seeds():
         "80.0 (partial: 2 of 10 units)"
     )
     assert _pm({**e, "mean": None}) == "–"
+
+
+def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_store, tmp_path, capsys):
+    """scripts/cv_curve.py (how the AS-GCN small-data optimiser was chosen) runs on a store."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "cv_curve.py"
+    spec = importlib.util.spec_from_file_location("cv_curve", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from skelact.repro.targets import QUICK_WIDTH
+
+    tiny = list(QUICK_WIDTH["asgcn"])
+    argv = ["msr3d", "as2", "asgcn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),
+            "train.epochs=2", "train.aim.warmup_epochs=1", "train.optim.name=adam", *tiny]  # fmt: skip
+    assert module.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "train.optim.name=adam" in out[0] and "2 folds" in out[0]
+    folds = [line for line in out if line.startswith("fold ")]
+    assert len(folds) == 2 and all(" 1:" in f and " 2:" in f for f in folds)
+    held_out = [set(json.loads(f.split("held out subjects ")[1].split("]")[0] + "]")) for f in folds]
+    assert held_out[0] | held_out[1] == {1, 3, 5, 7, 9} and not held_out[0] & held_out[1]  # no test subject
+    assert out[-1].startswith("mean 1:") and "max" in out[-1]

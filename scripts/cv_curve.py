@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("unit", help="e.g. as1, fold03")
     parser.add_argument("training", help="arrn, rrn or asgcn")
     parser.add_argument("overrides", nargs="*", help="config overrides KEY=VALUE")
-    parser.add_argument("--store", type=Path, help="prepared store (default: the reproduce work dir's)")
+    parser.add_argument(
+        "--store", type=Path, help="prepared store (default: skelact reproduce's, prepared into --work-dir)"
+    )
     parser.add_argument("--work-dir", type=Path, default=Path("work_dirs/reproduce"))
     parser.add_argument("--cv-folds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -40,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from skelact.data import protocols
-    from skelact.repro.protocol import Context, build_config, cv_folds_for
+    from skelact.repro.protocol import Context, build_config, cv_split
+    from skelact.repro.runner import resolve_store
+    from skelact.repro.selection import accuracy_curve, mean_curve, pick_epoch
     from skelact.repro.targets import ALL_TRAININGS, get_target
     from skelact.repro.training import fit_and_score
     from skelact.train.config import load_config
@@ -53,38 +56,29 @@ def main(argv: list[str] | None = None) -> int:
     training = next((t for t in ALL_TRAININGS if t.key == args.training), None)
     if unit is None or training is None:
         parser.error(f"unknown unit {args.unit!r} or training {args.training!r}")
-    store = args.store
-    if store is None:
-        stores = sorted((args.work_dir / "stores").glob(f"{target.dataset}*"))
-        if not stores:
-            parser.error(f"no prepared store under {args.work_dir / 'stores'}; pass --store")
-        store = stores[0]
+    store = resolve_store(target, src=None, store=args.store, work_dir=args.work_dir)  # as reproduce
     ctx = Context(target, store, args.work_dir, cv_folds=args.cv_folds)
     _, preset, overrides = build_config(ctx, training, unit, args.seed)
     cfg = load_config(preset, [*overrides, *args.overrides])
-    split = protocols.split(ctx.store, unit.protocol, unit.fold)
-    train_idx = np.asarray(split["train"])  # the test positions are never used here
-    subjects = np.asarray(ctx.store.index["subject"])
-    k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
-    folds = protocols.subject_folds(ctx.store, train_idx, k, seed=args.seed)
+    cv = cv_split(ctx, unit, args.seed)  # the test positions (cv.test) are never used here
     print(
-        f"{preset} on {store}, {len(train_idx)} training sequences (subjects "
-        f"{np.unique(subjects[train_idx]).tolist()}), {k} folds; overrides {args.overrides}"
+        f"{preset} on {store}, {len(cv.train)} training sequences (subjects "
+        f"{np.unique(cv.subjects[cv.train]).tolist()}), {len(cv.folds)} folds; overrides {args.overrides}"
     )
     curves = []
-    for j, fold in enumerate(folds, 1):
+    for j, fold in enumerate(cv.folds, 1):
         started = time.time()
         rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=int(cfg.train.epochs))
         head = next(iter(rec.scores)) if "logits" not in rec.scores else "logits"
-        acc = 100.0 * (rec.scores[head].argmax(-1) == rec.labels[None]).mean(1)
+        acc = accuracy_curve(rec.scores[head], rec.labels)
         curves.append(acc)
         shown = " ".join(f"{e}:{a:.0f}" for e, a in zip(rec.epochs, acc, strict=True) if e % args.every == 0)
-        held_out = np.unique(subjects[fold["val"]]).tolist()
+        held_out = np.unique(cv.subjects[fold["val"]]).tolist()
         took = time.time() - started
         print(f"fold {j} (held out subjects {held_out}, {took:.0f} s, {head}) {shown}", flush=True)
-    mean = np.mean(curves, axis=0)
+    mean = mean_curve(curves)
     shown = " ".join(f"{e}:{a:.1f}" for e, a in zip(rec.epochs, mean, strict=True) if e % args.every == 0)
-    print(f"mean {shown}; max {mean.max():.1f} at epoch {int(rec.epochs[mean.argmax()])}")
+    print(f"mean {shown}; max {mean.max():.1f} at epoch {pick_epoch(mean, rec.epochs)}")
     return 0
 
 

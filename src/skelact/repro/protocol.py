@@ -54,6 +54,7 @@ __all__ = [
     "build_config",
     "config_digest",
     "cv_folds_for",
+    "cv_split",
     "evenly",
     "run_unit",
 ]
@@ -306,6 +307,31 @@ def _row_result(probs: np.ndarray, labels: np.ndarray, k: int) -> dict[str, Any]
     }
 
 
+@dataclass(frozen=True)
+class CVSplit:
+    """A unit's positions under the small-data protocol: training and test positions, the subject
+    of every store position, and the folds over the training subjects (``{"train", "val"}`` each)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    subjects: np.ndarray
+    folds: list[dict[str, Any]]
+
+
+def cv_split(ctx: Context, unit: Unit, seed: int) -> CVSplit:
+    """The unit's split and its ``k`` cross-validation folds over the training subjects (seeded by
+    ``seed``), as every cross-validated unit uses them; ``--quick`` keeps a few sequences only."""
+    store = ctx.store
+    split = protocols.split(store, unit.protocol, unit.fold)
+    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
+    if ctx.quick:  # a smoke test: a few sequences of every subject
+        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
+    subjects = np.asarray(store.index["subject"])
+    k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
+    folds = protocols.subject_folds(store, train_idx, k, seed=seed)
+    return CVSplit(train_idx, test_idx, subjects, folds)
+
+
 def _unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path:
     return ctx.work_dir / ctx.target.name / training.key / unit.key / f"seed_{seed}"
 
@@ -344,14 +370,10 @@ def _run_cv_unit(
 
     store = ctx.store
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
-    split = protocols.split(store, unit.protocol, unit.fold)
-    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
-    if ctx.quick:  # a smoke test: a few sequences of every subject
-        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
-    subjects = np.asarray(store.index["subject"])
+    cv = cv_split(ctx, unit, seed)
+    train_idx, test_idx, subjects, folds = cv.train, cv.test, cv.subjects, cv.folds
     train_subjects = np.unique(subjects[train_idx])
-    k = cv_folds_for(ctx, len(train_subjects))
-    folds = protocols.subject_folds(store, train_idx, k, seed=seed)
+    k = len(folds)
     max_epochs = int(cfg.train.epochs)
     rows = {row.key: row.head for row in training.rows}
     settings = {

@@ -3,7 +3,9 @@
 Used to choose settings the paper leaves open for the small datasets without looking at any test
 subject: it deals the unit's *training* subjects into ``--cv-folds`` folds exactly as
 ``skelact reproduce`` does, trains one model per fold with the reproduction config plus the
-overrides, and prints the held-out accuracy per epoch (per fold and the mean over folds).
+overrides, and prints the held-out accuracy per epoch (per fold and head, and the mean over folds),
+then the epoch (and, for a two-stream model, the fusion weight alpha) that ``skelact reproduce``
+would choose from these folds (``skelact.repro.selection.select``, same smoothing).
 
 Example (the AS-GCN small-data optimiser, ``configs/asgcn/_small.yaml``)::
 
@@ -12,6 +14,10 @@ Example (the AS-GCN small-data optimiser, ``configs/asgcn/_small.yaml``)::
         train.schedule.name=step train.schedule.step_size=20 train.epochs=60
     python scripts/cv_curve.py msr3d as1 asgcn --threads 1 \\
         train.optim.name=adam train.optim.lr=1e-3 train.optim.weight_decay=0 train.schedule.name=none
+
+A longer budget for the two-stream ARRN-LSTM (joint, line and fused curves)::
+
+    python scripts/cv_curve.py msr3d as1 arrn --threads 1 --every 10 train.epochs=200
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def _shown(epochs, curve, every: int, digits: int) -> str:
+    """``epoch:accuracy`` pairs of every ``every``-th epoch."""
+    return " ".join(f"{e}:{a:.{digits}f}" for e, a in zip(epochs, curve, strict=True) if e % every == 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--every", type=int, default=5, help="print every N-th epoch")
+    parser.add_argument("--smooth", type=int, default=3, help="moving-average window of the epoch choice")
     args = parser.parse_intermixed_args(argv)
 
     import torch
 
     from skelact.repro.protocol import Context, build_config, cv_split
     from skelact.repro.runner import resolve_store
-    from skelact.repro.selection import accuracy_curve, mean_curve, pick_epoch
+    from skelact.repro.selection import FoldScores, accuracy_curve, select
     from skelact.repro.targets import ALL_TRAININGS, get_target
     from skelact.repro.training import fit_and_score
     from skelact.train.config import load_config
@@ -65,20 +77,25 @@ def main(argv: list[str] | None = None) -> int:
         f"{preset} on {store}, {len(cv.train)} training sequences (subjects "
         f"{np.unique(cv.subjects[cv.train]).tolist()}), {len(cv.folds)} folds; overrides {args.overrides}"
     )
-    curves = []
+    folds = []
     for j, fold in enumerate(cv.folds, 1):
         started = time.time()
         rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=int(cfg.train.epochs))
-        head = next(iter(rec.scores)) if "logits" not in rec.scores else "logits"
-        acc = accuracy_curve(rec.scores[head], rec.labels)
-        curves.append(acc)
-        shown = " ".join(f"{e}:{a:.0f}" for e, a in zip(rec.epochs, acc, strict=True) if e % args.every == 0)
+        folds.append(FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"]))
         held_out = np.unique(cv.subjects[fold["val"]]).tolist()
-        took = time.time() - started
-        print(f"fold {j} (held out subjects {held_out}, {took:.0f} s, {head}) {shown}", flush=True)
-    mean = mean_curve(curves)
-    shown = " ".join(f"{e}:{a:.1f}" for e, a in zip(rec.epochs, mean, strict=True) if e % args.every == 0)
-    print(f"mean {shown}; max {mean.max():.1f} at epoch {pick_epoch(mean, rec.epochs)}")
+        print(f"fold {j} (held out subjects {held_out}, {time.time() - started:.0f} s)", flush=True)
+        for head, scores in rec.scores.items():
+            acc = accuracy_curve(scores, rec.labels)
+            print(f"  {head} {_shown(rec.epochs, acc, args.every, 0)}", flush=True)
+    two_stream = {"joint", "line"} <= set(folds[0].scores)
+    rows = {h: h for h in ("joint", "line", "fused")} if two_stream else {h: h for h in folds[0].scores}
+    for row, choice in select(folds, rows, smooth=args.smooth).items():  # as skelact reproduce chooses
+        alpha = "" if choice.alpha is None else f", alpha {choice.alpha:g}"
+        print(
+            f"mean {row} {_shown(choice.epochs, choice.curve, args.every, 1)}; chosen epoch {choice.epoch} "
+            f"(cv {choice.cv_accuracy:.1f} after {choice.smooth}-epoch smoothing{alpha}); "
+            f"max {max(choice.curve):.1f}"
+        )
     return 0
 
 

@@ -509,7 +509,37 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
     out = capsys.readouterr().out.splitlines()
     assert "train.optim.name=adam" in out[0] and "2 folds" in out[0]
     folds = [line for line in out if line.startswith("fold ")]
-    assert len(folds) == 2 and all(" 1:" in f and " 2:" in f for f in folds)
+    assert len(folds) == 2
+    assert sum(line.startswith("  logits 1:") and " 2:" in line for line in out) == 2
     held_out = [set(json.loads(f.split("held out subjects ")[1].split("]")[0] + "]")) for f in folds]
     assert held_out[0] | held_out[1] == {1, 3, 5, 7, 9} and not held_out[0] & held_out[1]  # no test subject
-    assert out[-1].startswith("mean 1:") and "max" in out[-1]
+    assert out[-1].startswith("mean logits 1:") and "chosen epoch" in out[-1]
+
+
+def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store, tmp_path, capsys):
+    """For ARRN-LSTM the script prints joint, line and fused curves and reproduce's choice from them."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "cv_curve.py"
+    spec = importlib.util.spec_from_file_location("cv_curve", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from skelact.repro.targets import QUICK_WIDTH
+
+    argv = ["msr3d", "as1", "arrn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),
+            "--smooth", "1", "train.epochs=3", *QUICK_WIDTH["arrn_lstm"]]  # fmt: skip
+    assert module.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("fold ") for line in out) == 2
+    assert sum(line.startswith("  joint 1:") for line in out) == 2
+    assert sum(line.startswith("  line 1:") for line in out) == 2
+    means = {line.split()[1]: line for line in out if line.startswith("mean ")}
+    assert set(means) == {"joint", "line", "fused"}
+    assert "alpha" in means["fused"] and "alpha" not in means["joint"]
+    for line in means.values():  # the chosen epoch is one of the 3 and its cv accuracy is on the curve
+        curve = [float(p.split(":")[1]) for p in line.split(";")[0].split()[2:]]
+        epoch = int(line.split("chosen epoch ")[1].split()[0])
+        cv = float(line.split("(cv ")[1].split()[0])
+        assert len(curve) == 3 and 1 <= epoch <= 3 and cv == max(curve) == curve[epoch - 1]

@@ -219,8 +219,10 @@ REQUIRED = (
 
 
 def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path, capsys, monkeypatch):
+    from skelact import __version__
     from skelact.cli import main
     from skelact.data.store import SkeletonStore
+    from skelact.repro.provenance import code_version
 
     out, work = tmp_path / "reports", tmp_path / "work"
     argv = [
@@ -261,6 +263,8 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
         assert e["config"]["presets"]["AS1"].startswith(("arrn_lstm/msr3d_as1", "asgcn/msr3d_as1"))
         assert "seed=3" not in e["config"]["overrides"]
         assert 1 <= e["chosen"]["AS1"]["3"]["epoch"] <= 2
+        (group,) = e["trained_with"]  # one unit, trained here, by this checkout
+        assert group["recorded"] and group["units"] == 1 and group["code"] == code_version()
     main_row = next(e for e in entries if e["row"] == "arrn_two_stream")
     assert main_row["model"] == "Two-stream ARRN-LSTM" and main_row["variant"] == "Real3D, 20 joints"
     assert main_row["paper"]["value"] == 95.0 and main_row["paper"]["comparable"] is True
@@ -276,6 +280,7 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert all(e["forecast"] is None for e in entries if e["architecture"] == "arrn_lstm")
 
     md = (out / "reproduction.md").read_text()
+    assert f"Units trained with: skelact {__version__}" in md
     assert "Quick run" in md and "| Two-stream ARRN-LSTM |" in md and "95.0" in md
     assert "a13_s09_e02" in md  # the all-zero sequence is counted
     assert "Future-pose forecast (AS-GCN prediction head)" in md and "| constant velocity |" in md

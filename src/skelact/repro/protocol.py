@@ -45,6 +45,7 @@ import yaml
 from ..data import protocols
 from ..data.store import SkeletonStore
 from ..errors import ConfigError
+from .provenance import unit_provenance
 from .selection import ALPHA_GRID, FoldScores, assert_disjoint, fused_probabilities, select, softmax
 from .targets import ASGCN_SMALL_WIDTH, QUICK_WIDTH, Target, Training, Unit
 
@@ -193,6 +194,7 @@ def _result_header(
         "fold": unit.fold,
         "seed": seed,
         "selection": selection,
+        "trained_with": unit_provenance(),  # provenance only, not part of the fingerprint
     }
 
 

@@ -8,7 +8,7 @@ data (:func:`data_facts`) and the paper tables (:mod:`skelact.repro.paper`); not
     {"dataset", "target", "model", "row", "name", "stream", "attention", "protocol", "variant",
      "comparable", "folds": {unit: mean accuracy over seeds}, "mean", "std", "pooled", "seeds",
      "per_seed": {seed: {"folds": {unit: accuracy}, "mean"}}, "complete", "units_planned", "config",
-     "command", "hardware", "wall_time_s", "paper",
+     "command", "hardware", "trained_with", "wall_time_s", "paper",
      "chosen": {unit: {seed: {"epoch", "alpha", "cv_accuracy"}}}, "selection", "quick", "skelact_version"}
 
 Accuracies are top-1 in percent. ``mean`` is the mean over seeds of each seed's mean over units
@@ -16,7 +16,9 @@ Accuracies are top-1 in percent. ``mean`` is the mean over seeds of each seed's 
 ``std`` is the sample standard deviation (ddof = 1) of those per-seed means; ``pooled`` the
 accuracy over all test sequences of all units (mean over seeds). While no seed has every unit
 (``seeds`` empty, ``complete`` false), ``mean`` is over the units finished so far and the tables
-say so ("partial: k of ``units_planned`` units").
+say so ("partial: k of ``units_planned`` units"). ``hardware`` is the machine that wrote the
+report; ``trained_with`` counts the row's unit results per skelact version, git commit, torch and
+device they were trained with (:mod:`skelact.repro.provenance`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import datetime
 import json
 import math
 import os
-import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from .._version import __version__
 from ..data.layouts import LAYOUTS
 from .paper import paper_result
 from .protocol import FORECAST_EXAMPLE
+from .provenance import hardware, summarize, summary_text
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
 __all__ = ["build_entries", "data_facts", "hardware", "write_report"]
@@ -51,34 +53,6 @@ MAIN_ROWS = ("arrn_two_stream", "asgcn")
 # ---------------------------------------------------------------------------------------------
 # environment and data facts
 # ---------------------------------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware() -> dict[str, Any]:
-    """CPU model and cores, GPU, torch and Python versions of this machine."""
-    import torch
-
-    out: dict[str, Any] = {
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    if torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
-    return out
-
-
 def data_facts(target: Target, store: Any) -> dict[str, Any]:
     """Counts measured on the store: samples per unit and subject, lengths, empty frames."""
     from ..data import protocols
@@ -300,6 +274,7 @@ def _row_entry(
         "command": common["command"],
         "hardware": hardware_text(common["hardware"]),
         "hardware_details": common["hardware"],
+        "trained_with": summarize(results),
         "wall_time_s": _r(sum(r["wall_time_s"] for r in results), 1),
         "wall_time_note": "training time of the model run that gives this row (shared by the rows of one "
         "run)",
@@ -655,6 +630,8 @@ def _markdown(
         f"- Hardware: {hw.get('cpu')}, {hw.get('cpu_count')} cores"
         + (f", GPU {hw['gpu']}" if hw.get("gpu") else ", no GPU")
         + f"; torch {hw.get('torch')} ({hw.get('torch_threads')} threads), Python {hw.get('python')}",
+        f"- Units trained with: {summary_text(summarize(r for rs in results_by_target.values() for r in rs))}"
+        " (`trained_with` in the JSON)",
         f"- Seeds: {', '.join(str(s) for s in meta['seeds'])}; total training time "
         f"{_duration(meta['wall_time_s'])}",
         "- Machine-readable numbers: [`reproduction.json`](reproduction.json) (the same numbers as below).",

@@ -14,6 +14,7 @@ import numpy as np
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
 from .protocol import AUGMENT_POLICIES, Context, run_unit
+from .provenance import code_version
 from .report import data_facts, write_report
 from .targets import MODELS, TARGETS, Target, get_target, trainings_for
 
@@ -199,6 +200,7 @@ def reproduce(
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
+    code_version()  # the commit of the code this process loaded (cached; a later commit does not change it)
     names = list(dict.fromkeys(targets))
     if not names:
         raise ConfigError("no target given; known: " + ", ".join(TARGETS))

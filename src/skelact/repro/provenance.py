@@ -1,0 +1,123 @@
+"""Where a reproduction number was computed: the code version and the machine.
+
+Every unit result records :func:`unit_provenance` when it finishes (``"trained_with"`` in
+``unit.json``), so a report merged from units trained at different times, on different machines or
+from different commits says so (:func:`summarize`). The record is provenance only: it is not part
+of a unit's cache fingerprint (a new commit does not retrain finished units).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import os
+import platform
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+
+__all__ = ["code_version", "hardware", "summarize", "summary_text", "unit_provenance"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, Any]:
+    """CPU model and cores, GPU, torch and Python versions of this machine."""
+    import torch
+
+    out: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(_PACKAGE_DIR), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str | None:
+    """The git commit of the skelact source that runs (``git describe --always --dirty``), or None.
+
+    Only for a package imported from a git checkout that tracks it (an editable install of a clone):
+    an installed copy that merely lies inside some repository (a virtual environment in a clone)
+    has no commit of its own and gives None. ``-dirty`` marks uncommitted changes to tracked files.
+    Cached for the process: :func:`skelact.repro.reproduce` asks at its start, so units record the
+    commit of the code the process loaded even if the checkout moves on while they train.
+    """
+    if _git("ls-files", "--error-unmatch", "__init__.py") is None:
+        return None
+    return _git("describe", "--always", "--dirty", "--abbrev=12")
+
+
+def unit_provenance() -> dict[str, Any]:
+    """What a finished unit records: skelact version and commit, torch, device and threads, time."""
+    hw = hardware()
+    return {
+        "skelact": __version__,
+        "code": code_version(),
+        "torch": hw["torch"],
+        "device": hw.get("gpu") or hw["cpu"],
+        "threads": hw["torch_threads"],
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def summarize(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Units per (skelact version, commit, torch, device), most units first.
+
+    Units finished before the record existed count under ``"recorded": False``.
+    """
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for r in results:
+        p = r.get("trained_with")
+        if p:
+            key: tuple[Any, ...] = (True, p.get("skelact"), p.get("code"), p.get("torch"), p.get("device"))
+        else:
+            key = (False, None, None, None, None)
+        counts[key] += 1
+    return [
+        {"recorded": k[0], "skelact": k[1], "code": k[2], "torch": k[3], "device": k[4], "units": n}
+        for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0][0], str(kv[0])))
+    ]
+
+
+def summary_text(groups: Iterable[Mapping[str, Any]]) -> str:
+    """One line for the report: ``skelact 0.1.0 at abc123 (torch 2.13.0, CPU X): 12 units; ...``."""
+    parts = []
+    for g in groups:
+        units = f"{g['units']} unit{'' if g['units'] == 1 else 's'}"
+        if not g["recorded"]:
+            parts.append(f"not recorded (finished before the record existed): {units}")
+            continue
+        code = f" at commit `{g['code']}`" if g["code"] else " (no git commit: installed copy)"
+        parts.append(f"skelact {g['skelact']}{code} (torch {g['torch']}, {g['device']}): {units}")
+    return "; ".join(parts)

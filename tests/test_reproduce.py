@@ -509,9 +509,13 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
 
     tiny = list(QUICK_WIDTH["asgcn"])
     argv = ["msr3d", "as2", "asgcn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),
-            "train.epochs=2", "train.aim.warmup_epochs=1", "train.optim.name=adam", *tiny]  # fmt: skip
+            "train.epochs=2", "train.aim.warmup_epochs=1", "train.optim.name=adam", "--forecast",
+            "model.options.pred_zero_init=true", *tiny]  # fmt: skip
     assert module.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("  forecast MPJPE model ") for line in out) == 2
+    assert out[-1].startswith("mean forecast MPJPE model ") and "x zero velocity" in out[-1]
+    out = out[:-1]
     assert "train.optim.name=adam" in out[0] and "2 folds" in out[0]
     folds = [line for line in out if line.startswith("fold ")]
     assert len(folds) == 2

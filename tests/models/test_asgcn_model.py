@@ -321,3 +321,25 @@ def test_parameter_counts_are_reported():
         counts[("paper", "ntu25")]["aim_encoder"] > 0
         and counts[("official", "ntu25")]["backbone"] > 1_000_000
     )
+
+
+@pytest.mark.parametrize("init", ["default", "official"])
+def test_pred_zero_init_starts_the_head_at_zero_velocity(init):
+    """``pred_zero_init``: the untrained head repeats the last observed pose (train and eval mode) and
+    still learns (its output BN scale gets a gradient); without it the head starts elsewhere."""
+    x, y = _x(t=12), torch.tensor([1, 4])
+    last = x[:, :, -1:].expand(-1, -1, 5, -1, -1)
+    torch.manual_seed(0)
+    m = build("asgcn", num_classes=6, layout="ntu25", pred_zero_init=True, init=init, **TINY)
+    for mode in (m.train, m.eval):
+        mode()
+        with torch.no_grad():
+            torch.testing.assert_close(m.forecast(x, steps=5), last)
+    m.train()
+    m.losses(x, y)["pred"].backward()
+    scale = m.predictor.out.tcn[-1].weight
+    assert float(scale.abs().max()) == 0.0 and float(scale.grad.abs().sum()) > 0
+    torch.manual_seed(0)
+    plain = build("asgcn", num_classes=6, layout="ntu25", init=init, **TINY)  # train mode: batch stats
+    with torch.no_grad():
+        assert float((plain.forecast(x, steps=5) - last).abs().max()) > 0.5

@@ -74,6 +74,11 @@ class ASGCNConfig:
     prediction_head: bool = True
     horizon: int = 10  # T'
     pred_weight: float = 0.01  # official w_pred (the paper gives no value)
+    #: zero the scale of the head's output batch-norm, so the untrained head predicts the last
+    #: observed pose (zero velocity) and learns displacements from there (the zero-gamma
+    #: initialisation of Goyal et al. 2017); not in the paper or the official code, whose head
+    #: starts with displacements of unit variance.
+    pred_zero_init: bool = False
     #: "present": L2 over every body present in the sample; "first": body 0 only (official).
     pred_bodies: str = "present"
     #: collapse stage, (channels, kernel, stride) per block; the last block is unpadded and maps

@@ -122,6 +122,10 @@ class PredictionHead(nn.Module):
             prev + pose_channels, horizon * pose_channels, kernel=1, residual=False, activation=False
         )
 
+    def zero_init_output(self) -> None:
+        """Zero the output block's last BN scale: the head then outputs ``last_pose`` (zero velocity)."""
+        nn.init.zeros_(self.out.tcn[-1].weight)
+
     def forward(
         self, h: torch.Tensor, last_pose: torch.Tensor, actional: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -204,6 +208,8 @@ class ASGCN(nn.Module):
         )
         if cfg.init == "official":
             self._official_init()
+        if cfg.pred_zero_init and self.predictor is not None:
+            self.predictor.zero_init_output()
         # Activations are channels-last; so are the convolution weights (no per-call reorder).
         self.to(memory_format=torch.channels_last)
 

@@ -812,8 +812,11 @@ def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
                 "(`model.options.pred_weight`; the official code's value, the paper gives none), beside "
                 "the classification loss that chooses the epoch."
                 + (
-                    " At this weight the head does worse than repeating the last pose on these runs; a "
-                    "larger weight is one override away (not tried here)."
+                    " At this weight the head does worse than repeating the last pose on these runs: its "
+                    "output batch-norm starts it at displacements of unit variance. "
+                    "`model.options.pred_zero_init=true` starts it at the zero-velocity prediction instead "
+                    "(off here, as in the paper and the official code; a cross-validation comparison is in "
+                    "`docs/models/asgcn.md`); a larger weight is one override away."
                     if worse
                     else ""
                 ),

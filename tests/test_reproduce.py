@@ -495,8 +495,8 @@ def test_summary_cell_shows_spread_only_over_several_complete_seeds():
     assert _pm({**e, "mean": None}) == "–"
 
 
-def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_store, tmp_path, capsys):
-    """scripts/cv_curve.py (how the AS-GCN small-data optimiser was chosen) runs on a store."""
+def _load_cv_curve():
+    """scripts/cv_curve.py as a module (scripts are not part of the package)."""
     import importlib.util
     from pathlib import Path
 
@@ -505,6 +505,12 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_store, tmp_path, capsys):
+    """scripts/cv_curve.py (how the AS-GCN small-data optimiser was chosen) runs on a store."""
+    module = _load_cv_curve()
     from skelact.repro.targets import QUICK_WIDTH
 
     tiny = list(QUICK_WIDTH["asgcn"])
@@ -527,14 +533,7 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
 
 def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store, tmp_path, capsys):
     """For ARRN-LSTM the script prints joint, line and fused curves and reproduce's choice from them."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "cv_curve.py"
-    spec = importlib.util.spec_from_file_location("cv_curve", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_cv_curve()
     from skelact.repro.targets import QUICK_WIDTH
 
     argv = ["msr3d", "as1", "arrn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),

@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{preset} on {store}, {len(cv.train)} training sequences (subjects "
         f"{np.unique(cv.subjects[cv.train]).tolist()}), {len(cv.folds)} folds; overrides {args.overrides}"
     )
+    epochs = int(cfg.train.epochs)
     folds, forecasts = [], []
     for j, fold in enumerate(cv.folds, 1):
         started = time.time()
-        epochs = int(cfg.train.epochs)
         rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=epochs, forecast=args.forecast)
         folds.append(FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"]))
         held_out = np.unique(cv.subjects[fold["val"]]).tolist()

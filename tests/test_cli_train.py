@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from skelact.cli import main
+from skelact.machine import hardware
 
 FLORENCE_FILE = "florence3d/Florence_dataset_Features.txt"
 FLORENCE_CLASSES = [
@@ -98,6 +99,12 @@ def test_train_eval_predict(preset, store, shared_data, tmp_path, capsys):
     assert len(losses) == 4 and losses[-1] < losses[0], losses  # the training loss falls
     metrics = json.loads((run / "metrics.json").read_text())
     _check_metrics(metrics, n_test=29)  # subject 1 has 29 sequences
+    # the same machine probe as the reproduction report's, plus the trainer's accelerator
+    probe = hardware()
+    assert {k: metrics["hardware"][k] for k in ("cpu", "cpu_count", "torch")} == {
+        k: probe[k] for k in ("cpu", "cpu_count", "torch")
+    }
+    assert metrics["hardware"]["accelerator"] == "cpu" and metrics["hardware"]["world_size"] == 1
 
     if preset.endswith("two_stream"):  # alpha fitted on validation and saved with the model
         alpha = metrics["fusion"]["alpha"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
-import platform
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -19,38 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..machine import hardware
 
-__all__ = ["code_version", "hardware", "summarize", "summary_text", "unit_provenance"]
+__all__ = ["code_version", "summarize", "summary_text", "unit_provenance"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware() -> dict[str, Any]:
-    """CPU model and cores, GPU, torch and Python versions of this machine."""
-    import torch
-
-    out: dict[str, Any] = {
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    if torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
-    return out
 
 
 def _git(*args: str) -> str | None:

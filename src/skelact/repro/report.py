@@ -37,9 +37,10 @@ import numpy as np
 
 from .._version import __version__
 from ..data.layouts import LAYOUTS
+from ..machine import hardware
 from .paper import paper_result
 from .protocol import FORECAST_EXAMPLE
-from .provenance import hardware, summarize, summary_text
+from .provenance import summarize, summary_text
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
 __all__ = ["build_entries", "data_facts", "hardware", "write_report"]

@@ -27,7 +27,6 @@ import datetime
 import json
 import logging
 import os
-import platform
 import shlex
 import sys
 import time
@@ -46,6 +45,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from .._version import __version__
 from ..data import protocols
 from ..errors import ConfigError
+from ..machine import hardware
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar
 from .checkpoint import AtomicCheckpointIO, build_model, load_checkpoint, model_state, update_checkpoint
 from .config import ExperimentConfig, config_diff, config_from_dict, config_to_dict, dump_config, load_config
@@ -87,14 +87,8 @@ def _command() -> str:
 
 
 def _hardware(trainer: pl.Trainer | None = None) -> dict[str, Any]:
-    out = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-    }
-    if torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
+    """:func:`skelact.machine.hardware` plus the trainer's accelerator and world size."""
+    out = hardware()
     if trainer is not None:
         out["accelerator"] = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
         out["world_size"] = trainer.world_size

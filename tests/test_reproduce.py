@@ -495,22 +495,23 @@ def test_summary_cell_shows_spread_only_over_several_complete_seeds():
     assert _pm({**e, "mean": None}) == "–"
 
 
-def _load_cv_curve():
-    """scripts/cv_curve.py as a module (scripts are not part of the package)."""
+def _load_script(name: str):
+    """A file of scripts/ as a module (scripts are not part of the package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "cv_curve.py"
-    spec = importlib.util.spec_from_file_location("cv_curve", path)
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+
 def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_store, tmp_path, capsys):
     """scripts/cv_curve.py (how the AS-GCN small-data optimiser was chosen) runs on a store."""
-    module = _load_cv_curve()
+    module = _load_script("cv_curve")
     from skelact.repro.targets import QUICK_WIDTH
 
     tiny = list(QUICK_WIDTH["asgcn"])
@@ -533,7 +534,7 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
 
 def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store, tmp_path, capsys):
     """For ARRN-LSTM the script prints joint, line and fused curves and reproduce's choice from them."""
-    module = _load_cv_curve()
+    module = _load_script("cv_curve")
     from skelact.repro.targets import QUICK_WIDTH
 
     argv = ["msr3d", "as1", "arrn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),
@@ -551,3 +552,42 @@ def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store
         epoch = int(line.split("chosen epoch ")[1].split()[0])
         cv = float(line.split("(cv ")[1].split()[0])
         assert len(curve) == 3 and 1 <= epoch <= 3 and cv == max(curve) == curve[epoch - 1]
+
+
+def test_peek_at_test_repeats_the_unit_and_bounds_the_protocol_effect(
+    msr_store, tmp_path, capsys, monkeypatch
+):
+    """scripts/peek_at_test.py retrains a finished unit's final model over its whole budget: the
+    cross-validated choice scores exactly the unit's reported accuracy again, and the best test epoch
+    is an upper bound of both it and the last epoch."""
+    from skelact.repro import reproduce
+
+    module = _load_script("peek_at_test")
+    work = tmp_path / "work"
+    reproduce(["msr3d"], store=msr_store, quick=True, seeds=[3], models=["arrn_lstm"], epochs=3,
+              units=["as1"], work_dir=work, out=tmp_path / "r", log=lambda s: None)  # fmt: skip
+    units = sorted(work.glob("msr3d/*/as1/seed_3/unit.json"))
+    assert [u.parent.parent.parent.name for u in units] == ["arrn", "rrn"]
+    out = tmp_path / "peek"
+    assert module.main([*map(str, units), "--out", str(out)]) == 0
+    assert "differs" not in capsys.readouterr().out
+    report = json.loads(out.with_suffix(".json").read_text())
+    rows = report["units"]
+    streams = ("joint", "line", "two_stream")
+    assert {r["row"] for r in rows} == {f"{m}_{s}" for m in ("arrn", "rrn") for s in streams}
+    for r in rows:
+        assert r["recomputed"] == pytest.approx(r["reported"]["top1"], abs=1e-9)  # the same training
+        assert r["best_test_epoch"]["top1"] >= max(r["reported"]["top1"], r["last_epoch"]["top1"])
+        assert r["last_epoch"]["epoch"] == 3 and 1 <= r["best_test_epoch"]["epoch"] <= 3
+        assert (r["best_test_epoch"]["alpha"] is None) == (r["head"] != "fused")
+    (s,) = [s for s in report["summary"] if s["row"] == "arrn_two_stream"]
+    assert s["n"] == 1 and s["gain"] == pytest.approx(s["best_test_epoch"] - s["reported"])
+    assert "| msr3d | arrn_two_stream | 1 |" in out.with_suffix(".md").read_text()
+
+    # the per-epoch test scores are kept with the unit: a second run trains nothing
+    import skelact.repro.training as training
+
+    monkeypatch.setattr(training, "fit_and_score", lambda *a, **k: pytest.fail("retrained a cached unit"))
+    assert module.main([str(units[0].parent), "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())["units"]
+    assert again == [r for r in rows if r["row"].startswith("arrn_")]

@@ -564,11 +564,12 @@ def test_peek_at_test_repeats_the_unit_and_bounds_the_protocol_effect(
 
     module = _load_script("peek_at_test")
     work = tmp_path / "work"
-    reproduce(["msr3d"], store=msr_store, quick=True, seeds=[3], models=["arrn_lstm"], epochs=3,
-              units=["as1"], work_dir=work, out=tmp_path / "r", log=lambda s: None)  # fmt: skip
+    run = dict(store=msr_store, quick=True, seeds=[3], models=["arrn_lstm"], epochs=3, units=["as1"],
+               work_dir=work, out=tmp_path / "r", log=lambda s: None)  # fmt: skip
+    reproduce(["msr3d"], **run)
     units = sorted(work.glob("msr3d/*/as1/seed_3/unit.json"))
     assert [u.parent.parent.parent.name for u in units] == ["arrn", "rrn"]
-    out = tmp_path / "peek"
+    out = tmp_path / "r" / "test_peeking"  # beside the report, which then quotes it
     assert module.main([*map(str, units), "--out", str(out)]) == 0
     assert "differs" not in capsys.readouterr().out
     report = json.loads(out.with_suffix(".json").read_text())
@@ -583,6 +584,15 @@ def test_peek_at_test_repeats_the_unit_and_bounds_the_protocol_effect(
     (s,) = [s for s in report["summary"] if s["row"] == "arrn_two_stream"]
     assert s["n"] == 1 and s["gain"] == pytest.approx(s["best_test_epoch"] - s["reported"])
     assert "| msr3d | arrn_two_stream | 1 |" in out.with_suffix(".md").read_text()
+    reproduce(["msr3d"], **run, report_only=True)
+    md = (tmp_path / "r/reproduction.md").read_text().splitlines()
+    (protocol,) = [x for x in md if x.startswith("- Protocol: the paper")]  # in the gap section
+    assert "`scripts/peek_at_test.py`" in protocol and "(test_peeking.md)" in protocol
+    quoted = f"Two-stream ARRN-LSTM {s['reported']:.1f} → {s['best_test_epoch']:.1f} ({s['gain']:+.1f})"
+    assert quoted in protocol
+    out.with_suffix(".json").write_text("{")
+    with pytest.raises(ConfigError, match="test_peeking.json"):
+        reproduce(["msr3d"], **run, report_only=True)
 
     # the per-epoch test scores are kept with the unit: a second run trains nothing
     import skelact.repro.training as training

@@ -37,6 +37,7 @@ import numpy as np
 
 from .._version import __version__
 from ..data.layouts import LAYOUTS
+from ..errors import ConfigError
 from ..machine import hardware
 from .paper import paper_result
 from .protocol import FORECAST_EXAMPLE
@@ -47,6 +48,8 @@ __all__ = ["build_entries", "data_facts", "hardware", "write_report"]
 
 JSON_NAME = "reproduction.json"
 MD_NAME = "reproduction.md"
+#: written by scripts/peek_at_test.py beside the report (.md, .json); the report quotes its summary
+PEEKING_NAME = "test_peeking"
 FIGURES = "figures"
 MAIN_ROWS = ("arrn_two_stream", "asgcn")
 
@@ -750,7 +753,7 @@ def _markdown(
             lines += [f"![{caption}]({path})", "", f"*{caption}.*", ""]
         if f:
             lines += _facts_section(name, f)
-        lines += _gap_section(name, mine, f)
+        lines += _gap_section(name, mine, f, meta.get("peeking"))
     lines += _protocol_section(results_by_target, meta)
     lines += _config_section(entries, results_by_target)
     lines += ["## Wall time", ""]
@@ -913,7 +916,28 @@ def _budget_note(entries: Sequence[Mapping[str, Any]]) -> str | None:
     )
 
 
-def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) -> list[str]:
+def _peeking_note(name: str, mine: list[dict[str, Any]], peeking: Mapping[str, Any] | None) -> str:
+    """What ``scripts/peek_at_test.py`` measured for this target (``test_peeking.json`` beside the
+    report), as one sentence; empty when it has not been run."""
+    if not peeking:
+        return ""
+    names = {e["row"]: e["name"] for e in mine}
+    found = [s for s in peeking.get("summary", []) if s["target"] == name and s["row"] in names]
+    if not found:
+        return ""
+    parts = [f"{names[s['row']]} {s['reported']:.1f} → {s['best_test_epoch']:.1f} ({s['gain']:+.1f})"
+             for s in found]  # fmt: skip
+    runs = max(s["n"] for s in found)
+    return (
+        f" Measured on {runs} of this run's unit-seed trainings (`scripts/peek_at_test.py`, "
+        f"[{PEEKING_NAME}.md]({PEEKING_NAME}.md); a diagnostic that chose nothing here), the best test "
+        f"epoch would have reported, instead of the cross-validated choice: {'; '.join(parts)}."
+    )
+
+
+def _gap_section(
+    name: str, mine: list[dict[str, Any]], f: Mapping[str, Any], peeking: Mapping[str, Any] | None = None
+) -> list[str]:
     compared = [e for e in mine if e["paper"] is not None and e["mean"] is not None]
     if not compared:
         return []
@@ -959,6 +983,7 @@ def _gap_section(name: str, mine: list[dict[str, Any]], f: Mapping[str, Any]) ->
         "rate for the small datasets (Adam only). Here epochs and α are chosen by cross-validation over the "
         "training subjects and the test subjects are scored once, at the chosen epoch; a protocol that reads "
         "the best test epoch would report higher numbers on test sets of this size."
+        + _peeking_note(name, mine, peeking)
     )
     centring = "hip centring"
     layout = LAYOUTS.get(f.get("layout", ""))
@@ -1159,6 +1184,17 @@ def _config_section(
     return lines
 
 
+def _read_peeking(out: Path) -> dict[str, Any] | None:
+    """``test_peeking.json`` in the report folder (written by ``scripts/peek_at_test.py``), if any."""
+    path = out / f"{PEEKING_NAME}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not readable as the output of scripts/peek_at_test.py ({e})") from e
+
+
 def write_report(
     results_by_target: Mapping[str, list[dict[str, Any]]],
     out_dir: str | os.PathLike[str],
@@ -1194,7 +1230,7 @@ def write_report(
     total = sum(r["wall_time_s"] for rs in results_by_target.values() for r in rs)
     meta = {
         "hardware": hw, "command": command, "quick": quick, "seeds": list(seeds), "wall_time_s": total,
-        "augment": augment,
+        "augment": augment, "peeking": _read_peeking(out),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
     json_path, md_path = out / JSON_NAME, out / MD_NAME

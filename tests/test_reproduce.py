@@ -5,6 +5,7 @@ subject in any selection input, resuming from the work directory)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -319,6 +320,41 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     with pytest.raises(ConfigError, match="no finished unit result"):
         reproduce(["msr3d"], store=msr_store, quick=True, seeds=[9], work_dir=work, out=tmp_path / "r2",
                   report_only=True, log=lambda s: None)
+
+    # the unit records beside the report (OUT/units, committed with it) carry the run to a fresh
+    # machine: with the work directory gone, --report-only rebuilds the same numbers from them
+    records = out / "units"
+    found = sorted(records.glob("msr3d/*/as1/seed_3/unit.json"))
+    assert [p.parts[-4] for p in found] == ["arrn", "asgcn", "rrn"]
+    for path in found:  # the same result as the work directory's
+        assert json.loads(path.read_text()) == json.loads((work / path.relative_to(records)).read_text())
+    assert (records / "msr3d/asgcn/as1/seed_3/forecast_example.npz").is_file()
+    numbers = ("row", "folds", "mean", "per_seed", "chosen", "forecast", "wall_time_s", "trained_with")
+
+    def report_numbers():
+        return [{k: e[k] for k in numbers} for e in json.loads((out / "reproduction.json").read_text())]
+
+    before = report_numbers()
+    shutil.rmtree(work)
+    shutil.rmtree(out / "figures")
+    assert main([*argv, "--report-only"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"done earlier ({records}") == 3 and "CV fold" not in err
+    assert report_numbers() == before
+    assert (out / "figures" / "msr3d_asgcn_forecast_example.png").is_file()  # drawn from the record
+    # a record whose fingerprint does not match the settings is not used (nor is it removed)
+    record = records / "msr3d/arrn/as1/seed_3/unit.json"
+    stale = {**json.loads(record.read_text()), "fingerprint": "0" * 16}
+    record.write_text(json.dumps(stale))
+    assert main([*argv, "--report-only"]) == 0
+    assert "arrn AS1 seed 3: not run yet" in capsys.readouterr().err
+    assert {e["row"] for e in json.loads((out / "reproduction.json").read_text())} == {
+        "rrn_joint", "rrn_line", "rrn_two_stream", "asgcn"
+    }  # fmt: skip
+    assert json.loads(record.read_text()) == stale
+    # --results none: the work directory only (now empty)
+    assert main([*argv, "--report-only", "--results", "none"]) != 0
+    assert f"no finished unit result in {work} for" in capsys.readouterr().err
 
     # an edited preset file (same preset name, same overrides) is not served from the cache
     import skelact.train.config as config_module

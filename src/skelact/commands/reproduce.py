@@ -5,7 +5,9 @@ Targets: ``msr3d`` (AS1-AS3 cross-subject), ``florence3d`` (leave-one-subject-ou
 chosen by cross-validation over the training subjects, then one model per unit and seed is
 trained on all training subjects and tested once. Writes ``OUT/reproduction.md`` and
 ``OUT/reproduction.json``; stores, cached scores and run directories go to ``--work-dir`` (an
-interrupted run continues from there with the same command).
+interrupted run continues from there with the same command), and every finished unit's result also
+goes to ``--results`` (default ``OUT/units``), which a clone of the repository carries to another
+machine.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=str(DEFAULT_WORK_DIR),
         metavar="DIR",
         help=f"stores, caches and runs (default: {DEFAULT_WORK_DIR})",
+    )
+    p.add_argument(
+        "--results",
+        metavar="DIR",
+        help="unit records folder: each finished unit's result, small enough to commit, read back by a "
+        "later run on any machine (default: OUT/units; 'none': the work dir only)",
     )
     p.add_argument("--quick", action="store_true", help="one unit, one seed, few epochs, tiny networks")
     p.add_argument(
@@ -166,6 +174,8 @@ def _command(args: argparse.Namespace) -> str:
         "--work-dir",
         args.work_dir,
     ]
+    if args.results is not None:
+        words += ["--results", args.results]
     if args.units:
         words += ["--units", *args.units]
     if args.quick:
@@ -213,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         units=args.units,
         report_only=args.report_only,
         command=_command(args),
+        results=True if args.results is None else (None if args.results == "none" else args.results),
     )
     print(f"wrote {result['markdown']} and {result['json']}")
     return 0

@@ -22,6 +22,13 @@ directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a fingerprint 
 determines it (the resolved config, :func:`config_digest`, so an edited preset file is not served
 from the cache; the split; the selection settings), so an interrupted run continues where it stopped.
 
+The work directory lives on one machine. A finished unit's result (``unit.json``, and for AS-GCN
+the forecast example the report draws) is also written to the *unit records* folder
+(``Context.results_dir``; ``skelact reproduce`` uses ``<out>/units``), which is small enough to
+commit beside the report: a fresh clone rebuilds the report from it (``--report-only``) and a run on
+another machine continues from it, training only the units it lacks. A record is used only when its
+fingerprint matches, exactly like the work directory's.
+
 Large datasets (``selection="validation"``; NTU, Kinetics) run the table presets as they are
 (:func:`skelact.train.runner.run_experiment`, with the preset's validation split choosing the
 checkpoint and alpha); two-stream ARRN-LSTM checkpoints are scored once more per stream.
@@ -58,12 +65,15 @@ __all__ = [
     "cv_split",
     "evenly",
     "run_unit",
+    "unit_path",
 ]
 
 #: Transforms that fix the sequence length (the augmentation goes before them).
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
 AUGMENT_POLICIES = ("standard", "none")
 RESULT_FILE = "unit.json"
+#: The unit records folder inside the report folder (``skelact reproduce --out``).
+RECORDS_DIR = "units"
 #: One test clip and the final AS-GCN's forecast of it (for the report's figure).
 FORECAST_EXAMPLE = "forecast_example.npz"
 #: ``--quick``: at most this many training / test sequences per unit (evenly spaced).
@@ -86,6 +96,9 @@ class Context:
     command: str = ""
     #: only collect unit results already in the work directory (train nothing; missing: None)
     cached_only: bool = False
+    #: the unit records folder (see the module docstring): finished units are written there and
+    #: read back from there when the work directory lacks them; None: the work directory only
+    results_dir: Path | None = None
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr, flush=True))
     _store: SkeletonStore | None = None
 
@@ -334,8 +347,36 @@ def cv_split(ctx: Context, unit: Unit, seed: int) -> CVSplit:
     return CVSplit(train_idx, test_idx, subjects, folds)
 
 
+def unit_path(root: Path, target: str, training: str, unit: str, seed: int) -> Path:
+    """The folder of one unit and seed under ``root`` (a work directory or a unit records folder):
+    ``<root>/<target>/<training>/<unit>/seed_<seed>``."""
+    return Path(root) / target / training / unit / f"seed_{seed}"
+
+
 def _unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path:
-    return ctx.work_dir / ctx.target.name / training.key / unit.key / f"seed_{seed}"
+    return unit_path(ctx.work_dir, ctx.target.name, training.key, unit.key, seed)
+
+
+def _record_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path | None:
+    if ctx.results_dir is None:
+        return None
+    return unit_path(ctx.results_dir, ctx.target.name, training.key, unit.key, seed)
+
+
+def _publish(ctx: Context, training: Training, unit: Unit, seed: int, result: dict[str, Any]) -> None:
+    """Write ``result`` (and its forecast example, when the work directory has one) to the unit
+    records folder. A record there with the same fingerprint is kept as it is: the records are
+    what reports are built from, so a unit trained again elsewhere does not replace one."""
+    record_dir = _record_dir(ctx, training, unit, seed)
+    if record_dir is None or _load_cached(record_dir / RESULT_FILE, result["fingerprint"]) is not None:
+        return
+    _write_json(result, record_dir / RESULT_FILE)
+    example = _unit_dir(ctx, training, unit, seed) / FORECAST_EXAMPLE
+    if example.is_file():
+        with np.load(example) as z:
+            _save_npz(record_dir / FORECAST_EXAMPLE, {k: z[k] for k in z.files})
+    else:
+        (record_dir / FORECAST_EXAMPLE).unlink(missing_ok=True)  # one of an older result
 
 
 def _earlier(
@@ -344,10 +385,13 @@ def _earlier(
     """``(True, result)`` for a unit done earlier with this fingerprint, ``(True, None)`` for one
     not run yet under ``ctx.cached_only`` (nothing to do either way), else ``(False, None)``."""
     what = f"{label} {training.key} {unit.name} seed {seed}"
-    cached = _load_cached(unit_dir / RESULT_FILE, fingerprint)
-    if cached is not None:
-        ctx.log(f"{what}: done earlier ({unit_dir / RESULT_FILE})")
-        return True, cached
+    record_dir = _record_dir(ctx, training, unit, seed)
+    for path in ([] if record_dir is None else [record_dir / RESULT_FILE]) + [unit_dir / RESULT_FILE]:
+        cached = _load_cached(path, fingerprint)
+        if cached is not None:
+            ctx.log(f"{what}: done earlier ({path})")
+            _publish(ctx, training, unit, seed, cached)  # e.g. trained before the records folder existed
+            return True, cached
     if ctx.cached_only:
         ctx.log(f"{what}: not run yet (left out of the report)")
         return True, None
@@ -478,6 +522,7 @@ def _run_cv_unit(
         "elapsed_s": round(time.time() - started, 2),
     }  # fmt: skip
     _write_json(result, unit_dir / RESULT_FILE)
+    _publish(ctx, training, unit, seed, result)
     return result
 
 
@@ -554,4 +599,5 @@ def _run_validation_unit(
         "wall_time_s": round(float(metrics.get("wall_time_s") or time.time() - started), 2),
     }
     _write_json(result, unit_dir / RESULT_FILE)
+    _publish(ctx, training, unit, seed, result)
     return result

@@ -40,7 +40,7 @@ from ..data.layouts import LAYOUTS
 from ..errors import ConfigError
 from ..machine import hardware
 from .paper import paper_result
-from .protocol import FORECAST_EXAMPLE
+from .protocol import FORECAST_EXAMPLE, unit_path
 from .provenance import summarize, summary_text
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
@@ -401,6 +401,7 @@ def _figures(
     out: Path,
     work: Path,
     log: Callable[[str], None],
+    records: Sequence[Path] = (),
 ) -> dict[str, list[tuple[str, str]]]:
     """Confusion matrices of the main row and cross-validation curves; ``{target: [(caption, path)]}``."""
     try:
@@ -486,7 +487,7 @@ def _figures(
                 log(f"warning: could not draw {png.name}: {e}")
         summary = next((e["forecast"] for e in entries if e["target"] == name and e.get("forecast")), None)
         if summary is not None:
-            items += _forecast_figures(name, summary, results, fig_dir, work, log)
+            items += _forecast_figures(name, summary, results, fig_dir, work, log, records)
         figs[name] = items
     return figs
 
@@ -498,9 +499,11 @@ def _forecast_figures(
     fig_dir: Path,
     work: Path,
     log: Callable[[str], None],
+    records: Sequence[Path] = (),
 ) -> list[tuple[str, str]]:
     """AS-GCN forecast (``summary``: :func:`forecast_summary` of the results): MPJPE per step
-    against the baselines, and one test clip's forecast."""
+    against the baselines, and one test clip's forecast (its example is looked for in the work
+    directory, then in the unit records folders ``records``)."""
     from ..viz import plot_forecast, plot_forecast_error
 
     target = TARGETS[name]
@@ -518,8 +521,10 @@ def _forecast_figures(
     except Exception as e:  # noqa: BLE001 - a figure must never fail the report
         log(f"warning: could not draw {png.name}: {e}")
     first = min((r for r in results if r.get("forecast")), key=lambda r: (r["unit"], r["seed"]))
-    example = work / name / first["training"] / first["unit"] / f"seed_{first['seed']}" / FORECAST_EXAMPLE
-    if example.is_file():
+    where = (first["training"], first["unit"], first["seed"])
+    found = [unit_path(root, name, *where) / FORECAST_EXAMPLE for root in (work, *records)]
+    example = next((p for p in found if p.is_file()), None)
+    if example is not None:
         png = fig_dir / f"{name}_asgcn_forecast_example.png"
         try:
             clip = f"first test clip of {first['unit_name']}, seed {first['seed']}"
@@ -1208,8 +1213,11 @@ def write_report(
     augment: str = "standard",
     planned: Mapping[str, Sequence[str]] | None = None,
     log: Callable[[str], None] = print,
+    results_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Path, list[dict[str, Any]]]:
     """Write ``reproduction.json`` and ``reproduction.md`` (and ``figures/``) into ``out_dir``.
+
+    ``results_dir``: the unit records folder (where figures' inputs are also looked for).
 
     Returns ``(json path, markdown path, entries)``.
     """
@@ -1226,7 +1234,8 @@ def write_report(
         quick=quick,
         planned=planned,
     )
-    figs = _figures(results_by_target, entries, out, Path(work_dir), log)
+    records = () if results_dir is None else (Path(results_dir),)
+    figs = _figures(results_by_target, entries, out, Path(work_dir), log, records)
     total = sum(r["wall_time_s"] for rs in results_by_target.values() for r in rs)
     meta = {
         "hardware": hw, "command": command, "quick": quick, "seeds": list(seeds), "wall_time_s": total,

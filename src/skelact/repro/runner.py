@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
-from .protocol import AUGMENT_POLICIES, Context, run_unit
+from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, run_unit
 from .provenance import code_version
 from .report import data_facts, write_report
 from .targets import MODELS, TARGETS, Target, get_target, trainings_for
@@ -165,6 +165,7 @@ def reproduce(
     units: Sequence[str] | None = None,
     report_only: bool = False,
     command: str = "",
+    results: str | os.PathLike[str] | None | bool = True,
     log: Callable[[str], None] = _log_stderr,
 ) -> dict[str, Any]:
     """Reproduce the papers' results on ``targets`` and write ``out/reproduction.{md,json}``.
@@ -194,9 +195,14 @@ def reproduce(
         units: run only these units (keys such as ``as1``, ``fold03``): to split one protocol over
             several processes that share ``work_dir``; a last run without it collects every cached
             unit into the full report.
-        report_only: train nothing: write the report from the unit results already in
-            ``work_dir`` (what is missing is left out, and the report says the results are partial).
+        report_only: train nothing: write the report from the unit results already in ``work_dir``
+            or the unit records folder (what is missing is left out, and the report says the
+            results are partial).
         command: the command line recorded in the report.
+        results: the unit records folder: every finished unit's result is written there and read
+            back from there, so that a clone of the repository holding ``out`` rebuilds the report
+            (``report_only``) or continues the run on another machine; ``True`` (default):
+            ``<out>/units``; ``None`` / ``False``: the work directory only.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
@@ -229,6 +235,12 @@ def reproduce(
             unknown = ", ".join(sorted(wanted - known))
             raise ConfigError(f"unknown unit(s) {unknown}; known: {', '.join(sorted(known))}")
     work = Path(work_dir)
+    if results is True:
+        results_dir: Path | None = Path(out) / RECORDS_DIR
+    elif results is None or results is False:
+        results_dir = None
+    else:
+        results_dir = Path(results)
     several = len(chosen) > 1
     contexts: list[Context] = []
     facts: dict[str, dict[str, Any]] = {}
@@ -255,6 +267,7 @@ def reproduce(
             quick=quick,
             command=command,
             cached_only=report_only,
+            results_dir=results_dir,
             log=log,
         )
         contexts.append(ctx)
@@ -275,7 +288,7 @@ def reproduce(
         f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {total} model run(s); "
         f"report in {out}, work files in {work}"
     )
-    results: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
+    found: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
     started, done = time.time(), 0
     paths: tuple[Any, ...] = ()
     for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
@@ -285,17 +298,17 @@ def reproduce(
             result = run_unit(ctx, training, unit, seed, label=label)
             if result is None:  # report_only, not run yet
                 continue
-            results[ctx.target.name].append(result)
+            found[ctx.target.name].append(result)
             summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
             log(
                 f"{label} {training.key} {unit.name} seed {seed}: {summary} "
                 f"({time.time() - started:.0f} s elapsed)"
             )
-        log(_running_table(ctx.target, results[ctx.target.name], models))
+        log(_running_table(ctx.target, found[ctx.target.name], models))
         if report_only and step < len(plan):
             continue  # nothing new to show: one report at the end
         paths = write_report(
-            results,
+            found,
             out,
             seeds=seeds,
             models=models,
@@ -306,9 +319,11 @@ def reproduce(
             augment=augment,
             planned=planned,
             log=log,
+            results_dir=results_dir,
         )
-    if not any(results.values()):
-        raise ConfigError(f"--report-only: no finished unit result in {work} for these settings")
+    if not any(found.values()):
+        where = str(work) if results_dir is None else f"{work} or {results_dir}"
+        raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")
     json_path, md_path, entries = paths
     log(f"report: {md_path} and {json_path}")
-    return {"json": json_path, "markdown": md_path, "entries": entries, "results": results}
+    return {"json": json_path, "markdown": md_path, "entries": entries, "results": found}

@@ -368,6 +368,48 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
                   report_only=True, log=lambda s: None)
 
 
+def _unit_results(root):
+    """The results of every unit.json under ``root`` without what says when and where it ran."""
+    out = {}
+    for path in sorted(root.glob("msr3d/*/as1/seed_*/unit.json")):
+        unit = json.loads(path.read_text())
+        for key in ("trained_with", "wall_time_s", "elapsed_s", "cv", "final"):
+            unit.pop(key)
+        out[path.parts[-4]] = unit
+    return out
+
+
+def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store, tmp_path):
+    import torch
+
+    from skelact.repro import reproduce
+
+    kw = dict(store=msr_store, quick=True, seeds=[0], models=["rrn", "asgcn"], log=lambda s: None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each worker below
+    try:
+        reproduce(["msr3d"], out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
+    finally:
+        torch.set_num_threads(threads)
+    serial = _unit_results(tmp_path / "w_serial")
+    assert sorted(serial) == ["asgcn", "rrn"]
+
+    # a run that fails in its worker is reported; the other finishes and is in the (partial) report
+    work, out = tmp_path / "w_jobs", tmp_path / "jobs"
+    blocker = work / "msr3d" / "rrn" / "as1" / "seed_0"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the unit's folder goes")
+    with pytest.raises(RuntimeError, match=r"1 of 2 model run\(s\) failed:\n.*rrn AS1 seed 0"):
+        reproduce(["msr3d"], out=out, work_dir=work, jobs=2, threads=1, **kw)
+    assert {e["row"] for e in json.loads((out / "reproduction.json").read_text())} == {"asgcn"}
+    blocker.unlink()
+    result = reproduce(["msr3d"], out=out, work_dir=work, jobs=2, threads=1, **kw)
+    assert len(result["entries"]) == 4
+    # every run is seeded by itself: the same results as one after the other in one process
+    assert _unit_results(work) == serial
+    assert _unit_results(out / "units") == serial
+
+
 def test_reproduce_refuses_bad_arguments(tmp_path, msr_store):
     from skelact.repro import reproduce
 

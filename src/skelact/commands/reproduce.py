@@ -107,7 +107,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="auto",
         help="Florence3D file: the 15-joint world file when present, else the features file (auto)",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="model runs trained at once, each in its own process (default: 1); with --threads T, "
+        "keep N x T within the CPU cores (one GPU can take several)",
+    )
+    p.add_argument(
+        "--threads", type=int, metavar="N", help="torch CPU threads of each process (default: torch's)"
+    )
     p.set_defaults(func=run)
 
 
@@ -182,7 +192,7 @@ def _command(args: argparse.Namespace) -> str:
         words.append("--quick")
     for value in args.cv_folds or []:
         words += ["--cv-folds", value]
-    for option in ("epochs", "threads"):
+    for option in ("epochs", "threads"):  # --jobs changes no result: not recorded
         if getattr(args, option) is not None:
             words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     words += [
@@ -224,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
         report_only=args.report_only,
         command=_command(args),
         results=True if args.results is None else (None if args.results == "none" else args.results),
+        jobs=args.jobs,
+        threads=args.threads,
     )
     print(f"wrote {result['markdown']} and {result['json']}")
     return 0

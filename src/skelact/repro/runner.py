@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, run_unit
 from .provenance import code_version
 from .report import data_facts, write_report
-from .targets import MODELS, TARGETS, Target, get_target, trainings_for
+from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, get_target, trainings_for
 
 __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
 
@@ -146,6 +146,62 @@ def _running_table(target: Target, results: list[dict[str, Any]], models: Sequen
     return "\n".join(lines)
 
 
+def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: int, label: str) -> Any:
+    """One model run in a worker process of :func:`reproduce` (``jobs > 1``): rebuilds the run's
+    :class:`~skelact.repro.protocol.Context` from plain ``settings`` and calls ``run_unit``."""
+    threads = settings.pop("threads")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    target = get_target(settings.pop("target"))
+    ctx = Context(target, log=_log_stderr, **settings)
+    training = next(t for t in ALL_TRAININGS if t.key == training_key)
+    unit = next(u for u in target.units if u.key == unit_key)
+    return run_unit(ctx, training, unit, seed, label=label)
+
+
+def _job_settings(ctx: Context, threads: int | None) -> dict[str, Any]:
+    return {
+        "target": ctx.target.name, "store_path": ctx.store_path, "work_dir": ctx.work_dir,
+        "seeds": ctx.seeds, "epochs": ctx.epochs, "cv_folds": ctx.cv_folds, "smooth": ctx.smooth,
+        "augment": ctx.augment, "quick": ctx.quick, "command": ctx.command,
+        "results_dir": ctx.results_dir, "threads": threads,
+    }  # fmt: skip
+
+
+def _run_in_parallel(
+    runs: Sequence[tuple[Context, Any, int, Any]], jobs: int, threads: int | None, log: Callable[[str], None]
+) -> Iterator[tuple[int, Any, str | None]]:
+    """Run ``runs`` (context, unit, seed, training) in ``jobs`` worker processes; yields
+    ``(index, result, None)`` or ``(index, None, error text)`` in the order they finish."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    workers = min(jobs, len(runs))
+    each = f", {threads} thread(s) each" if threads else ""
+    log(f"{len(runs)} model run(s) on {workers} worker process(es){each}")
+    # spawn: a fresh interpreter per worker (fork after torch has started threads can deadlock)
+    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {
+            pool.submit(
+                _unit_job, _job_settings(ctx, threads), training.key, unit.key, seed,
+                f"[{i + 1}/{len(runs)}] {ctx.target.name}",
+            ): i
+            for i, (ctx, unit, seed, training) in enumerate(runs)
+        }  # fmt: skip
+        try:
+            for future in cf.as_completed(futures):
+                i = futures[future]
+                try:
+                    yield i, future.result(), None
+                except Exception as e:  # noqa: BLE001 - reported with its unit; the others go on
+                    yield i, None, f"{type(e).__name__}: {e}"
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def reproduce(
     targets: Sequence[str],
     *,
@@ -166,6 +222,8 @@ def reproduce(
     report_only: bool = False,
     command: str = "",
     results: str | os.PathLike[str] | None | bool = True,
+    jobs: int = 1,
+    threads: int | None = None,
     log: Callable[[str], None] = _log_stderr,
 ) -> dict[str, Any]:
     """Reproduce the papers' results on ``targets`` and write ``out/reproduction.{md,json}``.
@@ -203,6 +261,12 @@ def reproduce(
             back from there, so that a clone of the repository holding ``out`` rebuilds the report
             (``report_only``) or continues the run on another machine; ``True`` (default):
             ``<out>/units``; ``None`` / ``False``: the work directory only.
+        jobs: model runs trained at once, each in its own process (default 1: one after the
+            other in this process). A run's result does not depend on it (every run is seeded by
+            itself); the report is rewritten as each one finishes. With ``jobs > 1`` a run that
+            fails is reported and the others go on; the call raises at the end.
+        threads: torch CPU threads of each worker process (default: torch's); on a CPU, ``jobs``
+            x ``threads`` should not exceed the cores.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
@@ -220,6 +284,10 @@ def reproduce(
         raise ConfigError(f"smooth must be an odd number >= 1, got {smooth}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
     models = list(dict.fromkeys(models))
     for t in chosen:
         if not trainings_for(t, models):
@@ -289,25 +357,12 @@ def reproduce(
         f"report in {out}, work files in {work}"
     )
     found: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
-    started, done = time.time(), 0
+    started = time.time()
     paths: tuple[Any, ...] = ()
-    for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
-        for training in trainings:
-            done += 1
-            label = f"[{done}/{total}] {ctx.target.name}"
-            result = run_unit(ctx, training, unit, seed, label=label)
-            if result is None:  # report_only, not run yet
-                continue
-            found[ctx.target.name].append(result)
-            summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
-            log(
-                f"{label} {training.key} {unit.name} seed {seed}: {summary} "
-                f"({time.time() - started:.0f} s elapsed)"
-            )
-        log(_running_table(ctx.target, found[ctx.target.name], models))
-        if report_only and step < len(plan):
-            continue  # nothing new to show: one report at the end
-        paths = write_report(
+    runs = [(ctx, unit, seed, t) for ctx, unit, seed, trainings in plan for t in trainings]
+
+    def report() -> tuple[Any, ...]:
+        return write_report(
             found,
             out,
             seeds=seeds,
@@ -321,6 +376,48 @@ def reproduce(
             log=log,
             results_dir=results_dir,
         )
+
+    def finished(label: str, run: tuple[Context, Any, int, Any], result: dict[str, Any]) -> None:
+        _, unit, seed, training = run
+        summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
+        elapsed = time.time() - started
+        log(f"{label} {training.key} {unit.name} seed {seed}: {summary} ({elapsed:.0f} s elapsed)")
+
+    if jobs > 1 and not report_only:
+        done: dict[int, dict[str, Any]] = {}
+        failed: list[str] = []
+        for i, result, error in _run_in_parallel(runs, jobs, threads, log):
+            ctx, unit, seed, training = runs[i]
+            label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
+            if error is not None:
+                failed.append(f"{label} {training.key} {unit.name} seed {seed}: {error}")
+                log(f"{failed[-1]} (FAILED; the other units go on)")
+                continue
+            done[i] = result
+            finished(label, runs[i], result)
+            for name in found:  # plan order, whatever the order of completion
+                found[name] = [done[j] for j in sorted(done) if runs[j][0].target.name == name]
+            log(_running_table(ctx.target, found[ctx.target.name], models))
+            paths = report()
+        if failed:
+            if done:
+                log(f"report (partial): {paths[1]} and {paths[0]}")
+            raise RuntimeError(f"{len(failed)} of {len(runs)} model run(s) failed:\n" + "\n".join(failed))
+    else:
+        done_runs = 0
+        for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
+            for training in trainings:
+                done_runs += 1
+                label = f"[{done_runs}/{len(runs)}] {ctx.target.name}"
+                result = run_unit(ctx, training, unit, seed, label=label)
+                if result is None:  # report_only, not run yet
+                    continue
+                found[ctx.target.name].append(result)
+                finished(label, (ctx, unit, seed, training), result)
+            log(_running_table(ctx.target, found[ctx.target.name], models))
+            if report_only and step < len(plan):
+                continue  # nothing new to show: one report at the end
+            paths = report()
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")

@@ -341,6 +341,7 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     err = capsys.readouterr().err
     assert err.count(f"done earlier ({records}") == 3 and "CV fold" not in err
     assert report_numbers() == before
+    assert "- Unit records: `units/`" in (out / "reproduction.md").read_text()
     assert (out / "figures" / "msr3d_asgcn_forecast_example.png").is_file()  # drawn from the record
     # a record whose fingerprint does not match the settings is not used (nor is it removed)
     record = records / "msr3d/arrn/as1/seed_3/unit.json"

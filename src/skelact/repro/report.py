@@ -644,6 +644,14 @@ def _markdown(
         f"- Seeds: {', '.join(str(s) for s in meta['seeds'])}; total training time "
         f"{_duration(meta['wall_time_s'])}",
         "- Machine-readable numbers: [`reproduction.json`](reproduction.json) (the same numbers as below).",
+    ]
+    if meta.get("records"):
+        lines.append(
+            f"- Unit records: `{meta['records']}` (one `unit.json` per unit, seed and model, the results "
+            "this report is built from; the command with `--report-only` rebuilds it from them on any "
+            "machine, and without it trains only the units they lack)."
+        )
+    lines += [
         "",
         "## Summary",
         "",
@@ -1237,9 +1245,15 @@ def write_report(
     records = () if results_dir is None else (Path(results_dir),)
     figs = _figures(results_by_target, entries, out, Path(work_dir), log, records)
     total = sum(r["wall_time_s"] for rs in results_by_target.values() for r in rs)
+    if results_dir is not None:
+        rd = Path(results_dir)
+        inside = rd.resolve().is_relative_to(out.resolve())
+        records: str | None = f"{rd.resolve().relative_to(out.resolve())}/" if inside else str(rd)
+    else:
+        records = None
     meta = {
         "hardware": hw, "command": command, "quick": quick, "seeds": list(seeds), "wall_time_s": total,
-        "augment": augment, "peeking": _read_peeking(out),
+        "augment": augment, "peeking": _read_peeking(out), "records": records,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
     json_path, md_path = out / JSON_NAME, out / MD_NAME

@@ -385,13 +385,10 @@ def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store,
 
     from skelact.repro import reproduce
 
-    kw = dict(store=msr_store, quick=True, seeds=[0], models=["rrn", "asgcn"], log=lambda s: None)
+    kw = dict(store=msr_store, quick=True, seeds=[0], models=["rrn", "asgcn"], threads=1, log=lambda s: None)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each worker below
-    try:
-        reproduce(["msr3d"], out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
-    finally:
-        torch.set_num_threads(threads)
+    reproduce(["msr3d"], out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
+    assert torch.get_num_threads() == threads  # one thread for the runs only, as in each worker below
     serial = _unit_results(tmp_path / "w_serial")
     assert sorted(serial) == ["asgcn", "rrn"]
 
@@ -401,10 +398,10 @@ def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store,
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the unit's folder goes")
     with pytest.raises(RuntimeError, match=r"1 of 2 model run\(s\) failed:\n.*rrn AS1 seed 0"):
-        reproduce(["msr3d"], out=out, work_dir=work, jobs=2, threads=1, **kw)
+        reproduce(["msr3d"], out=out, work_dir=work, jobs=2, **kw)
     assert {e["row"] for e in json.loads((out / "reproduction.json").read_text())} == {"asgcn"}
     blocker.unlink()
-    result = reproduce(["msr3d"], out=out, work_dir=work, jobs=2, threads=1, **kw)
+    result = reproduce(["msr3d"], out=out, work_dir=work, jobs=2, **kw)
     assert len(result["entries"]) == 4
     # every run is seeded by itself: the same results as one after the other in one process
     assert _unit_results(work) == serial

@@ -1245,15 +1245,13 @@ def write_report(
     records = () if results_dir is None else (Path(results_dir),)
     figs = _figures(results_by_target, entries, out, Path(work_dir), log, records)
     total = sum(r["wall_time_s"] for rs in results_by_target.values() for r in rs)
+    shown = None  # the records folder as the report names it: relative to the report when inside
     if results_dir is not None:
-        rd = Path(results_dir)
-        inside = rd.resolve().is_relative_to(out.resolve())
-        records: str | None = f"{rd.resolve().relative_to(out.resolve())}/" if inside else str(rd)
-    else:
-        records = None
+        rd, top = Path(results_dir).resolve(), out.resolve()
+        shown = f"{rd.relative_to(top)}/" if rd.is_relative_to(top) else str(results_dir)
     meta = {
         "hardware": hw, "command": command, "quick": quick, "seeds": list(seeds), "wall_time_s": total,
-        "augment": augment, "peeking": _read_peeking(out), "records": records,
+        "augment": augment, "peeking": _read_peeking(out), "records": shown,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
     json_path, md_path = out / JSON_NAME, out / MD_NAME

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -146,28 +148,40 @@ def _running_table(target: Target, results: list[dict[str, Any]], models: Sequen
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads set to ``threads`` (None: left as they are) for the block."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: int, label: str) -> Any:
     """One model run in a worker process of :func:`reproduce` (``jobs > 1``): rebuilds the run's
     :class:`~skelact.repro.protocol.Context` from plain ``settings`` and calls ``run_unit``."""
     threads = settings.pop("threads")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(int(threads))
     target = get_target(settings.pop("target"))
     ctx = Context(target, log=_log_stderr, **settings)
     training = next(t for t in ALL_TRAININGS if t.key == training_key)
     unit = next(u for u in target.units if u.key == unit_key)
-    return run_unit(ctx, training, unit, seed, label=label)
+    with _torch_threads(threads):
+        return run_unit(ctx, training, unit, seed, label=label)
 
 
 def _job_settings(ctx: Context, threads: int | None) -> dict[str, Any]:
-    return {
-        "target": ctx.target.name, "store_path": ctx.store_path, "work_dir": ctx.work_dir,
-        "seeds": ctx.seeds, "epochs": ctx.epochs, "cv_folds": ctx.cv_folds, "smooth": ctx.smooth,
-        "augment": ctx.augment, "quick": ctx.quick, "command": ctx.command,
-        "results_dir": ctx.results_dir, "threads": threads,
-    }  # fmt: skip
+    """What a worker process needs to rebuild ``ctx``: its plain fields (the target by name; not
+    the log function or the opened store)."""
+    skip = ("target", "log", "_store")
+    settings = {f.name: getattr(ctx, f.name) for f in fields(Context) if f.name not in skip}
+    return {**settings, "target": ctx.target.name, "threads": threads}
 
 
 def _run_in_parallel(
@@ -265,8 +279,8 @@ def reproduce(
             other in this process). A run's result does not depend on it (every run is seeded by
             itself); the report is rewritten as each one finishes. With ``jobs > 1`` a run that
             fails is reported and the others go on; the call raises at the end.
-        threads: torch CPU threads of each worker process (default: torch's); on a CPU, ``jobs``
-            x ``threads`` should not exceed the cores.
+        threads: torch CPU threads of each model run (of each worker process with ``jobs > 1``;
+            default: as they are); on a CPU, ``jobs`` x ``threads`` should not exceed the cores.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
@@ -405,19 +419,20 @@ def reproduce(
             raise RuntimeError(f"{len(failed)} of {len(runs)} model run(s) failed:\n" + "\n".join(failed))
     else:
         done_runs = 0
-        for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
-            for training in trainings:
-                done_runs += 1
-                label = f"[{done_runs}/{len(runs)}] {ctx.target.name}"
-                result = run_unit(ctx, training, unit, seed, label=label)
-                if result is None:  # report_only, not run yet
-                    continue
-                found[ctx.target.name].append(result)
-                finished(label, (ctx, unit, seed, training), result)
-            log(_running_table(ctx.target, found[ctx.target.name], models))
-            if report_only and step < len(plan):
-                continue  # nothing new to show: one report at the end
-            paths = report()
+        with _torch_threads(threads):
+            for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
+                for training in trainings:
+                    done_runs += 1
+                    label = f"[{done_runs}/{len(runs)}] {ctx.target.name}"
+                    result = run_unit(ctx, training, unit, seed, label=label)
+                    if result is None:  # report_only, not run yet
+                        continue
+                    found[ctx.target.name].append(result)
+                    finished(label, (ctx, unit, seed, training), result)
+                log(_running_table(ctx.target, found[ctx.target.name], models))
+                if report_only and step < len(plan):
+                    continue  # nothing new to show: one report at the end
+                paths = report()
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")

@@ -479,6 +479,9 @@ def test_report_flags_a_run_smaller_than_the_full_protocol():
     small = {"msr3d": [{"training": "arrn", "cv_folds": 2, "cv": two}]}
     (note, _) = _scope_notes(small, {"quick": False, "seeds": [0]})
     assert "1 seed(s)" in note and "Two-stream RRN-LSTM, AS-GCN" in note and "2-fold" in note
+    # a target without any finished unit is named as such (no row list, no fold count)
+    (note, _) = _scope_notes({**full, "florence3d": []}, {"quick": False, "seeds": [0, 1, 2]})
+    assert "florence3d: no unit has finished yet" in note and "-fold" not in note
 
 
 def test_late_choices_counts_epochs_at_the_end_of_the_budget():

@@ -585,6 +585,9 @@ def _scope_notes(results_by_target: Mapping[str, list[dict[str, Any]]], meta: Ma
         notes.append(f"{len(meta['seeds'])} seed(s); the full protocol uses 3 (`--seeds 0 1 2`)")
     for name, results in results_by_target.items():
         target = TARGETS[name]
+        if not results:
+            notes.append(f"{name}: no unit has finished yet, so it has no section below")
+            continue
         run = {r["training"] for r in results}
         missing = [t for t in trainings_for(target, MODELS) if t.key not in run]
         if missing:

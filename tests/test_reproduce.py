@@ -680,3 +680,37 @@ def test_peek_at_test_repeats_the_unit_and_bounds_the_protocol_effect(
     assert module.main([str(units[0].parent), "--out", str(tmp_path / "again")]) == 0
     again = json.loads((tmp_path / "again.json").read_text())["units"]
     assert again == [r for r in rows if r["row"].startswith("arrn_")]
+
+
+def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsys):
+    module = _load_script("compare_reports")
+
+    def entry(row, per_seed):
+        folds = {u: 0.0 for s in per_seed.values() for u in s}
+        return {"target": "msr3d", "row": row, "name": row.upper(), "folds": folds,
+                "per_seed": {k: {"folds": v} for k, v in per_seed.items()}}  # fmt: skip
+
+    old = [
+        entry("arrn_two_stream", {"0": {"AS1": 80.0, "AS2": 70.0}, "1": {"AS1": 84.0, "AS2": 74.0}}),
+        entry("rrn_joint", {"0": {"AS1": 50.0}}),  # not in the new report: left out
+    ]
+    new = [entry("arrn_two_stream", {"0": {"AS1": 83.0, "AS2": 69.0}, "2": {"AS1": 90.0}})]
+    a, b = tmp_path / "old.json", tmp_path / "new.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    pairs, rows = module.compare(a, b)
+    assert [(p["unit"], p["seed"], p["difference"]) for p in pairs] == [("AS1", 0, 3.0), ("AS2", 0, -1.0)]
+    (row,) = rows
+    assert row["pairs"] == 2 and row["mean_abs_difference"] == 2.0 and row["mean_difference"] == 1.0
+    assert row["seed_spread_old"] == pytest.approx(np.std([80, 84], ddof=1))  # AS1 and AS2 alike
+    assert row["seed_spread_new"] == pytest.approx(np.std([83, 90], ddof=1))  # AS2 has one seed only
+    out = tmp_path / "cmp.md"
+    assert module.main([str(a), str(b), "--out", str(out)]) == 0
+    assert "| msr3d | ARRN_TWO_STREAM | AS1 | 0 | 80.0 | 83.0 | +3.0 |" in out.read_text()
+    assert out.read_text() == capsys.readouterr().out
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([entry("asgcn", {"0": {"AS1": 60.0}})]))
+    with pytest.raises(SystemExit, match="share no"):
+        module.main([str(a), str(other)])
+    with pytest.raises(SystemExit, match="not a reproduction.json"):
+        module.main([str(a), str(tmp_path / "missing.json")])

@@ -390,7 +390,8 @@ def _earlier(
         cached = _load_cached(path, fingerprint)
         if cached is not None:
             ctx.log(f"{what}: done earlier ({path})")
-            _publish(ctx, training, unit, seed, cached)  # e.g. trained before the records folder existed
+            if path.parent == unit_dir:  # e.g. trained before the records folder existed
+                _publish(ctx, training, unit, seed, cached)
             return True, cached
     if ctx.cached_only:
         ctx.log(f"{what}: not run yet (left out of the report)")

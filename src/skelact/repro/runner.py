@@ -365,15 +365,14 @@ def reproduce(
         for unit in units:
             for seed in seeds:
                 plan.append((ctx, unit, seed, trainings_for(ctx.target, models)))
-    total = sum(len(p[3]) for p in plan)
+    runs = [(ctx, unit, seed, t) for ctx, unit, seed, trainings in plan for t in trainings]
     log(
-        f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {total} model run(s); "
+        f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {len(runs)} model run(s); "
         f"report in {out}, work files in {work}"
     )
     found: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
     started = time.time()
     paths: tuple[Any, ...] = ()
-    runs = [(ctx, unit, seed, t) for ctx, unit, seed, trainings in plan for t in trainings]
 
     def report() -> tuple[Any, ...]:
         return write_report(

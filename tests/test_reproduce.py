@@ -5,6 +5,7 @@ subject in any selection input, resuming from the work directory)."""
 from __future__ import annotations
 
 import json
+import pathlib
 import shutil
 
 import numpy as np
@@ -367,6 +368,77 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     with pytest.raises(ConfigError, match="no finished unit result"):
         reproduce(["msr3d"], store=msr_store, quick=True, seeds=[3], work_dir=work, out=tmp_path / "r3",
                   report_only=True, log=lambda s: None)
+
+
+def test_results_are_keyed_by_the_data_not_by_where_the_store_lies(msr_store, tmp_path, monkeypatch):
+    from skelact.data.store import SkeletonStore
+    from skelact.repro import protocol, reproduce
+
+    kw = dict(quick=True, seeds=[0], models=["rrn"], log=lambda s: None)
+    copy = tmp_path / "elsewhere" / "msr3d"
+    shutil.copytree(msr_store, copy)
+    sums = SkeletonStore(msr_store).manifest["checksum"]
+    assert sums == SkeletonStore(copy).manifest["checksum"] and sums["data.bin"]
+
+    # a unit trained as before this change (its fingerprint taken of the store's path)
+    monkeypatch.setattr(protocol, "store_identity", lambda ctx: str(ctx.store_path))
+    records = tmp_path / "units"
+    reproduce(["msr3d"], store=msr_store, out=tmp_path / "r0", work_dir=tmp_path / "w0", results=records,
+              **kw)  # fmt: skip
+    record = records / "msr3d/rrn/as1/seed_0/unit.json"
+    by_path = json.loads(record.read_text())
+    monkeypatch.undo()
+    # keyed by its path, it is not found with the store elsewhere ...
+    with pytest.raises(ConfigError, match="no finished unit result"):
+        reproduce(["msr3d"], store=copy, out=tmp_path / "r1", work_dir=tmp_path / "w1", results=records,
+                  report_only=True, **kw)  # fmt: skip
+    # ... but it is with the store where it was, and is then re-keyed by the store's checksums
+    logs: list[str] = []
+    first = reproduce(["msr3d"], store=msr_store, out=tmp_path / "r2", work_dir=tmp_path / "w2",
+                      results=records, report_only=True, **{**kw, "log": logs.append})  # fmt: skip
+    assert any("re-keyed by the store's checksums" in line for line in logs)
+    rekeyed = json.loads(record.read_text())
+    assert rekeyed["fingerprint"] != by_path["fingerprint"]
+    assert {**rekeyed, "fingerprint": None} == {**by_path, "fingerprint": None}
+    # now a copy of the store under another path and another work directory find it: same numbers
+    again = reproduce(["msr3d"], store=copy, out=tmp_path / "r3", work_dir=tmp_path / "w3", results=records,
+                      report_only=True, **kw)  # fmt: skip
+    assert [e["per_seed"] for e in again["entries"]] == [e["per_seed"] for e in first["entries"]]
+    assert json.loads(record.read_text()) == rekeyed
+    # other data under the same path is other data: not found
+    monkeypatch.setattr(protocol, "store_identity", lambda ctx: "store:0000000000000000")
+    with pytest.raises(ConfigError, match="no finished unit result"):
+        reproduce(["msr3d"], store=msr_store, out=tmp_path / "r4", work_dir=tmp_path / "w4", results=records,
+                  report_only=True, **kw)  # fmt: skip
+
+
+def test_committed_report_is_rebuilt_from_the_committed_unit_records(shared_data, tmp_path):
+    """``reports/`` holds the reproduction report and the unit records it is built from: the
+    report's own command, with ``--report-only``, another work directory and a copy of the records,
+    rebuilds the same numbers from the records alone (and trains nothing)."""
+    import shlex
+
+    from skelact.cli import main
+
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
+    committed = json.loads((reports / "reproduction.json").read_text())
+    records = tmp_path / "units"
+    shutil.copytree(reports / "units", records)
+    argv = shlex.split(committed[0]["command"])
+    assert argv[0] == "skelact" and all(e["command"] == committed[0]["command"] for e in committed)
+    argv = [*argv[1:], "--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work"),
+            "--results", str(records), "--report-only"]  # fmt: skip
+    assert main(argv) == 0
+    rebuilt = json.loads((tmp_path / "out" / "reproduction.json").read_text())
+    numbers = ("target", "row", "folds", "mean", "std", "per_seed", "chosen", "complete", "trained_with")
+
+    def picked(entries):
+        return [{k: e.get(k) for k in numbers} for e in entries]
+
+    assert picked(rebuilt) == picked(committed)
+    for path in sorted(records.rglob("*")):  # read, not written: every record is current
+        if path.is_file():
+            assert path.read_bytes() == (reports / "units" / path.relative_to(records)).read_bytes(), path
 
 
 def _unit_results(root):

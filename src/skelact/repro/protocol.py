@@ -21,6 +21,10 @@ on positions and subjects). Each cross-validation training and each unit is cach
 directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a fingerprint of everything that
 determines it (the resolved config, :func:`config_digest`, so an edited preset file is not served
 from the cache; the split; the selection settings), so an interrupted run continues where it stopped.
+The data enter the fingerprint as the checksums of the prepared store (:func:`store_identity`), not
+as its path, so a result is found again under another work directory or with a ``--store``
+prepared elsewhere from the same files. Results saved before this (keyed by the store's path) are
+still recognised, and re-keyed when found.
 
 The work directory lives on one machine. A finished unit's result (``unit.json``, and for AS-GCN
 the forecast example the report draws) is also written to the *unit records* folder
@@ -61,6 +65,7 @@ __all__ = [
     "augmentation_specs",
     "build_config",
     "config_digest",
+    "store_identity",
     "cv_folds_for",
     "cv_split",
     "evenly",
@@ -229,12 +234,49 @@ def _fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def config_digest(cfg: Any) -> str:
+def config_digest(cfg: Any, store: str | None = None) -> str:
     """A digest of the resolved config ``cfg`` (preset files, ``_base_`` chain and overrides applied):
-    part of every cache fingerprint, so a changed preset file invalidates the units trained with it."""
+    part of every cache fingerprint, so a changed preset file invalidates the units trained with it.
+    ``store``: what stands for ``data.store`` in the digest instead of its path."""
     from ..train.config import config_to_dict
 
-    return _fingerprint(config_to_dict(cfg))
+    data = config_to_dict(cfg)
+    if store is not None:
+        data.setdefault("data", {})["store"] = store
+    return _fingerprint(data)
+
+
+def store_identity(ctx: Context) -> str:
+    """What identifies the data of a reproduction in its fingerprints: the checksums of the prepared
+    store's files (``manifest.json``), so the same data prepared under another path give the same
+    fingerprints; the store's path for a store whose manifest has no checksums."""
+    sums = ctx.store.manifest.get("checksum") or {}
+    if not any(k != "algorithm" for k in sums):
+        return str(ctx.store_path)
+    return f"store:{_fingerprint(sums)}"
+
+
+def _settings_variants(
+    ctx: Context, cfg: Any, preset: str, overrides: Sequence[str], extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The settings a result's fingerprint is taken of: first with the data as
+    :func:`store_identity` (the fingerprint results are saved under), then with the store's path
+    (how results were keyed before; still recognised)."""
+    identity = store_identity(ctx)
+    by_path = f"data.store={ctx.store_path}"
+    portable = {
+        "preset": preset,
+        "overrides": [f"data.store={identity}" if o == by_path else o for o in overrides],
+        "config": config_digest(cfg, store=identity),
+        **extra,
+    }
+    legacy = {"preset": preset, "overrides": list(overrides), "config": config_digest(cfg), **extra}
+    return [portable, legacy]
+
+
+def _fingerprints(variants: Sequence[dict[str, Any]], **more: Any) -> tuple[str, ...]:
+    """The fingerprints of ``variants`` (each with ``more`` added), the current one first."""
+    return tuple(dict.fromkeys(_fingerprint({**v, **more}) for v in variants))
 
 
 def _write_json(data: Any, path: Path) -> None:
@@ -244,14 +286,15 @@ def _write_json(data: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
+def _load_cached(path: Path, fingerprints: Sequence[str]) -> dict[str, Any] | None:
+    """The result saved at ``path`` when its fingerprint is one of ``fingerprints``, else None."""
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if data.get("fingerprint") == fingerprint else None
+    return data if data.get("fingerprint") in fingerprints else None
 
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
@@ -275,12 +318,12 @@ def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) ->
     _save_npz(path, arrays)
 
 
-def _load_fold(path: Path, fingerprint: str, name: str) -> tuple[FoldScores, float] | None:
+def _load_fold(path: Path, fingerprints: Sequence[str], name: str) -> tuple[FoldScores, float] | None:
     if not path.is_file():
         return None
     try:
         with np.load(path) as z:
-            if str(z["fingerprint"]) != fingerprint:
+            if str(z["fingerprint"]) not in fingerprints:
                 return None
             scores = {k[len("scores_") :]: z[k] for k in z.files if k.startswith("scores_")}
             fold = FoldScores(name, z["indices"], z["labels"], z["epochs"], scores, z["train_indices"])
@@ -363,12 +406,21 @@ def _record_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path
     return unit_path(ctx.results_dir, ctx.target.name, training.key, unit.key, seed)
 
 
-def _publish(ctx: Context, training: Training, unit: Unit, seed: int, result: dict[str, Any]) -> None:
+def _publish(
+    ctx: Context,
+    training: Training,
+    unit: Unit,
+    seed: int,
+    result: dict[str, Any],
+    fingerprints: Sequence[str] = (),
+) -> None:
     """Write ``result`` (and its forecast example, when the work directory has one) to the unit
-    records folder. A record there with the same fingerprint is kept as it is: the records are
-    what reports are built from, so a unit trained again elsewhere does not replace one."""
+    records folder. A record there with one of ``fingerprints`` (default: the result's) is kept as
+    it is: the records are what reports are built from, so a unit trained again elsewhere does not
+    replace one."""
     record_dir = _record_dir(ctx, training, unit, seed)
-    if record_dir is None or _load_cached(record_dir / RESULT_FILE, result["fingerprint"]) is not None:
+    accepted = tuple(fingerprints) or (result["fingerprint"],)
+    if record_dir is None or _load_cached(record_dir / RESULT_FILE, accepted) is not None:
         return
     _write_json(result, record_dir / RESULT_FILE)
     example = _unit_dir(ctx, training, unit, seed) / FORECAST_EXAMPLE
@@ -380,18 +432,30 @@ def _publish(ctx: Context, training: Training, unit: Unit, seed: int, result: di
 
 
 def _earlier(
-    ctx: Context, training: Training, unit: Unit, seed: int, label: str, unit_dir: Path, fingerprint: str
+    ctx: Context,
+    training: Training,
+    unit: Unit,
+    seed: int,
+    label: str,
+    unit_dir: Path,
+    fingerprints: Sequence[str],
 ) -> tuple[bool, dict[str, Any] | None]:
-    """``(True, result)`` for a unit done earlier with this fingerprint, ``(True, None)`` for one
-    not run yet under ``ctx.cached_only`` (nothing to do either way), else ``(False, None)``."""
+    """``(True, result)`` for a unit done earlier with one of ``fingerprints`` (the current one
+    first, see :func:`_settings_variants`), ``(True, None)`` for one not run yet under
+    ``ctx.cached_only`` (nothing to do either way), else ``(False, None)``. A result found under an
+    older fingerprint is saved again under the current one (nothing else in it changes)."""
     what = f"{label} {training.key} {unit.name} seed {seed}"
     record_dir = _record_dir(ctx, training, unit, seed)
     for path in ([] if record_dir is None else [record_dir / RESULT_FILE]) + [unit_dir / RESULT_FILE]:
-        cached = _load_cached(path, fingerprint)
+        cached = _load_cached(path, fingerprints)
         if cached is not None:
             ctx.log(f"{what}: done earlier ({path})")
+            if cached["fingerprint"] != fingerprints[0]:
+                cached = {**cached, "fingerprint": fingerprints[0]}
+                _write_json(cached, path)
+                ctx.log(f"{what}: re-keyed by the store's checksums instead of its path ({path})")
             if path.parent == unit_dir:  # e.g. trained before the records folder existed
-                _publish(ctx, training, unit, seed, cached)
+                _publish(ctx, training, unit, seed, cached, fingerprints)
             return True, cached
     if ctx.cached_only:
         ctx.log(f"{what}: not run yet (left out of the report)")
@@ -423,28 +487,28 @@ def _run_cv_unit(
     k = len(folds)
     max_epochs = int(cfg.train.epochs)
     rows = {row.key: row.head for row in training.rows}
-    settings = {
-        "preset": preset, "overrides": overrides, "max_epochs": max_epochs, "cv_folds": k,
-        "train": _digest(train_idx), "test": _digest(test_idx), "rows": rows, "config": config_digest(cfg),
-    }  # fmt: skip
+    variants = _settings_variants(ctx, cfg, preset, overrides, {
+        "max_epochs": max_epochs, "cv_folds": k, "train": _digest(train_idx), "test": _digest(test_idx),
+        "rows": rows,
+    })  # fmt: skip
     forecast = training.model == "asgcn"  # its prediction head: future-pose error on the test set
     final_settings = {"smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()}
     if forecast:
         final_settings["forecast"] = 1
-    fingerprint = _fingerprint({**settings, **final_settings})
+    fingerprints = _fingerprints(variants, **final_settings)
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
     if done:
         return earlier
 
     started = time.time()
-    fold_fp = _fingerprint(settings)
+    fold_fps = _fingerprints(variants)
     fold_scores: list[FoldScores] = []
     cv_info = []
     for j, fold in enumerate(folds, 1):
         held_out = np.unique(subjects[fold["val"]]).tolist()
         cache = unit_dir / f"cv{j}.npz"
-        loaded = _load_fold(cache, fold_fp, f"cv{j}")
+        loaded = _load_fold(cache, fold_fps, f"cv{j}")
         what = (
             f"{label} {training.key} {unit.name} seed {seed}: CV fold {j}/{k} (train {len(fold['train'])}, "
             f"held out {len(fold['val'])}: subject(s) {held_out})"
@@ -454,7 +518,7 @@ def _run_cv_unit(
             rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=max_epochs)
             scores = FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"])
             wall = rec.wall_time_s
-            _save_fold(cache, fold_fp, scores, wall)
+            _save_fold(cache, fold_fps[0], scores, wall)
             ctx.log(f"{what}: {wall:.0f} s")
         else:
             scores, wall = loaded
@@ -497,7 +561,7 @@ def _run_cv_unit(
         results[row.key] = {**_row_result(probs, final.labels, num_classes), **c.to_dict()}
 
     result = {
-        **_result_header(ctx, training, unit, seed, fingerprint, store.dataset, "cv"),
+        **_result_header(ctx, training, unit, seed, fingerprints[0], store.dataset, "cv"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": max_epochs,
@@ -539,8 +603,8 @@ def _run_validation_unit(
 
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    fingerprint = _fingerprint({"preset": preset, "overrides": overrides, "config": config_digest(cfg)})
-    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
+    fingerprints = _fingerprints(_settings_variants(ctx, cfg, preset, overrides, {}))
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
     if done:
         return earlier
     run_dir = unit_dir / "run"
@@ -587,7 +651,7 @@ def _run_validation_unit(
                 "alpha": None,
             }
     result = {
-        **_result_header(ctx, training, unit, seed, fingerprint, metrics.get("dataset"), "validation"),
+        **_result_header(ctx, training, unit, seed, fingerprints[0], metrics.get("dataset"), "validation"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": int(cfg.train.epochs),

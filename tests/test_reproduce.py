@@ -273,6 +273,14 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert main_row["paper"]["difference"] == pytest.approx(main_row["mean"] - 95.0, abs=0.01)
     assert 0.0 <= main_row["chosen"]["AS1"]["3"]["alpha"] <= 1.0
     assert next(e for e in entries if e["row"] == "rrn_joint")["paper"] is None
+    # the attention-mask ablation: ARRN minus RRN of the same stream, unit and seed
+    rrn_row = next(e for e in entries if e["row"] == "rrn_two_stream")
+    ab = main_row["vs_without_attention"]
+    assert ab["row"] == "rrn_two_stream" and ab["pairs"] == 1 and ab["standard_error"] is None
+    assert ab["mean_difference"] == pytest.approx(main_row["mean"] - rrn_row["mean"], abs=0.02)
+    assert ab["better"] + ab["equal"] + ab["worse"] == 1
+    assert ab["paper_difference"] == {"ntu60-xsub": 4.2, "ntu60-xview": 5.4}  # Table 2: 81.8-77.6, 89.6-84.2
+    assert "vs_without_attention" not in rrn_row
     # AS-GCN's prediction head: future-pose error per step against the two baselines, same targets
     fc = next(e for e in entries if e["row"] == "asgcn")["forecast"]
     assert fc["steps"] >= 1 and fc["units"] == 1 and fc["runs"] == 1
@@ -286,6 +294,8 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert "Quick run" in md and "| Two-stream ARRN-LSTM |" in md and "95.0" in md
     assert "a13_s09_e02" in md  # the all-zero sequence is counted
     assert "Future-pose forecast (AS-GCN prediction head)" in md and "| constant velocity |" in md
+    assert "### The attention mask (ablation)" in md
+    assert "| Two-stream ARRN-LSTM vs Two-stream RRN-LSTM |" in md
     assert (out / "figures" / "msr3d_asgcn_forecast_error.png").is_file()
     assert (out / "figures" / "msr3d_asgcn_forecast_example.png").is_file()
     for line in md.splitlines():
@@ -430,10 +440,10 @@ def test_committed_report_is_rebuilt_from_the_committed_unit_records(shared_data
             "--results", str(records), "--report-only"]  # fmt: skip
     assert main(argv) == 0
     rebuilt = json.loads((tmp_path / "out" / "reproduction.json").read_text())
-    numbers = ("target", "row", "folds", "mean", "std", "per_seed", "chosen", "complete", "trained_with")
+    machine = ("hardware", "hardware_details")  # of the machine that wrote the report, not the units
 
     def picked(entries):
-        return [{k: e.get(k) for k in numbers} for e in entries]
+        return [{k: v for k, v in e.items() if k not in machine} for e in entries]
 
     assert picked(rebuilt) == picked(committed)
     for path in sorted(records.rglob("*")):  # read, not written: every record is current
@@ -632,6 +642,28 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
     assert ("not the 15-joint world coordinates of the paper" in md) is (variant == "features")
     no_op = "hip centring, a no-op here: layout `florence8` has no hip joints"
     assert (no_op in md) is (variant == "features")
+
+
+def test_attention_ablation_pairs_units_and_seeds_both_rows_hold():
+    from skelact.repro.report import attention_ablation
+
+    def entry(row, attention, per_seed):
+        return {"target": "msr3d", "architecture": "arrn_lstm", "row": row, "name": row,
+                "attention": attention, "stream": "joint",
+                "per_seed": {s: {"folds": f} for s, f in per_seed.items()}}  # fmt: skip
+
+    arrn = entry("arrn_joint", True, {"0": {"AS1": 80.0, "AS2": 70.0}, "1": {"AS1": 75.0, "AS2": 60.0}})
+    rrn = entry("rrn_joint", False, {"0": {"AS1": 78.0, "AS2": 70.0}, "1": {"AS1": 79.0}, "2": {"AS1": 1.0}})
+    ab = attention_ablation(arrn, [arrn, rrn])
+    # pairs: (0, AS1) +2, (0, AS2) 0, (1, AS1) -4; (1, AS2) and seed 2 have one side only
+    assert ab["pairs"] == 3 and (ab["better"], ab["equal"], ab["worse"]) == (1, 1, 1)
+    assert ab["mean_difference"] == pytest.approx(-2 / 3, abs=0.01)
+    assert ab["std_difference"] == pytest.approx(np.std([2, 0, -4], ddof=1), abs=0.01)
+    assert ab["standard_error"] == pytest.approx(np.std([2, 0, -4], ddof=1) / np.sqrt(3), abs=0.01)
+    assert ab["paper_difference"] == {"ntu60-xsub": 5.0, "ntu60-xview": 4.7}  # Table 2: joint stream
+    assert attention_ablation(rrn, [arrn, rrn]) is None  # the row without the mask has none
+    assert attention_ablation(arrn, [arrn]) is None  # no RRN row
+    assert attention_ablation(arrn, [arrn, {**rrn, "stream": "line"}]) is None  # another stream
 
 
 def test_summary_cell_shows_spread_only_over_several_complete_seeds():

@@ -389,7 +389,59 @@ def build_entries(
                 entries.append(
                     _row_entry(target, units, training, row, mine, seeds, facts.get(name, {}), common)
                 )
+    for e in entries:
+        ablation = attention_ablation(e, entries)
+        if ablation is not None:
+            e["vs_without_attention"] = ablation
     return entries
+
+
+def attention_ablation(
+    entry: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The attention mask's effect for an ARRN-LSTM row ``entry``: its accuracy minus that of the
+    RRN-LSTM row of the same stream (attention off) on the same target, paired by unit and seed
+    (the same protocol split and cross-validation folds), beside the paper's differences on NTU
+    RGB+D (Table 2, the only table with the ablation). None for other rows or without RRN rows."""
+    if entry.get("architecture") != "arrn_lstm" or not entry.get("attention"):
+        return None
+    other = next(
+        (
+            o for o in entries
+            if o["target"] == entry["target"] and o.get("architecture") == "arrn_lstm"
+            and not o.get("attention") and o.get("stream") == entry.get("stream")
+        ),
+        None,
+    )  # fmt: skip
+    if other is None:
+        return None
+    diffs = [
+        with_mask - o_seed["folds"][u]
+        for s, e_seed in entry["per_seed"].items()
+        if (o_seed := other["per_seed"].get(s)) is not None
+        for u, with_mask in e_seed["folds"].items()
+        if o_seed["folds"].get(u) is not None and with_mask is not None
+    ]
+    if not diffs:
+        return None
+    d = np.asarray(diffs, dtype=np.float64)
+    paper = {}
+    for ntu in ("ntu60-xsub", "ntu60-xview"):
+        a, r = paper_result(ntu, str(entry["row"])), paper_result(ntu, str(other["row"]))
+        if a is not None and r is not None:
+            paper[ntu] = round(a.value - r.value, 2)
+    return {
+        "row": other["row"],
+        "name": other["name"],
+        "pairs": int(d.size),
+        "mean_difference": _r(float(d.mean())),
+        "std_difference": _r(_std(d.tolist())) if d.size > 1 else None,
+        "standard_error": _r(_std(d.tolist()) / np.sqrt(d.size)) if d.size > 1 else None,
+        "better": int((d > 0).sum()),
+        "equal": int((d == 0).sum()),
+        "worse": int((d < 0).sum()),
+        "paper_difference": paper,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,6 +816,7 @@ def _markdown(
                 for e in mine
             ]
             lines += _table(["Model", *unit_names], ch_rows) + [""]
+        lines += _attention_section(mine)
         lines += _forecast_section(mine)
         for caption, path in figs.get(name, []):
             lines += [f"![{caption}]({path})", "", f"*{caption}.*", ""]
@@ -786,6 +839,40 @@ def _markdown(
         "",
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _attention_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The attention-mask ablation (:func:`attention_ablation`) of the ARRN-LSTM rows that have one."""
+    rows = []
+    for e in entries:
+        ab = e.get("vs_without_attention")
+        if not ab:
+            continue
+        other = next(o for o in entries if o["row"] == ab["row"])
+        spread = "" if ab["standard_error"] is None else f" ± {ab['standard_error']:.1f}"
+        paper = " / ".join(f"{v:+.1f}" for v in ab["paper_difference"].values()) or "–"
+        rows.append([
+            f"{e['name']} vs {ab['name']}", _pm(e), _pm(other), f"{ab['mean_difference']:+.1f}{spread}",
+            f"{ab['better']} / {ab['equal']} / {ab['worse']} of {ab['pairs']}", paper,
+        ])  # fmt: skip
+    if not rows:
+        return []
+    lines = [
+        "### The attention mask (ablation)",
+        "",
+        "Accuracy with the attention mask (ARRN) minus without it (RRN), stream by stream. The two "
+        "runs of a unit and seed share the protocol split and the cross-validation folds, so the "
+        "difference is taken pair by pair (mean ± standard error over the pairs; the count says in how "
+        "many pairs the mask scored higher / the same / lower). The papers have the ablation only on "
+        "NTU RGB+D (ARRN-LSTM Table 2, cross-subject / cross-view).",
+        "",
+    ]
+    lines += _table(
+        ["Rows", "With the mask", "Without", "Difference (points)", "Higher / same / lower",
+         "Paper, NTU RGB+D"],
+        rows,
+    )  # fmt: skip
+    return lines + [""]
 
 
 def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -440,7 +440,8 @@ def test_committed_report_is_rebuilt_from_the_committed_unit_records(shared_data
             "--results", str(records), "--report-only"]  # fmt: skip
     assert main(argv) == 0
     rebuilt = json.loads((tmp_path / "out" / "reproduction.json").read_text())
-    machine = ("hardware", "hardware_details")  # of the machine that wrote the report, not the units
+    # what describes this rebuild (its machine, its command line), not the units
+    machine = ("hardware", "hardware_details", "command")
 
     def picked(entries):
         return [{k: v for k, v in e.items() if k not in machine} for e in entries]

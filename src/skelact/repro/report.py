@@ -430,13 +430,14 @@ def attention_ablation(
         a, r = paper_result(ntu, str(entry["row"])), paper_result(ntu, str(other["row"]))
         if a is not None and r is not None:
             paper[ntu] = round(a.value - r.value, 2)
+    sd = _std(d.tolist()) if d.size > 1 else None
     return {
         "row": other["row"],
         "name": other["name"],
         "pairs": int(d.size),
         "mean_difference": _r(float(d.mean())),
-        "std_difference": _r(_std(d.tolist())) if d.size > 1 else None,
-        "standard_error": _r(_std(d.tolist()) / np.sqrt(d.size)) if d.size > 1 else None,
+        "std_difference": _r(sd),
+        "standard_error": None if sd is None else _r(sd / np.sqrt(d.size)),
         "better": int((d > 0).sum()),
         "equal": int((d == 0).sum()),
         "worse": int((d < 0).sum()),

@@ -366,7 +366,9 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert json.loads(record.read_text()) == stale
     # --results none: the work directory only (now empty)
     assert main([*argv, "--report-only", "--results", "none"]) != 0
-    assert f"no finished unit result in {work} for" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"no finished unit result in {work} for" in err
+    assert not any(line.split() == ["mean"] for line in err.splitlines())  # no empty running table
 
     # an edited preset file (same preset name, same overrides) is not served from the cache
     import skelact.train.config as config_module

@@ -420,6 +420,7 @@ def reproduce(
         done_runs = 0
         with _torch_threads(threads):
             for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
+                added = False
                 for training in trainings:
                     done_runs += 1
                     label = f"[{done_runs}/{len(runs)}] {ctx.target.name}"
@@ -428,7 +429,9 @@ def reproduce(
                         continue
                     found[ctx.target.name].append(result)
                     finished(label, (ctx, unit, seed, training), result)
-                log(_running_table(ctx.target, found[ctx.target.name], models))
+                    added = True
+                if added:  # an empty table says nothing (report_only, a unit not run yet)
+                    log(_running_table(ctx.target, found[ctx.target.name], models))
                 if report_only and step < len(plan):
                     continue  # nothing new to show: one report at the end
                 paths = report()

@@ -54,7 +54,7 @@ def compare(old: Path, new: Path) -> tuple[list[dict[str, Any]], list[dict[str, 
             for unit in [u for u in fa if u in fb]:
                 mine.append({
                     "target": key[0], "row": key[1], "name": eb["name"], "unit": unit, "seed": int(seed),
-                    "old": fa[unit], "new": fb[unit], "difference": round(fb[unit] - fa[unit], 2),
+                    "old": fa[unit], "new": fb[unit], "difference": round(fb[unit] - fa[unit], 4),
                 })  # fmt: skip
         if not mine:
             continue
@@ -62,8 +62,8 @@ def compare(old: Path, new: Path) -> tuple[list[dict[str, Any]], list[dict[str, 
         units = sorted({p["unit"] for p in mine}, key=list(eb["folds"]).index)
         rows.append({
             "target": key[0], "row": key[1], "name": eb["name"], "pairs": len(mine),
-            "mean_abs_difference": round(statistics.fmean(abs(p["difference"]) for p in mine), 2),
-            "mean_difference": round(statistics.fmean(p["difference"] for p in mine), 2),
+            "mean_abs_difference": round(statistics.fmean(abs(p["difference"]) for p in mine), 4),
+            "mean_difference": round(statistics.fmean(p["difference"] for p in mine), 4),
             "seed_spread_old": _seed_spread(ea, units), "seed_spread_new": _seed_spread(eb, units),
         })  # fmt: skip
     return pairs, rows
@@ -71,6 +71,13 @@ def compare(old: Path, new: Path) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
+
+
+def _signed(x: float) -> str:
+    """One decimal with its sign; a difference that rounds to zero reads +0.0, not -0.0 (an older
+    report holds two decimals, so equal accuracies can differ by a rounding residue)."""
+    text = f"{x:+.1f}"
+    return "+0.0" if text == "-0.0" else text
 
 
 def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
@@ -88,13 +95,13 @@ def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[
     for r in rows:
         lines.append(
             f"| {r['target']} | {r['name']} | {r['pairs']} | {r['mean_abs_difference']:.1f} | "
-            f"{r['mean_difference']:+.1f} | {_fmt(r['seed_spread_old'])} | {_fmt(r['seed_spread_new'])} |"
+            f"{_signed(r['mean_difference'])} | {_fmt(r['seed_spread_old'])} | {_fmt(r['seed_spread_new'])} |"
         )
     lines += ["", "| Target | Model | Unit | Seed | Old | New | New − old |", "|---|---|---|---|---|---|---|"]
     for p in pairs:
         lines.append(
             f"| {p['target']} | {p['name']} | {p['unit']} | {p['seed']} | {p['old']:.1f} | {p['new']:.1f} | "
-            f"{p['difference']:+.1f} |"
+            f"{_signed(p['difference'])} |"
         )
     return "\n".join(lines) + "\n"
 

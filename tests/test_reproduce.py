@@ -454,6 +454,29 @@ def test_committed_report_is_rebuilt_from_the_committed_unit_records(shared_data
             assert path.read_bytes() == (reports / "units" / path.relative_to(records)).read_bytes(), path
 
 
+def test_committed_report_shows_each_unit_as_its_record_rounds():
+    """Every per-seed accuracy of the committed report, to one decimal as the Markdown shows it,
+    equals the unit record's raw top-1 rounded once (15/19 = 78.947 reads 78.9, not 79.0 by way of
+    78.95), in the JSON and in the Markdown's per-seed table of its target."""
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
+    entries = {(e["target"], e["row"]): e for e in json.loads((reports / "reproduction.json").read_text())}
+    markdown = (reports / "reproduction.md").read_text()
+    sections = {part.split("\n", 1)[0]: part for part in markdown.split("\n## ")}
+    checked = 0
+    for path in sorted((reports / "units").rglob("unit.json")):
+        record = json.loads(path.read_text())
+        for row, result in record["rows"].items():
+            entry = entries[(record["target"], row)]
+            expected = f"{result['top1']:.1f}"
+            shown = entry["per_seed"][str(record["seed"])]["folds"][record["unit_name"]]
+            assert f"{shown:.1f}" == expected, path
+            prefix = f"| {entry['name']} | {record['seed']} |"
+            line = next(ln for ln in sections[record["target"]].splitlines() if ln.startswith(prefix))
+            assert f" {expected} |" in line, (path, row, line)
+            checked += 1
+    assert checked > 100
+
+
 def _unit_results(root):
     """The results of every unit.json under ``root`` without what says when and where it ran."""
     out = {}
@@ -802,18 +825,22 @@ def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsy
         entry("rrn_joint", {"0": {"AS1": 50.0}}),  # not in the new report: left out
     ]
     new = [entry("arrn_two_stream", {"0": {"AS1": 83.0, "AS2": 69.0}, "2": {"AS1": 90.0}})]
+    old.append(entry("rrn_line", {"0": {"AS1": 83.02}}))  # two decimals, the same 44/53 as below
+    new.append(entry("rrn_line", {"0": {"AS1": 83.0189}}))
     a, b = tmp_path / "old.json", tmp_path / "new.json"
     a.write_text(json.dumps(old))
     b.write_text(json.dumps(new))
     pairs, rows = module.compare(a, b)
-    assert [(p["unit"], p["seed"], p["difference"]) for p in pairs] == [("AS1", 0, 3.0), ("AS2", 0, -1.0)]
-    (row,) = rows
+    assert [(p["unit"], p["seed"], p["difference"]) for p in pairs[:2]] == [("AS1", 0, 3.0), ("AS2", 0, -1.0)]
+    row = rows[0]
     assert row["pairs"] == 2 and row["mean_abs_difference"] == 2.0 and row["mean_difference"] == 1.0
     assert row["seed_spread_old"] == pytest.approx(np.std([80, 84], ddof=1))  # AS1 and AS2 alike
     assert row["seed_spread_new"] == pytest.approx(np.std([83, 90], ddof=1))  # AS2 has one seed only
     out = tmp_path / "cmp.md"
     assert module.main([str(a), str(b), "--out", str(out)]) == 0
     assert "| msr3d | ARRN_TWO_STREAM | AS1 | 0 | 80.0 | 83.0 | +3.0 |" in out.read_text()
+    assert "| msr3d | RRN_LINE | AS1 | 0 | 83.0 | 83.0 | +0.0 |" in out.read_text()  # not -0.0
+    assert "| msr3d | RRN_LINE | 1 | 0.0 | +0.0 |" in out.read_text()
     assert out.read_text() == capsys.readouterr().out
     other = tmp_path / "other.json"
     other.write_text(json.dumps([entry("asgcn", {"0": {"AS1": 60.0}})]))

@@ -172,7 +172,9 @@ def _std(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _r(x: float | None, nd: int = 2) -> float | None:
+def _r(x: float | None, nd: int = 4) -> float | None:
+    """Round for the JSON. Four decimals, so that the one-decimal Markdown formatted from these
+    numbers equals the raw value's (two decimals made 15/19 = 78.947 into 78.95 and then "79.0")."""
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
 
 

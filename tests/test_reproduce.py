@@ -831,8 +831,11 @@ def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsy
     a.write_text(json.dumps(old))
     b.write_text(json.dumps(new))
     pairs, rows = module.compare(a, b)
-    assert [(p["unit"], p["seed"], p["difference"]) for p in pairs[:2]] == [("AS1", 0, 3.0), ("AS2", 0, -1.0)]
-    row = rows[0]
+    assert [(p["row"], p["unit"], p["seed"]) for p in pairs] == [
+        ("arrn_two_stream", "AS1", 0), ("arrn_two_stream", "AS2", 0), ("rrn_line", "AS1", 0)]  # fmt: skip
+    assert [p["difference"] for p in pairs] == [3.0, -1.0, pytest.approx(-0.0011)]
+    row, residue = rows
+    assert residue["row"] == "rrn_line" and residue["pairs"] == 1
     assert row["pairs"] == 2 and row["mean_abs_difference"] == 2.0 and row["mean_difference"] == 1.0
     assert row["seed_spread_old"] == pytest.approx(np.std([80, 84], ddof=1))  # AS1 and AS2 alike
     assert row["seed_spread_new"] == pytest.approx(np.std([83, 90], ddof=1))  # AS2 has one seed only

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from skelact.repro.report import signed_points
+
 
 def _entries(path: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
     try:
@@ -73,13 +75,6 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
 
 
-def _signed(x: float) -> str:
-    """One decimal with its sign; a difference that rounds to zero reads +0.0, not -0.0 (an older
-    report holds two decimals, so equal accuracies can differ by a rounding residue)."""
-    text = f"{x:+.1f}"
-    return "+0.0" if text == "-0.0" else text
-
-
 def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     lines = [
         f"# `{new}` against `{old}`",
@@ -95,13 +90,14 @@ def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[
     for r in rows:
         lines.append(
             f"| {r['target']} | {r['name']} | {r['pairs']} | {r['mean_abs_difference']:.1f} | "
-            f"{_signed(r['mean_difference'])} | {_fmt(r['seed_spread_old'])} | {_fmt(r['seed_spread_new'])} |"
+            f"{signed_points(r['mean_difference'])} | {_fmt(r['seed_spread_old'])} | "
+            f"{_fmt(r['seed_spread_new'])} |"
         )
     lines += ["", "| Target | Model | Unit | Seed | Old | New | New − old |", "|---|---|---|---|---|---|---|"]
     for p in pairs:
         lines.append(
             f"| {p['target']} | {p['name']} | {p['unit']} | {p['seed']} | {p['old']:.1f} | {p['new']:.1f} | "
-            f"{_signed(p['difference'])} |"
+            f"{signed_points(p['difference'])} |"
         )
     return "\n".join(lines) + "\n"
 

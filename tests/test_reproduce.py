@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -475,6 +476,18 @@ def test_committed_report_shows_each_unit_as_its_record_rounds():
             assert f" {expected} |" in line, (path, row, line)
             checked += 1
     assert checked > 100
+
+
+def test_signed_differences_never_read_negative_zero():
+    """A difference that rounds to zero reads +0.0 in every table (83.02 against 83.0189 is no loss);
+    the committed reports hold no -0.0."""
+    from skelact.repro.report import signed_points
+
+    values = (3.0, -1.04, -0.0011, -0.04, 0.0, -0.06, 0.06)
+    assert [signed_points(x) for x in values] == ["+3.0", "-1.0", "+0.0", "+0.0", "+0.0", "-0.1", "+0.1"]
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
+    for path in sorted(reports.rglob("*.md")):
+        assert not re.search(r"[-−]0\.0(?!\d)", path.read_text()), path
 
 
 def _unit_results(root):

@@ -599,6 +599,13 @@ def _forecast_figures(
 # ---------------------------------------------------------------------------------------------
 # Markdown
 # ---------------------------------------------------------------------------------------------
+def signed_points(x: float) -> str:
+    """A difference in points, one decimal with its sign; one that rounds to zero reads +0.0, never
+    -0.0 (two accuracies equal up to a rounding residue, e.g. 83.02 against 83.0189)."""
+    text = f"{x:+.1f}"
+    return "+0.0" if text == "-0.0" else text
+
+
 def _fmt(x: float | None, nd: int = 1) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
 
@@ -722,7 +729,7 @@ def _markdown(
         rows.append([
             e["target"], e["name"], _pm(e),
             str(p["value"]) + ("" if p["comparable"] else " (other data)") if p else "not in the papers",
-            (f"{p['difference']:+.1f}" if p and p.get("difference") is not None else "–"),
+            (signed_points(p["difference"]) if p and p.get("difference") is not None else "–"),
             "yes" if e["comparable"] else "no (variant)",
         ])  # fmt: skip
     lines += _table(["Target", "Model", "Ours", "Paper", "Ours − paper", "Comparable data"], rows)
@@ -853,9 +860,10 @@ def _attention_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
             continue
         other = next(o for o in entries if o["row"] == ab["row"])
         spread = "" if ab["standard_error"] is None else f" ± {ab['standard_error']:.1f}"
-        paper = " / ".join(f"{v:+.1f}" for v in ab["paper_difference"].values()) or "–"
+        paper = " / ".join(signed_points(v) for v in ab["paper_difference"].values()) or "–"
         rows.append([
-            f"{e['name']} vs {ab['name']}", _pm(e), _pm(other), f"{ab['mean_difference']:+.1f}{spread}",
+            f"{e['name']} vs {ab['name']}", _pm(e), _pm(other),
+            f"{signed_points(ab['mean_difference'])}{spread}",
             f"{ab['better']} / {ab['equal']} / {ab['worse']} of {ab['pairs']}", paper,
         ])  # fmt: skip
     if not rows:
@@ -1031,8 +1039,10 @@ def _peeking_note(name: str, mine: list[dict[str, Any]], peeking: Mapping[str, A
     found = [s for s in peeking.get("summary", []) if s["target"] == name and s["row"] in names]
     if not found:
         return ""
-    parts = [f"{names[s['row']]} {s['reported']:.1f} → {s['best_test_epoch']:.1f} ({s['gain']:+.1f})"
-             for s in found]  # fmt: skip
+    parts = [
+        f"{names[s['row']]} {s['reported']:.1f} → {s['best_test_epoch']:.1f} ({signed_points(s['gain'])})"
+        for s in found
+    ]
     runs = max(s["n"] for s in found)
     return (
         f" Measured on {runs} of this run's unit-seed trainings (`scripts/peek_at_test.py`, "
@@ -1053,7 +1063,7 @@ def _gap_section(
         lines.append(
             f"- {e['name']}: ours {_pm(e)} vs {p['value']} in Table {p['table']} "
             f"({p.get('note') or 'as published'}); "
-            f"difference {p['difference']:+.1f} points."
+            f"difference {signed_points(p['difference'])} points."
         )
     units = f.get("units", [])
     if units:

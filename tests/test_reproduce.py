@@ -478,6 +478,24 @@ def test_committed_report_shows_each_unit_as_its_record_rounds():
     assert checked > 100
 
 
+def test_committed_report_per_unit_means_average_to_the_mean_column():
+    """The per-unit row of every entry averages the same seeds as its Mean (the complete ones), so the
+    row's mean over units equals the Mean: a seed with some folds finished must not move a fold's
+    number while the Mean ignores it."""
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
+    entries = json.loads((reports / "reproduction.json").read_text())
+    partial_seen = False
+    for e in entries:
+        if not e["seeds"]:
+            continue
+        assert np.mean(list(e["folds"].values())) == pytest.approx(e["mean"], abs=1e-3), e["name"]
+        for unit, value in e["folds"].items():
+            per_seed = [e["per_seed"][str(s)]["folds"][unit] for s in e["seeds"]]
+            assert value == pytest.approx(np.mean(per_seed), abs=1e-3), (e["target"], e["name"], unit)
+        partial_seen |= any(int(s) not in e["seeds"] for s in e["per_seed"])
+    assert partial_seen == ("unfinished seed(s)" in (reports / "reproduction.md").read_text())
+
+
 def test_signed_differences_never_read_negative_zero():
     """A difference that rounds to zero reads +0.0 in every table (83.02 against 83.0189 is no loss);
     the committed reports hold no -0.0."""

@@ -6,7 +6,7 @@ data (:func:`data_facts`) and the paper tables (:mod:`skelact.repro.paper`); not
 ``reproduction.json`` is a list of entries, one per dataset target and table row::
 
     {"dataset", "target", "model", "row", "name", "stream", "attention", "protocol", "variant",
-     "comparable", "folds": {unit: mean accuracy over seeds}, "mean", "std", "pooled", "seeds",
+     "comparable", "folds": {unit: mean accuracy over the seeds of "seeds"}, "mean", "std", "pooled", "seeds",
      "per_seed": {seed: {"folds": {unit: accuracy}, "mean"}}, "complete", "units_planned", "config",
      "command", "hardware", "trained_with", "wall_time_s", "paper",
      "chosen": {unit: {seed: {"epoch", "alpha", "cv_accuracy"}}}, "selection", "quick", "skelact_version"}
@@ -16,7 +16,9 @@ Accuracies are top-1 in percent. ``mean`` is the mean over seeds of each seed's 
 ``std`` is the sample standard deviation (ddof = 1) of those per-seed means; ``pooled`` the
 accuracy over all test sequences of all units (mean over seeds). While no seed has every unit
 (``seeds`` empty, ``complete`` false), ``mean`` is over the units finished so far and the tables
-say so ("partial: k of ``units_planned`` units"). ``hardware`` is the machine that wrote the
+say so ("partial: k of ``units_planned`` units"). ``folds`` averages the same seeds as ``mean``
+(the complete ones, while there are any), so its mean over units equals ``mean``; a seed still
+running shows only in ``per_seed``. ``hardware`` is the machine that wrote the
 report; ``trained_with`` counts the row's unit results per skelact version, git commit, torch and
 device they were trained with (:mod:`skelact.repro.provenance`).
 """
@@ -216,9 +218,11 @@ def _row_entry(
         if len(accs) == len(planned):
             complete_seeds.append(seed)
     means = [per_seed[str(s)]["mean"] for s in complete_seeds] or [v["mean"] for v in per_seed.values()]
+    # Per unit, the mean over the same seeds as ``mean`` (the complete ones), so that the per-unit
+    # row averages to the Mean column; an unfinished seed shows only in ``per_seed``.
     folds = {}
     for u in units:
-        vals = [by[(u.key, s)]["rows"][row.key]["top1"] for s in seeds if (u.key, s) in by]
+        vals = [by[(u.key, s)]["rows"][row.key]["top1"] for s in complete_seeds or seeds if (u.key, s) in by]
         folds[u.name] = _r(float(np.mean(vals)))
     chosen = {
         u.name: {
@@ -769,6 +773,16 @@ def _markdown(
             "the attention mask (ARRN) and without it (RRN), and AS-GCN).",
             "",
         ]
+        unfinished = sorted(
+            {s for e in mine if e["seeds"] for s in e["per_seed"] if int(s) not in e["seeds"]}, key=int
+        )
+        if unfinished:
+            lines += [
+                "Each row averages the seeds with every unit finished (the n of its Mean column), so it "
+                f"averages to that Mean; unfinished seed(s) {', '.join(unfinished)} are in the per-seed "
+                "table only.",
+                "",
+            ]
         lines += _table(header, body) + [""]
         if any(e.get("pooled") is not None for e in mine) and target.unit_kind == "fold":
             lines += [

@@ -110,6 +110,8 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["target"], r["row"]), []).append(r)
+    from skelact.repro.report import signed_points
+
     summary = []
     for (target, row), items in groups.items():
         rep = [i["reported"]["top1"] for i in items]
@@ -140,7 +142,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> None:
     for s in summary:
         lines.append(
             f"| {s['target']} | {s['row']} | {s['n']} | {s['reported']:.1f} | {s['last_epoch']:.1f} | "
-            f"{s['best_test_epoch']:.1f} | {s['gain']:+.1f} |"
+            f"{s['best_test_epoch']:.1f} | {signed_points(s['gain'])} |"
         )
     lines += [
         "",

@@ -3,6 +3,7 @@ report's, as the report rounds it, with the report's number of seeds."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -40,6 +41,13 @@ def readme_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
+@functools.cache
+def report_entries() -> dict[tuple[str, str], dict]:
+    """The committed report's entries by (target, row), read once for all the cases."""
+    entries = json.loads((REPO / "reports" / "reproduction.json").read_text())
+    return {(e["target"], e["row"]): e for e in entries}
+
+
 def test_readme_table_is_found():
     rows = readme_rows()
     assert {t for t, _, _ in rows} == set(DATASETS.values())
@@ -48,9 +56,7 @@ def test_readme_table_is_found():
 
 @pytest.mark.parametrize("target,model,cell", readme_rows(), ids=lambda v: str(v)[:30])
 def test_readme_rerun_numbers_are_the_report_numbers(target, model, cell):
-    report = json.loads((REPO / "reports" / "reproduction.json").read_text())
-    report = {(e["target"], e["row"]): e for e in report}
-    entries = [report[(target, row)] for row in MODEL_ROWS[model]]
+    entries = [report_entries()[(target, row)] for row in MODEL_ROWS[model]]
     values = VALUE.findall(cell.split("(", 1)[0])
     assert len(values) == len(entries), f"{model}: {cell!r}"
     (seeds,) = SEEDS.findall(cell)

@@ -1,5 +1,6 @@
 """The README's results table quotes the committed report: every rerun number in it must be the
-report's, as the report rounds it, with the report's number of seeds."""
+report's, as the report rounds it, with the report's number of seeds; so must the attention-mask
+differences in the notes below it."""
 
 from __future__ import annotations
 
@@ -69,3 +70,39 @@ def test_readme_rerun_numbers_are_the_report_numbers(target, model, cell):
         else:
             assert not std, f"{where}: a standard deviation from one seed"
         assert ("so far" in cell) == (not entry["complete"]), f"{where}: 'so far' but complete, or not"
+
+
+#: README ablation bullet -> (stream word, ARRN row) in the order the bullet names them.
+ABLATION_STREAMS = {"two-stream": "arrn_two_stream", "line": "arrn_line", "joint": "arrn_joint"}
+ABLATION = re.compile(
+    r"^\s*- (MSRAction3D|Florence3D), (\d+) pairs[^:]*:\s*(.*?)(?=\n\s*- |\n\n|\Z)", re.M | re.S
+)
+DIFFERENCE = re.compile(r"(two-stream|line|joint) ([+-]\d+\.\d) ± (\d+\.\d)")
+
+
+def readme_ablation_notes() -> list[tuple[str, int, list[tuple[str, str, str]]]]:
+    """(target, pairs, [(stream, difference, standard error)]) of each attention-mask bullet."""
+    text = (REPO / "README.md").read_text()
+    notes = text.split("## Results so far", 1)[1].split("\n## ", 1)[0]
+    notes = notes.split("The attention mask (ARRN minus RRN", 1)[1]
+    return [
+        (DATASETS[name], int(pairs), DIFFERENCE.findall(body.split("(the first", 1)[0]))
+        for name, pairs, body in ABLATION.findall(notes)
+    ]
+
+
+def test_readme_ablation_notes_are_found():
+    assert {t for t, _, _ in readme_ablation_notes()} == set(DATASETS.values())
+
+
+@pytest.mark.parametrize("target,pairs,differences", readme_ablation_notes(), ids=lambda v: str(v)[:20])
+def test_readme_ablation_numbers_are_the_report_numbers(target, pairs, differences):
+    from skelact.repro.report import signed_points
+
+    assert [s for s, _, _ in differences] == list(ABLATION_STREAMS), differences
+    for stream, difference, error in differences:
+        ablation = report_entries()[(target, ABLATION_STREAMS[stream])]["vs_without_attention"]
+        where = f"{target} {stream}"
+        assert pairs == ablation["pairs"], f"{where}: README {pairs} pairs, report {ablation['pairs']}"
+        report = signed_points(ablation["mean_difference"]), f"{ablation['standard_error']:.1f}"
+        assert (difference, error) == report, f"{where}: README {difference} ± {error}, report {report}"

@@ -77,7 +77,7 @@ ABLATION_STREAMS = {"two-stream": "arrn_two_stream", "line": "arrn_line", "joint
 ABLATION = re.compile(
     r"^\s*- (MSRAction3D|Florence3D), (\d+) pairs[^:]*:\s*(.*?)(?=\n\s*- |\n\n|\Z)", re.M | re.S
 )
-DIFFERENCE = re.compile(r"(two-stream|line|joint) ([+-]\d+\.\d) ± (\d+\.\d)")
+DIFFERENCE = re.compile(r"(two-stream|line|joint)\s+([+-]\d+\.\d)\s+±\s+(\d+\.\d)")
 
 
 def readme_ablation_notes() -> list[tuple[str, int, list[tuple[str, str, str]]]]:

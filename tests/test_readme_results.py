@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from skelact.repro.report import signed_points
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: README model cell -> the report rows it quotes, in the order of its values ("line / joint").
@@ -27,12 +29,16 @@ VALUE = re.compile(r"(\d+\.\d)(?: ± (\d+\.\d))?")
 SEEDS = re.compile(r"\((\d) seeds?\b")
 
 
+def results_section() -> str:
+    """The README's *Results so far* section: its table and the notes below it."""
+    text = (REPO / "README.md").read_text()
+    return text.split("## Results so far", 1)[1].split("\n## ", 1)[0]
+
+
 def readme_rows() -> list[tuple[str, str, str]]:
     """(target, model cell, rerun cell) of each row of the table under *Results so far*."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Results so far", 1)[1].split("\n## ", 1)[0]
     rows, target = [], None
-    for line in section.splitlines():
+    for line in results_section().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if not line.startswith("|") or len(cells) != 5 or cells[1] in ("model", "---"):
             continue
@@ -75,16 +81,14 @@ def test_readme_rerun_numbers_are_the_report_numbers(target, model, cell):
 #: README ablation bullet -> (stream word, ARRN row) in the order the bullet names them.
 ABLATION_STREAMS = {"two-stream": "arrn_two_stream", "line": "arrn_line", "joint": "arrn_joint"}
 ABLATION = re.compile(
-    r"^\s*- (MSRAction3D|Florence3D), (\d+) pairs[^:]*:\s*(.*?)(?=\n\s*- |\n\n|\Z)", re.M | re.S
+    rf"^\s*- ({'|'.join(DATASETS)}), (\d+) pairs[^:]*:\s*(.*?)(?=\n\s*- |\n\n|\Z)", re.M | re.S
 )
-DIFFERENCE = re.compile(r"(two-stream|line|joint)\s+([+-]\d+\.\d)\s+±\s+(\d+\.\d)")
+DIFFERENCE = re.compile(rf"({'|'.join(ABLATION_STREAMS)})\s+([+-]\d+\.\d)\s+±\s+(\d+\.\d)")
 
 
 def readme_ablation_notes() -> list[tuple[str, int, list[tuple[str, str, str]]]]:
     """(target, pairs, [(stream, difference, standard error)]) of each attention-mask bullet."""
-    text = (REPO / "README.md").read_text()
-    notes = text.split("## Results so far", 1)[1].split("\n## ", 1)[0]
-    notes = notes.split("The attention mask (ARRN minus RRN", 1)[1]
+    notes = results_section().split("The attention mask (ARRN minus RRN", 1)[1]
     return [
         (DATASETS[name], int(pairs), DIFFERENCE.findall(body.split("(the first", 1)[0]))
         for name, pairs, body in ABLATION.findall(notes)
@@ -97,8 +101,6 @@ def test_readme_ablation_notes_are_found():
 
 @pytest.mark.parametrize("target,pairs,differences", readme_ablation_notes(), ids=lambda v: str(v)[:20])
 def test_readme_ablation_numbers_are_the_report_numbers(target, pairs, differences):
-    from skelact.repro.report import signed_points
-
     assert [s for s, _, _ in differences] == list(ABLATION_STREAMS), differences
     for stream, difference, error in differences:
         ablation = report_entries()[(target, ABLATION_STREAMS[stream])]["vs_without_attention"]

@@ -1,6 +1,6 @@
 """The README's results table quotes the committed report: every rerun number in it must be the
 report's, as the report rounds it, with the report's number of seeds; so must the attention-mask
-differences in the notes below it."""
+differences and the Florence3D seed-by-seed table in the notes below it."""
 
 from __future__ import annotations
 
@@ -108,3 +108,70 @@ def test_readme_ablation_numbers_are_the_report_numbers(target, pairs, differenc
         assert pairs == ablation["pairs"], f"{where}: README {pairs} pairs, report {ablation['pairs']}"
         report = signed_points(ablation["mean_difference"]), f"{ablation['standard_error']:.1f}"
         assert (difference, error) == report, f"{where}: README {difference} ± {error}, report {report}"
+
+
+#: README per-seed model cell -> report row (the Florence3D seed-by-seed table in the notes).
+PER_SEED_ROWS = {
+    "two-stream ARRN-LSTM": "arrn_two_stream",
+    "joint stream (ARRN)": "arrn_joint",
+    "line stream (ARRN)": "arrn_line",
+    "two-stream RRN-LSTM (attention off)": "rrn_two_stream",
+    "joint stream (RRN)": "rrn_joint",
+    "line stream (RRN)": "rrn_line",
+    "AS-GCN (not in the papers)": "asgcn",
+}
+PER_SEED_HEADER = re.compile(r"^\s+\| model \| (seed \d(?: \| seed \d)*) \| first run, seed 0 \|$", re.M)
+
+
+def readme_per_seed_table() -> tuple[list[int], list[list[str]]]:
+    """(seeds of the header, cells of each row) of the Florence3D seed-by-seed table in the notes."""
+    section = results_section()
+    header = PER_SEED_HEADER.search(section)
+    assert header, "the Florence3D seed-by-seed table is not in the README's results notes"
+    seeds = [int(s.removeprefix("seed ")) for s in header.group(1).split(" | ")]
+    rows = []
+    for line in section[header.end() :].splitlines()[2:]:
+        if not line.strip().startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return seeds, rows
+
+
+@functools.cache
+def first_run_entries() -> dict[tuple[str, str], dict]:
+    """The first run's report (kept unchanged under reports/earlier/) by (target, row)."""
+    path = REPO / "reports" / "earlier" / "2026-11-23" / "reproduction.json"
+    return {(e["target"], e["row"]): e for e in json.loads(path.read_text())}
+
+
+def per_seed_cell(entry: dict, seed: int) -> str:
+    """What the README shows for one seed: the mean of a complete seed, the folds so far of a
+    running one, '–' for one not started."""
+    result = entry["per_seed"].get(str(seed))
+    if result is None:
+        return "–"
+    if seed in entry["seeds"]:
+        return f"{result['mean']:.1f}"
+    return f"{result['mean']:.1f} ({len(result['folds'])} of {entry['units_planned']} folds)"
+
+
+def test_readme_per_seed_table_covers_every_row_and_seed():
+    seeds, rows = readme_per_seed_table()
+    assert [r[0] for r in rows] == list(PER_SEED_ROWS)
+    for row in PER_SEED_ROWS.values():
+        reported = {int(s) for s in report_entries()[("florence3d", row)]["per_seed"]}
+        assert reported <= set(seeds), f"florence3d {row}: seeds {sorted(reported)} not all in the README"
+
+
+@pytest.mark.parametrize("cells", readme_per_seed_table()[1], ids=lambda c: c[0])
+def test_readme_per_seed_numbers_are_the_report_numbers(cells):
+    seeds, _ = readme_per_seed_table()
+    row = PER_SEED_ROWS[cells[0]]
+    entry = report_entries()[("florence3d", row)]
+    assert len(cells) == len(seeds) + 2, f"florence3d {row}: {cells}"
+    for seed, cell in zip(seeds, cells[1:-1], strict=True):
+        expected = per_seed_cell(entry, seed)
+        assert cell == expected, f"florence3d {row} seed {seed}: README {cell!r}, report {expected!r}"
+    first = first_run_entries().get(("florence3d", row))
+    expected = f"{first['per_seed']['0']['mean']:.1f}" if first else "not run"
+    assert cells[-1] == expected, f"florence3d {row} first run: README {cells[-1]!r}, report {expected!r}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skelact.repro import provenance
-from skelact.repro.provenance import code_version, summarize, summary_text, unit_provenance
+from skelact.repro.provenance import code_version, summarize, summary_text, time_by_device, unit_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,3 +86,19 @@ def test_summarize_counts_units_per_version_and_machine():
     assert "not recorded (finished before the record existed): 2 units" in text
     assert text.endswith("`def` (torch 2.13.0, GPU Y): 1 unit")
     assert summary_text(summarize([{"trained_with": {**a, "code": None}}])).count("no git commit") == 1
+
+
+def test_time_by_device_sums_training_time_where_units_were_trained():
+    a = {"device": "AMD EPYC", "threads": 1}
+    b = {"device": "Intel Xeon", "threads": 1}
+    results = [
+        {"trained_with": a, "wall_time_s": 100.0},
+        {"trained_with": b, "wall_time_s": 30.0},
+        {"trained_with": a, "wall_time_s": 50.0},
+        {"wall_time_s": 7.0},
+    ]
+    assert time_by_device(results) == [
+        {"device": "AMD EPYC", "threads": 1, "wall_time_s": 150.0, "units": 2},
+        {"device": "Intel Xeon", "threads": 1, "wall_time_s": 30.0, "units": 1},
+        {"device": None, "threads": None, "wall_time_s": 7.0, "units": 1},
+    ]

@@ -478,6 +478,21 @@ def test_committed_report_shows_each_unit_as_its_record_rounds():
     assert checked > 100
 
 
+def test_committed_report_total_names_the_devices_the_units_were_trained_on():
+    """The wall-time total splits the training time by the devices of the unit records (where the
+    units trained), not the machine that merged them into the report."""
+    from collections import Counter
+
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
+    records = [json.loads(p.read_text()) for p in sorted((reports / "units").rglob("unit.json"))]
+    units = Counter((r.get("trained_with") or {}).get("device") for r in records)
+    markdown = (reports / "reproduction.md").read_text().splitlines()
+    total = next(ln for ln in markdown if ln.startswith("Total: "))
+    for device, n in units.items():
+        assert f" on {device or 'device not recorded'} ({n} unit" in total, (device, n, total)
+    assert total.count(" on ") == len(units), total
+
+
 def test_committed_report_per_unit_means_average_to_the_mean_column():
     """The per-unit row of every entry averages the same seeds as its Mean (the complete ones), so the
     row's mean over units equals the Mean: a seed with some folds finished must not move a fold's

@@ -19,7 +19,7 @@ from typing import Any
 from .._version import __version__
 from ..machine import hardware
 
-__all__ = ["code_version", "summarize", "summary_text", "unit_provenance"]
+__all__ = ["code_version", "summarize", "summary_text", "time_by_device", "unit_provenance"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -92,3 +92,22 @@ def summary_text(groups: Iterable[Mapping[str, Any]]) -> str:
         code = f" at commit `{g['code']}`" if g["code"] else " (no git commit: installed copy)"
         parts.append(f"skelact {g['skelact']}{code} (torch {g['torch']}, {g['device']}): {units}")
     return "; ".join(parts)
+
+
+def time_by_device(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Training time (``wall_time_s``) and units per (device, torch threads), most time first.
+
+    The devices are those the units were trained on (their ``trained_with``), not the machine that
+    merges them into a report; units finished before the record existed count under device None.
+    """
+    seconds: Counter[tuple[Any, Any]] = Counter()
+    units: Counter[tuple[Any, Any]] = Counter()
+    for r in results:
+        p = r.get("trained_with") or {}
+        key = (p.get("device"), p.get("threads"))
+        seconds[key] += float(r.get("wall_time_s") or 0.0)
+        units[key] += 1
+    return [
+        {"device": k[0], "threads": k[1], "wall_time_s": s, "units": units[k]}
+        for k, s in sorted(seconds.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 from .._version import __version__
 from ..machine import hardware
 
-__all__ = ["code_version", "summarize", "summary_text", "time_by_device", "unit_provenance"]
+__all__ = ["code_version", "summarize", "summary_text", "time_by_device", "unit_provenance", "units_text"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -81,11 +81,16 @@ def summarize(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def units_text(n: int) -> str:
+    """``1 unit``, ``12 units``."""
+    return f"{n} unit{'' if n == 1 else 's'}"
+
+
 def summary_text(groups: Iterable[Mapping[str, Any]]) -> str:
     """One line for the report: ``skelact 0.1.0 at abc123 (torch 2.13.0, CPU X): 12 units; ...``."""
     parts = []
     for g in groups:
-        units = f"{g['units']} unit{'' if g['units'] == 1 else 's'}"
+        units = units_text(g["units"])
         if not g["recorded"]:
             parts.append(f"not recorded (finished before the record existed): {units}")
             continue

@@ -43,7 +43,7 @@ from ..errors import ConfigError
 from ..machine import hardware
 from .paper import paper_result
 from .protocol import FORECAST_EXAMPLE, unit_path
-from .provenance import summarize, summary_text, time_by_device
+from .provenance import summarize, summary_text, time_by_device, units_text
 from .targets import MODELS, TARGETS, Row, Target, Training, trainings_for
 
 __all__ = ["build_entries", "data_facts", "hardware", "write_report"]
@@ -687,6 +687,7 @@ def _markdown(
     meta: Mapping[str, Any],
 ) -> str:
     hw = meta["hardware"]
+    all_results = [r for rs in results_by_target.values() for r in rs]
     lines = ["# Reproduction report", ""]
     if meta["quick"]:
         lines += [
@@ -708,7 +709,7 @@ def _markdown(
         f"- Report written on: {hw.get('cpu')}, {hw.get('cpu_count')} cores"
         + (f", GPU {hw['gpu']}" if hw.get("gpu") else ", no GPU")
         + f"; torch {hw.get('torch')} ({hw.get('torch_threads')} threads), Python {hw.get('python')}",
-        f"- Units trained with: {summary_text(summarize(r for rs in results_by_target.values() for r in rs))}"
+        f"- Units trained with: {summary_text(summarize(all_results))}"
         " (`trained_with` in the JSON)",
         f"- Seeds: {', '.join(str(s) for s in meta['seeds'])}; total training time "
         f"{_duration(meta['wall_time_s'])}",
@@ -858,21 +859,20 @@ def _markdown(
         ""
     ]
     lines += [
-        f"Total: {_duration(meta['wall_time_s'])} of training: {_devices_text(results_by_target)}. "
+        f"Total: {_duration(meta['wall_time_s'])} of training: {_devices_text(all_results)}. "
         "Rows of one run share its time.",
         "",
     ]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _devices_text(results_by_target: Mapping[str, list[dict[str, Any]]]) -> str:
+def _devices_text(results: Sequence[Mapping[str, Any]]) -> str:
     """Where the training time was spent: per device the units were trained on (their records)."""
     parts = []
-    for g in time_by_device(r for rs in results_by_target.values() for r in rs):
+    for g in time_by_device(results):
         device = g["device"] or "device not recorded"
         threads = f", {g['threads']} torch thread{'' if g['threads'] == 1 else 's'}" if g["threads"] else ""
-        units = f"{g['units']} unit{'' if g['units'] == 1 else 's'}"
-        parts.append(f"{_duration(g['wall_time_s'])} on {device} ({units}{threads})")
+        parts.append(f"{_duration(g['wall_time_s'])} on {device} ({units_text(g['units'])}{threads})")
     return ", ".join(parts)
 
 

@@ -30,13 +30,13 @@ SEEDS = re.compile(r"\((\d) seeds?\b")
 
 
 def results_section() -> str:
-    """The README's *Results so far* section: its table and the notes below it."""
+    """The README's *Results* section: its table and the notes below it."""
     text = (REPO / "README.md").read_text()
-    return text.split("## Results so far", 1)[1].split("\n## ", 1)[0]
+    return text.split("## Results\n", 1)[1].split("\n## ", 1)[0]
 
 
 def readme_rows() -> list[tuple[str, str, str]]:
-    """(target, model cell, rerun cell) of each row of the table under *Results so far*."""
+    """(target, model cell, rerun cell) of each row of the table under *Results*."""
     rows, target = [], None
     for line in results_section().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -897,3 +897,104 @@ def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsy
         module.main([str(a), str(other)])
     with pytest.raises(SystemExit, match="not a reproduction.json"):
         module.main([str(a), str(tmp_path / "missing.json")])
+
+
+def test_last_epoch_protocol_trains_once_and_scores_only_the_last_epoch(msr_store, tmp_path, monkeypatch):
+    """One training per unit and seed on all training subjects, the test subjects scored once after
+    the last epoch, the fused row with the preset's fixed alpha (no cross-validation training)."""
+    from skelact.repro import protocol, training
+    from skelact.repro.runner import reproduce
+
+    calls = []
+    real = training.fit_and_score
+
+    def spy(cfg, train_idx, eval_idx, **kw):
+        calls.append((len(train_idx), len(eval_idx), kw))
+        return real(cfg, train_idx, eval_idx, **kw)
+
+    monkeypatch.setattr(training, "fit_and_score", spy)
+    with pytest.raises(ConfigError, match="fusion.alpha"):
+        reproduce(["msr3d"], store=str(msr_store), models=["arrn"], quick=True, units=["as1"],
+                  work_dir=tmp_path / "w0", out=tmp_path / "r0", protocol="last-epoch")
+    assert calls == []
+    real_build = protocol.build_config
+
+    def with_alpha(ctx, tr, unit, seed):
+        cfg, preset, overrides = real_build(ctx, tr, unit, seed)
+        from skelact.train.config import load_config as lc
+
+        overrides = [*overrides, "fusion.alpha=0.3"]
+        return lc(preset, overrides), preset, overrides
+
+    monkeypatch.setattr(protocol, "build_config", with_alpha)
+    out = reproduce(["msr3d"], store=str(msr_store), models=["arrn"], quick=True, units=["as1"],
+                    work_dir=tmp_path / "w", out=tmp_path / "r", protocol="last-epoch")
+    assert len(calls) == 1  # no cross-validation trainings
+    n_train, n_test, kw = calls[0]
+    assert kw["score_epochs"] == [kw["epochs"]]
+    (result,) = out["results"]["msr3d"]
+    assert result["selection"] == "last-epoch"
+    assert result["rows"]["arrn_two_stream"]["alpha"] == 0.3
+    assert {r["epoch"] for r in result["rows"].values()} == {kw["epochs"]}
+    assert set(result["split"]["train_subjects"]).isdisjoint(result["split"]["test_subjects"])
+    assert result["split"]["num_train"] == n_train and result["split"]["num_test"] == n_test
+    # the same command again trains nothing
+    reproduce(["msr3d"], store=str(msr_store), models=["arrn"], quick=True, units=["as1"],
+              work_dir=tmp_path / "w", out=tmp_path / "r", protocol="last-epoch")
+    assert len(calls) == 1
+    fused = result["rows"]["arrn_two_stream"]
+    assert 0.0 <= fused["top1"] <= 100.0 and np.isfinite(fused["top1"])
+
+
+def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_store, tmp_path, monkeypatch):
+    """The coordinate ascent of ``scripts/choose_recipe.py`` with a stand-in training whose held-out
+    accuracy is a known function of the settings: each stage keeps its best candidate (ties: the
+    incumbent), trainings already run are reused, and no test subject is ever trained or scored."""
+    from skelact.data import protocols
+    from skelact.data.store import SkeletonStore
+    from skelact.repro import recipe
+
+    store = SkeletonStore(msr_store)
+    subjects = np.asarray(store.index["subject"])
+    tests = [protocols.split(store, f"msr3d-{u}")["test"] for u in recipe.UNITS]
+    test_subjects = {int(s) for t in tests for s in subjects[t]}
+    calls = []
+
+    def fake_job(args):
+        _, unit, settings, fold_train, fold_val, out, _ = args
+        assert not {int(s) for s in subjects[fold_train + fold_val]} & test_subjects
+        calls.append(out)
+        o = settings.overrides
+        acc = 0.4 + 0.2 * (o["train.schedule.name"] == "cosine") + 0.1 * (o["model.options.dropout"] == "0.5")
+        acc -= 0.1 * (o["model.options.readout"] == "concat") + 0.1 * (settings.augment == "none")
+        rng = np.random.default_rng(len(fold_val))
+        labels = np.asarray(store.index["label"])[fold_val] % 8
+        n, epochs = len(labels), np.arange(1, int(o["train.epochs"]) + 1)
+        joint = np.zeros((len(epochs), n, 8))
+        right = np.arange(n) < round(acc * n)
+        joint[:, np.arange(n), np.where(right, labels, (labels + 1) % 8)] = 4.0
+        line = np.zeros_like(joint)  # a confident but always wrong line stream
+        line[:, np.arange(n), (labels + 2) % 8] = 4.0
+        line += rng.normal(0, 0.01, joint.shape)
+        np.savez(out, labels=labels, epochs=epochs, wall=np.array(1.0), scores_joint=joint, scores_line=line)
+        return out
+
+    monkeypatch.setattr(recipe, "_job", fake_job)
+    result = recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
+    chosen = [s["chosen"] for s in result["stages"]]
+    assert chosen == [
+        "cosine to zero + EMA 0.99", "dropout 0.5", "mean over time", "100 epochs",  # 150: a tie
+        "standard (rotation, scale, time warp)",
+    ]
+    assert "train.schedule.name=cosine" in result["chosen"]["overrides"]
+    assert "model.options.dropout=0.5" in result["chosen"]["overrides"]
+    # 6 distinct settings (each stage's incumbent is the previous winner), 3 subsets x 2 folds
+    assert len(calls) == 6 * 3 * 2 == len(set(calls))
+    assert result["alpha"]["value"] > 0.5  # the line stream is always wrong here
+    first = result["stages"][0]["rows"]
+    assert first[1]["criterion"] > first[0]["criterion"]
+    md = recipe.recipe_markdown(result)
+    assert md.count("**(chosen)**") == len(recipe.STAGES)
+    # again: everything is cached
+    recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
+    assert len(calls) == 36

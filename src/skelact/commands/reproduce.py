@@ -90,6 +90,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="odd moving-average window on the mean CV curve (default: 3; 1 = plain maximum)",
     )
     p.add_argument(
+        "--protocol",
+        choices=["cv-epochs", "last-epoch"],
+        default="cv-epochs",
+        help="small datasets: cv-epochs chooses each row's epoch and alpha by cross-validation, then "
+        "retrains (default); last-epoch trains once on all training subjects and reads the last epoch "
+        "(the preset's recipe and fixed alpha, chosen by scripts/choose_recipe.py); --cv-folds and "
+        "--smooth only apply to cv-epochs",
+    )
+    p.add_argument(
         "--augment",
         choices=["standard", "none"],
         default="standard",
@@ -195,6 +204,8 @@ def _command(args: argparse.Namespace) -> str:
     for option in ("epochs", "threads"):  # --jobs changes no result: not recorded
         if getattr(args, option) is not None:
             words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    if args.protocol != "cv-epochs":
+        words += ["--protocol", args.protocol]
     words += [
         "--smooth",
         str(args.smooth),
@@ -227,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         cv_folds=_folds(args.cv_folds, args.targets),
         smooth=args.smooth,
+        protocol=args.protocol,
         augment=args.augment,
         msr_form=args.msr_form,
         florence_file=args.florence_file,

@@ -76,6 +76,12 @@ __all__ = [
 #: Transforms that fix the sequence length (the augmentation goes before them).
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
 AUGMENT_POLICIES = ("standard", "none")
+#: How a small-data unit picks its model: ``cv-epochs`` chooses each row's epoch and alpha by
+#: cross-validation over the training subjects, then retrains (steps 2-5 above); ``last-epoch``
+#: trains once on all training subjects and reads its last epoch (with the recipe's weight
+#: average), the fusion weight fixed by the preset (chosen once by cross-validation with the recipe,
+#: :mod:`skelact.repro.recipe`).
+PROTOCOLS = ("cv-epochs", "last-epoch")
 RESULT_FILE = "unit.json"
 #: The unit records folder inside the report folder (``skelact reproduce --out``).
 RECORDS_DIR = "units"
@@ -97,6 +103,7 @@ class Context:
     cv_folds: int | None = None  # None: the target's default
     smooth: int = 1
     augment: str = "standard"
+    protocol: str = "cv-epochs"  # one of PROTOCOLS (small datasets)
     quick: bool = False
     command: str = ""
     #: only collect unit results already in the work directory (train nothing; missing: None)
@@ -470,6 +477,8 @@ def run_unit(
     result (also written to ``unit.json`` in the unit's directory), or None when
     ``ctx.cached_only`` and it has not been run."""
     if ctx.target.selection == "cv":
+        if ctx.protocol == "last-epoch":
+            return _run_last_epoch_unit(ctx, training, unit, seed, label)
         return _run_cv_unit(ctx, training, unit, seed, label)
     return _run_validation_unit(ctx, training, unit, seed, label)
 
@@ -585,6 +594,91 @@ def _run_cv_unit(
         # training time, cached CV folds included (they were trained by an earlier start)
         "wall_time_s": round(sum(c["wall_time_s"] for c in cv_info) + final.wall_time_s, 2),
         "elapsed_s": round(time.time() - started, 2),
+    }  # fmt: skip
+    _write_json(result, unit_dir / RESULT_FILE)
+    _publish(ctx, training, unit, seed, result)
+    return result
+
+
+def _unit_split(ctx: Context, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
+    """The unit's training and test positions (``--quick``: a few sequences of each)."""
+    split = protocols.split(ctx.store, unit.protocol, unit.fold)
+    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
+    if ctx.quick:
+        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
+    return train_idx, test_idx
+
+
+def _run_last_epoch_unit(
+    ctx: Context, training: Training, unit: Unit, seed: int, label: str
+) -> dict[str, Any] | None:
+    """The ``last-epoch`` protocol: one training on all training subjects for the preset's epochs;
+    the test subjects are scored once, after the last epoch (with the weight average when the
+    recipe keeps one); the fused row uses the preset's fixed ``fusion.alpha``. Nothing is chosen
+    here, so nothing here can be chosen on the test subjects."""
+    from .training import fit_and_score
+
+    cfg, preset, overrides = build_config(ctx, training, unit, seed)
+    train_idx, test_idx = _unit_split(ctx, unit)
+    subjects = np.asarray(ctx.store.index["subject"])
+    assert_disjoint([train_idx], test_idx, subjects)
+    epochs = int(cfg.train.epochs)
+    alpha = cfg.fusion.alpha
+    if alpha is None and any(row.head == "fused" for row in training.rows):
+        raise ConfigError(
+            f"{preset}: the last-epoch protocol needs a fixed fusion.alpha in the preset (chosen by "
+            "cross-validation over training subjects with the recipe: scripts/choose_recipe.py)"
+        )
+    rows = {row.key: row.head for row in training.rows}
+    forecast = training.model == "asgcn"
+    variants = _settings_variants(ctx, cfg, preset, overrides, {
+        "protocol": ctx.protocol, "epochs": epochs, "train": _digest(train_idx), "test": _digest(test_idx),
+        "rows": rows, "alpha": alpha, "forecast": int(forecast),
+    })  # fmt: skip
+    fingerprints = _fingerprints(variants[:1])
+    unit_dir = _unit_dir(ctx, training, unit, seed)
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
+    if done:
+        return earlier
+    what = (
+        f"{label} {training.key} {unit.name} seed {seed}: training on all {len(train_idx)} training "
+        f"sequences for {epochs} epochs, test ({len(test_idx)}) scored after the last"
+    )
+    ctx.log(f"{what} ...")
+    final = fit_and_score(cfg, train_idx, test_idx, epochs=epochs, score_epochs=[epochs], forecast=forecast)
+    ctx.log(f"{what}: {final.wall_time_s:.0f} s")
+    if final.forecast_example is not None:
+        _save_npz(unit_dir / FORECAST_EXAMPLE, final.forecast_example)
+    num_classes = len(final.class_names)
+    results: dict[str, Any] = {}
+    for row in training.rows:
+        if row.head == "fused":
+            assert alpha is not None
+            probs = fused_probabilities(final.scores["joint"][-1], final.scores["line"][-1], alpha)
+        else:
+            probs = softmax(final.scores[row.head][-1])
+        results[row.key] = {
+            **_row_result(probs, final.labels, num_classes),
+            "head": row.head, "epoch": epochs, "alpha": alpha if row.head == "fused" else None,
+        }  # fmt: skip
+    result = {
+        **_result_header(ctx, training, unit, seed, fingerprints[0], ctx.store.dataset, "last-epoch"),
+        "preset": preset,
+        "overrides": overrides,
+        "max_epochs": epochs,
+        "averaging": cfg.train.averaging.name,
+        "split": {
+            "num_train": int(len(train_idx)), "num_test": int(len(test_idx)),
+            "train_subjects": np.unique(subjects[train_idx]).tolist(),
+            "test_subjects": np.unique(subjects[test_idx]).tolist(),
+        },
+        "test_positions": np.asarray(test_idx).tolist(),
+        "final": {"epochs": [epochs], "wall_time_s": round(final.wall_time_s, 2)},
+        "rows": results,
+        "class_names": final.class_names,
+        "num_parameters": final.num_parameters,
+        "forecast": None if final.forecast is None else {**final.forecast, "epoch": epochs},
+        "wall_time_s": round(final.wall_time_s, 2),
     }  # fmt: skip
     _write_json(result, unit_dir / RESULT_FILE)
     _publish(ctx, training, unit, seed, result)

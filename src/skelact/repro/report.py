@@ -363,6 +363,12 @@ def _selection_text(target: Target, result: Mapping[str, Any]) -> str:
             "cross-validation over the training subjects, then one training on all training subjects, "
             "tested once"
         )
+    if result.get("selection") == "last-epoch":
+        return (
+            f"one training on all training subjects for {result['max_epochs']} epochs, its last epoch tested "
+            f"once (weight averaging: {result.get('averaging', 'none')}); the fusion weight fixed by the "
+            "preset (chosen by cross-validation over training subjects with the recipe)"
+        )
     return "the preset's validation split chooses the checkpoint and the fusion weight; tested once"
 
 

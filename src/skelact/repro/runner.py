@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
-from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, run_unit
+from .protocol import AUGMENT_POLICIES, PROTOCOLS, RECORDS_DIR, Context, run_unit
 from .provenance import code_version
 from .report import data_facts, write_report
 from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, get_target, trainings_for
@@ -229,6 +229,7 @@ def reproduce(
     epochs: int | None = None,
     cv_folds: int | Mapping[str, int] | None = None,
     smooth: int = 3,
+    protocol: str = "cv-epochs",
     augment: str = "standard",
     msr_form: str = "real3d",
     florence_file: str = "auto",
@@ -260,6 +261,9 @@ def reproduce(
             MSRAction3D, 3 for Florence3D): one number for every target or ``{target: k}`` (targets
             left out keep their default).
         smooth: odd moving-average window on the mean cross-validation curve before its maximum.
+        protocol: small datasets, one of :data:`~skelact.repro.protocol.PROTOCOLS`: ``cv-epochs``
+            (epochs and alpha chosen by cross-validation, then a retraining) or ``last-epoch`` (one
+            training, its last epoch, the preset's alpha).
         augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
         msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
         florence_file: ``auto`` (the 15-joint world file when present, else the features file),
@@ -294,6 +298,8 @@ def reproduce(
         raise ConfigError("no seed given")
     if augment not in AUGMENT_POLICIES:
         raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {augment!r}")
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     if smooth < 1 or smooth % 2 == 0:
         raise ConfigError(f"smooth must be an odd number >= 1, got {smooth}")
     if epochs is not None and epochs < 1:
@@ -345,6 +351,7 @@ def reproduce(
             epochs=epochs,
             cv_folds=cv_folds.get(t.name) if isinstance(cv_folds, Mapping) else cv_folds,
             smooth=smooth,
+            protocol=protocol,
             augment=augment,
             quick=quick,
             command=command,

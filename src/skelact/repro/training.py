@@ -24,6 +24,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.seed import seed_everything
+from pytorch_lightning.callbacks import WeightAveraging
 
 from ..train.config import ExperimentConfig, config_to_dict
 
@@ -68,9 +69,21 @@ def score_loader(
     return {k: np.concatenate(v) for k, v in out.items()}, np.concatenate(labels)
 
 
+def evaluated_model(trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.nn.Module:
+    """The model evaluation would use now: the weight average while a
+    :class:`~pytorch_lightning.callbacks.WeightAveraging` callback keeps one (``train.averaging``),
+    else the trained model itself."""
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        average = getattr(callback, "_average_model", None) if isinstance(callback, WeightAveraging) else None
+        if average is not None:
+            return cast(torch.nn.Module, average.module.model)
+    return cast(torch.nn.Module, pl_module.model)
+
+
 class ScoreRecorder(pl.Callback):
     """Score a loader at the end of training epochs (1-based recognition epochs; AS-GCN's AIM
-    warm-up epochs, ``offset`` of them, are not counted)."""
+    warm-up epochs, ``offset`` of them, are not counted) with the model evaluation would use
+    (:func:`evaluated_model`: the weight average when there is one)."""
 
     def __init__(self, loader: Iterable[Any], epochs: Iterable[int] | None = None, offset: int = 0):
         self.loader = loader
@@ -84,8 +97,7 @@ class ScoreRecorder(pl.Callback):
         epoch = trainer.current_epoch + 1 - self.offset
         if epoch < 1 or (self.epochs is not None and epoch not in self.epochs):
             return
-        model = cast(torch.nn.Module, pl_module.model)
-        scores, labels = score_loader(model, self.loader, pl_module.device)
+        scores, labels = score_loader(evaluated_model(trainer, pl_module), self.loader, pl_module.device)
         if self.labels is None:
             self.labels = labels
         for name, s in scores.items():

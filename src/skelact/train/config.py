@@ -38,6 +38,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "AimConfig",
+    "AveragingConfig",
     "CheckpointConfig",
     "DataConfig",
     "ExperimentConfig",
@@ -161,6 +162,22 @@ class AimConfig:
 
 
 @dataclass
+class AveragingConfig:
+    """Weight averaging during training (``torch.optim.swa_utils.AveragedModel`` through Lightning's
+    :class:`~pytorch_lightning.callbacks.EMAWeightAveraging`).
+
+    With ``name: ema`` an exponential moving average of the weights (and buffers) is updated after
+    every optimiser step, ``avg = decay * avg + (1 - decay) * w``; validation, the final model, every
+    saved checkpoint's ``state_dict`` (so ``eval``, ``predict``, ``export`` and ``stream``) use the
+    averaged weights. A checkpoint keeps the raw weights beside them for resuming.
+    """
+
+    name: Literal["none", "ema"] = "none"
+    #: EMA decay per optimiser step (0.99: a horizon of about 100 steps).
+    decay: float = 0.99
+
+
+@dataclass
 class CheckpointConfig:
     #: Metric choosing ``best.ckpt``; ``None`` = the last epoch is the best.
     monitor: str | None = "val/top1"
@@ -176,6 +193,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     aim: AimConfig = field(default_factory=AimConfig)
+    averaging: AveragingConfig = field(default_factory=AveragingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     accelerator: str = "auto"
     #: Devices per node: an int, ``-1`` (all) or ``"auto"``.
@@ -377,6 +395,8 @@ def _check_values(cfg: ExperimentConfig, where: str) -> None:
         _fail("train.devices", where, f"must be an int or 'auto', got {t.devices!r}")
     if isinstance(t.deterministic, str) and t.deterministic != "warn":
         _fail("train.deterministic", where, f"must be true, false or 'warn', got {t.deterministic!r}")
+    if not 0.0 < t.averaging.decay < 1.0:
+        _fail("train.averaging.decay", where, f"must be in (0, 1), got {t.averaging.decay}")
     if cfg.fusion.alpha is not None and not 0.0 <= cfg.fusion.alpha <= 1.0:
         _fail("fusion.alpha", where, f"must be in [0, 1], got {cfg.fusion.alpha}")
 

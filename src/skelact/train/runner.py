@@ -38,7 +38,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.seed import seed_everything
-from pytorch_lightning.callbacks import ModelCheckpoint, ThroughputMonitor
+from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint, ThroughputMonitor
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
@@ -141,6 +141,8 @@ def build_trainer(
     t = cfg.train
     callbacks: list[pl.Callback] = []
     checkpoint_cb = None
+    if t.averaging.name == "ema" and not evaluation_only:
+        callbacks.append(EMAWeightAveraging(decay=t.averaging.decay))
     if t.progress:
         callbacks.append(ProgressBar())
     loggers: list[Any] = []

@@ -1,0 +1,407 @@
+"""Choosing the small-data training recipe by cross-validation over training subjects only.
+
+The recipe (learning-rate schedule, weight averaging, dropout, readout, epochs, augmentation) is
+chosen once, before any unit is trained, one factor at a time (coordinate ascent): each
+:class:`Stage` tries its candidate settings on top of the settings chosen so far and keeps the one
+with the best cross-validated accuracy (ties keep the earlier candidate, the incumbent). Every
+candidate is scored the same way:
+
+* MSRAction3D, each subset AS1-AS3, the two-stream ARRN-LSTM of the preset with the settings;
+* the subset's *training* subjects (1, 3, 5, 7, 9) are dealt into ``k`` folds
+  (:func:`skelact.data.protocols.subject_folds`); for each fold a model trains on the other folds'
+  subjects for the recipe's epochs and scores the held-out training subjects; the test subjects
+  are never loaded (checked by :func:`~skelact.repro.selection.assert_disjoint`);
+* the model read is the **last epoch's** (with weight averaging: the averaged weights), never a
+  chosen epoch: the point of the recipe is that its last epoch is as good as its best. The best
+  epoch and the mean of the last epochs are recorded beside it to show that;
+* criterion: the two-stream score fused with ``alpha = 0.5`` (eq. 12), out-of-fold accuracy,
+  mean over the three subsets.
+
+After the last stage the fusion weight alpha is chosen on the pooled out-of-fold scores of the
+winning recipe (the paper picks it "based on validation set"). :func:`choose_recipe` writes a JSON
+file and a Markdown table; ``scripts/choose_recipe.py`` is its command line. Each training is
+cached under the work directory, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import protocols
+from .selection import ALPHA_GRID, assert_disjoint, fused_probabilities, softmax
+
+__all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores"]
+
+#: The MSRAction3D subsets the recipe is cross-validated on, and their presets.
+UNITS = ("as1", "as2", "as3")
+TRAINING = "arrn_lstm/msr3d_{unit}_two_stream_arrn"
+CRITERION = "out-of-fold top-1 of the two-stream score fused with alpha 0.5, last epoch, mean of AS1-AS3"
+#: How many final epochs are averaged to show that the last epoch is not a lucky one.
+TAIL = 20
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of a factor: config overrides and the augmentation policy."""
+
+    name: str
+    overrides: tuple[str, ...] = ()
+    augment: str | None = None  # None: keep the current policy
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One factor and its candidates; the first candidate is the incumbent."""
+
+    factor: str
+    candidates: tuple[Candidate, ...]
+
+
+#: The factors, in the order they are decided. The first stage compares the old preset (constant
+#: learning rate, no averaging) with a schedule that decays to zero plus an EMA of the weights.
+#: The old small-data preset, spelled out, where every stage starts: constant learning rate, no
+#: weight averaging, 100 epochs, no dropout, the mean readout. Every candidate sets its factor
+#: explicitly, so the incumbent of a stage is the same training as the winner of the one before.
+BASE: tuple[str, ...] = (
+    "train.schedule.name=none",
+    "train.averaging.name=none",
+    "train.epochs=100",
+    "model.options.dropout=0.0",
+    "model.options.readout=mean",
+)
+STAGES: tuple[Stage, ...] = (
+    Stage("schedule and weight averaging", (
+        Candidate("constant lr, no averaging (old preset)",
+                  ("train.schedule.name=none", "train.averaging.name=none")),
+        Candidate("cosine to zero + EMA 0.99",
+                  ("train.schedule.name=cosine", "train.schedule.min_lr=0.0",
+                   "train.averaging.name=ema", "train.averaging.decay=0.99")),
+    )),
+    Stage("dropout", (
+        Candidate("dropout 0", ("model.options.dropout=0.0",)),
+        Candidate("dropout 0.5", ("model.options.dropout=0.5",)),
+    )),
+    Stage("readout (eq. 11)", (
+        Candidate("mean over time", ("model.options.readout=mean",)),
+        Candidate("concat of all T outputs (literal eq. 11)", ("model.options.readout=concat",)),
+    )),
+    Stage("epochs", (
+        Candidate("100 epochs", ("train.epochs=100",)),
+        Candidate("150 epochs", ("train.epochs=150",)),
+    )),
+    Stage("augmentation", (
+        Candidate("standard (rotation, scale, time warp)", augment="standard"),
+        Candidate("none", augment="none"),
+    )),
+)  # fmt: skip
+
+
+@dataclass
+class Settings:
+    """The settings chosen so far (overrides keyed by their dotted key, and the augmentation)."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    augment: str = "standard"
+
+    def with_candidate(self, c: Candidate) -> Settings:
+        over = dict(self.overrides)
+        for o in c.overrides:
+            key, _, value = o.partition("=")
+            over[key] = value
+        return Settings(over, c.augment or self.augment)
+
+    def override_list(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.overrides.items()]
+
+    def key(self) -> str:
+        """The same key for the same settings, whatever order they were set in."""
+        data = {"overrides": sorted(self.override_list()), "augment": self.augment}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def evaluate_scores(
+    scores: dict[str, np.ndarray], labels: np.ndarray, epochs: np.ndarray, alpha: float = 0.5
+) -> dict[str, Any]:
+    """Accuracies of one set of out-of-fold scores ``{head: (E, N, K)}`` recorded at ``epochs``:
+    the last epoch's (``joint``, ``line``, ``fused`` at ``alpha``), the best epoch's and the mean
+    over the last :data:`TAIL` recorded epochs, in percent."""
+
+    def acc(probs: np.ndarray) -> float:
+        return float(100.0 * (probs.argmax(-1) == labels).mean())
+
+    out: dict[str, Any] = {}
+    for head in ("joint", "line", "fused"):
+        if head == "fused":
+            curve = [
+                acc(fused_probabilities(scores["joint"][e], scores["line"][e], alpha))
+                for e in range(len(epochs))
+            ]
+        else:
+            curve = [acc(softmax(scores[head][e])) for e in range(len(epochs))]
+        tail = [c for c, ep in zip(curve, epochs, strict=True) if ep > epochs[-1] - TAIL]
+        out[head] = {"last": curve[-1], "best": max(curve), "tail_mean": float(np.mean(tail))}
+    return out
+
+
+def _score_epochs(epochs: int) -> list[int]:
+    """Every 10th epoch and each of the last :data:`TAIL` (the curve the report shows)."""
+    return sorted({*range(10, epochs + 1, 10), *range(max(1, epochs - TAIL + 1), epochs + 1)})
+
+
+def _job(args: tuple[Any, ...]) -> str:
+    """One cross-validation training in a worker process: train, score, save ``.npz``."""
+    import torch
+
+    from .protocol import Context, build_config
+    from .targets import get_target, trainings_for
+    from .training import fit_and_score
+
+    store, unit_key, settings, fold_train, fold_val, out, threads = args
+    torch.set_num_threads(threads)
+    target = get_target("msr3d")
+    ctx = Context(target=target, store_path=Path(store), work_dir=Path(out).parent, augment=settings.augment)
+    training = next(t for t in trainings_for(target, ["arrn"]))
+    unit = next(u for u in target.units if u.key == unit_key)
+    from ..train.config import load_config
+
+    _, preset, overrides = build_config(ctx, training, unit, 0)
+    cfg = load_config(preset, [*overrides, *settings.override_list()])
+    epochs = int(cfg.train.epochs)
+    rec = fit_and_score(
+        cfg, np.asarray(fold_train), np.asarray(fold_val), epochs=epochs, score_epochs=_score_epochs(epochs)
+    )
+    tmp = Path(out).with_name(f".{Path(out).stem}.tmp-{os.getpid()}.npz")
+    np.savez_compressed(
+        tmp,
+        labels=rec.labels,
+        epochs=rec.epochs,
+        wall=np.array(rec.wall_time_s),
+        **{f"scores_{k}": v.astype(np.float32) for k, v in rec.scores.items()},
+    )
+    os.replace(tmp, out)
+    return str(out)
+
+
+def _pooled(paths: Sequence[Path]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, float]:
+    """Concatenate the held-out scores of a unit's folds: ``(scores, labels, epochs, wall s)``."""
+    scores: dict[str, list[np.ndarray]] = {}
+    labels, wall, epochs = [], 0.0, None
+    for p in paths:
+        with np.load(p) as z:
+            labels.append(z["labels"])
+            wall += float(z["wall"])
+            epochs = z["epochs"]
+            for k in z.files:
+                if k.startswith("scores_"):
+                    scores.setdefault(k[len("scores_") :], []).append(z[k])
+    assert epochs is not None
+    return {k: np.concatenate(v, axis=1) for k, v in scores.items()}, np.concatenate(labels), epochs, wall
+
+
+def choose_recipe(
+    store: str | os.PathLike,
+    work_dir: str | os.PathLike,
+    *,
+    folds: int = 2,
+    jobs: int = 2,
+    threads: int = 1,
+    stages: Sequence[Stage] = STAGES,
+    base: Sequence[str] = BASE,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> dict[str, Any]:
+    """Run the stages on the MSRAction3D store ``store`` and return the result (see the module
+    docstring); trainings are cached in ``work_dir``."""
+    from ..data.store import SkeletonStore
+
+    st = SkeletonStore(store)
+    subjects = np.asarray(st.index["subject"])
+    splits = {}
+    for unit in UNITS:
+        split = protocols.split(st, f"msr3d-{unit}")
+        train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
+        cv = protocols.subject_folds(st, train_idx, folds, seed=0)
+        assert_disjoint([f["train"] for f in cv] + [f["val"] for f in cv], test_idx, subjects)
+        splits[unit] = cv
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    evaluated: dict[str, dict[str, Any]] = {}
+
+    def paths(s: Settings) -> dict[str, list[Path]]:
+        return {u: [work / s.key() / f"{u}_cv{j + 1}.npz" for j in range(folds)] for u in UNITS}
+
+    def run(candidates: list[Settings]) -> None:
+        todo = []
+        for s in candidates:
+            for unit, ps in paths(s).items():
+                for fold, p in zip(splits[unit], ps, strict=True):
+                    if not p.is_file():
+                        p.parent.mkdir(parents=True, exist_ok=True)
+                        (p.parent / "settings.json").write_text(
+                            json.dumps({"overrides": s.override_list(), "augment": s.augment}, indent=1)
+                        )
+                        todo.append(
+                            (
+                                str(store),
+                                unit,
+                                s,
+                                fold["train"].tolist(),
+                                fold["val"].tolist(),
+                                str(p),
+                                threads,
+                            )
+                        )
+        if not todo:
+            return
+        log(f"  {len(todo)} cross-validation training(s), {jobs} at a time ...")
+        started = time.time()
+        if jobs == 1:  # in this process
+            for n, item in enumerate(todo, 1):
+                log(f"  [{n}/{len(todo)}] {_job(item)} ({time.time() - started:.0f} s)")
+            return
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            for n, done in enumerate(pool.map(_job, todo), 1):
+                log(f"  [{n}/{len(todo)}] {done} ({time.time() - started:.0f} s)")
+
+    def score(s: Settings) -> dict[str, Any]:
+        if s.key() in evaluated:
+            return evaluated[s.key()]
+        per_unit, wall = {}, 0.0
+        for unit, ps in paths(s).items():
+            scores, labels, epochs, w = _pooled(ps)
+            per_unit[unit] = evaluate_scores(scores, labels, epochs)
+            wall += w
+        mean = {
+            h: {m: float(np.mean([per_unit[u][h][m] for u in UNITS])) for m in ("last", "best", "tail_mean")}
+            for h in ("joint", "line", "fused")
+        }
+        result = {
+            "settings": {"overrides": s.override_list(), "augment": s.augment},
+            "per_unit": per_unit,
+            "mean": mean,
+            "criterion": mean["fused"]["last"],
+            "train_wall_s": round(wall, 1),
+        }
+        evaluated[s.key()] = result
+        return result
+
+    current = Settings().with_candidate(Candidate("base", base))
+    stage_results = []
+    for stage in stages:
+        log(f"stage: {stage.factor}")
+        options = [current.with_candidate(c) for c in stage.candidates]
+        run(options)
+        rows = []
+        for c, s in zip(stage.candidates, options, strict=True):
+            rows.append({"candidate": c.name, **score(s)})
+        best = max(range(len(rows)), key=lambda i: (rows[i]["criterion"], -i))
+        current = options[best]
+        stage_results.append({"factor": stage.factor, "chosen": rows[best]["candidate"], "rows": rows})
+        log(f"  chosen: {rows[best]['candidate']} (CV two-stream {rows[best]['criterion']:.1f})")
+
+    # the fusion weight, on the winner's pooled out-of-fold scores of all subsets (last epoch)
+    correct = np.zeros(len(ALPHA_GRID))
+    total = 0
+    for ps in paths(current).values():
+        scores, labels, _, _ = _pooled(ps)
+        for i, a in enumerate(ALPHA_GRID):
+            correct[i] += (
+                fused_probabilities(scores["joint"][-1], scores["line"][-1], a).argmax(-1) == labels
+            ).sum()
+        total += len(labels)
+    order = sorted(
+        range(len(ALPHA_GRID)), key=lambda i: (-correct[i], abs(ALPHA_GRID[i] - 0.5), -ALPHA_GRID[i])
+    )
+    alpha = float(ALPHA_GRID[order[0]])
+    return {
+        "cv": {
+            "dataset": "msr3d",
+            "units": list(UNITS),
+            "folds": folds,
+            "fold_seed": 0,
+            "model": TRAINING.format(unit="{as1,as2,as3}"),
+            "criterion": CRITERION,
+        },
+        "base": list(base),
+        "stages": stage_results,
+        "chosen": {"overrides": current.override_list(), "augment": current.augment},
+        "alpha": {
+            "value": alpha,
+            "grid": ALPHA_GRID.tolist(),
+            "oof_top1": [float(100.0 * c / total) for c in correct],
+        },
+    }
+
+
+def recipe_markdown(result: dict[str, Any]) -> str:
+    """The recipe choice as a Markdown page: one table per factor, then the chosen settings."""
+    cv = result["cv"]
+    lines = [
+        "# The small-data training recipe, chosen by cross-validation",
+        "",
+        f"Written by `{result.get('command', 'scripts/choose_recipe.py')}`"
+        + (
+            f" in {result['wall_time_s'] / 60:.0f} min ({result['machine']})."
+            if "wall_time_s" in result
+            else "."
+        ),
+        "",
+        f"Cross-validation on MSRAction3D {', '.join(u.upper() for u in cv['units'])}: the training subjects "
+        f"of each subset in {cv['folds']} folds (seed {cv['fold_seed']}), the two-stream ARRN-LSTM of the "
+        "subset's preset trained on the other folds and scored on the held-out training subjects; the test "
+        "subjects are never read. One factor at a time, in the order below, each on top of the settings "
+        "chosen before it; ties keep the earlier candidate.",
+        "",
+        f"Criterion: {cv['criterion']}. *Last* is the model the protocol uses (the averaged weights where "
+        f"the recipe averages); *best epoch* is what choosing an epoch on the held-out subjects would "
+        f"claim, and *mean of last {TAIL}* the mean over the last {TAIL} epochs: close to *last* when the "
+        "end of training is stable. Top-1 %, mean of the three subsets.",
+        "",
+    ]
+    for stage in result["stages"]:
+        lines += [
+            f"## {stage['factor']}",
+            "",
+            "| candidate | two-stream (last) | joint | line | two-stream, best epoch | "
+            f"two-stream, mean of last {TAIL} | AS1 / AS2 / AS3 two-stream | training time |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in stage["rows"]:
+            m, pu = row["mean"], row["per_unit"]
+            mark = " **(chosen)**" if row["candidate"] == stage["chosen"] else ""
+            units = " / ".join(f"{pu[u]['fused']['last']:.1f}" for u in cv["units"])
+            cells = [
+                f"{row['candidate']}{mark}",
+                *(f"{m[h][k]:.1f}" for h, k in (("fused", "last"), ("joint", "last"), ("line", "last"),
+                                                 ("fused", "best"), ("fused", "tail_mean"))),
+                units,
+                f"{row['train_wall_s'] / 60:.0f} min",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    a = result["alpha"]
+    best = max(a["oof_top1"])
+    lines += [
+        "## Chosen",
+        "",
+        "Overrides of the preset: "
+        + ", ".join(f"`{o}`" for o in result["chosen"]["overrides"])
+        + f"; augmentation `{result['chosen']['augment']}`.",
+        "",
+        "Fusion weight alpha (eq. 12) on the pooled out-of-fold scores of the chosen recipe: "
+        f"**{a['value']:.2f}** ({best:.1f} % out-of-fold; alpha 0.5: "
+        f"{a['oof_top1'][a['grid'].index(0.5)]:.1f} %).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -99,8 +99,16 @@ def test_actional_kernels_normalise_rows():
     torch.testing.assert_close(k.sum(-1)[deg > 0], torch.ones(int((deg > 0).sum())))
     assert (k.sum(-1)[deg == 0] == 0).all()  # no links: empty row (D^-1 A with D = 0)
     torch.testing.assert_close(k[deg > 0], (hard / deg[..., None])[deg > 0])  # exactly D^-1 A
-    soft = torch.full((1, 1, 25, 25), 0.01) * (1 - torch.eye(25))  # 0.24 expected links per joint
-    torch.testing.assert_close(actional_kernels(soft), soft)  # not inflated to a transition row
+    # soft links with little mass per row (ghost prior): eq. 4 still makes each row a transition
+    # row, each type by its own degree (a floor of 1 on the degree would return them unchanged)
+    soft = torch.rand(2, 3, 25, 25) * 0.02 * (1 - torch.eye(25))
+    soft[:, 1] *= 0.1  # another degree per type
+    k = actional_kernels(soft)
+    torch.testing.assert_close(k.sum(-1), torch.ones(2, 3, 25))
+    torch.testing.assert_close(k, soft / soft.sum(-1, keepdim=True))
+    empty = torch.zeros(1, 1, 25, 25, requires_grad=True)
+    actional_kernels(empty).sum().backward()  # an empty row: zeros and a finite gradient
+    assert torch.isfinite(empty.grad).all()
     official = actional_kernels(hard, self_loops=True, scale=0.1)
     torch.testing.assert_close(official.sum(-1), torch.full_like(deg, 0.1))
     torch.testing.assert_close(official.diagonal(dim1=-2, dim2=-1), 0.1 / (deg + 1))

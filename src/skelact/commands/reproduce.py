@@ -90,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="odd moving-average window on the mean CV curve (default: 3; 1 = plain maximum)",
     )
     p.add_argument(
+        "--readme",
+        metavar="FILE",
+        help="rewrite the generated results table of FILE (e.g. README.md) from the report's entries",
+    )
+    p.add_argument(
         "--protocol",
         choices=["cv-epochs", "last-epoch"],
         default="cv-epochs",
@@ -239,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         cv_folds=_folds(args.cv_folds, args.targets),
         smooth=args.smooth,
         protocol=args.protocol,
+        readme=args.readme,
         augment=args.augment,
         msr_form=args.msr_form,
         florence_file=args.florence_file,

@@ -17,6 +17,7 @@ from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
 from .protocol import AUGMENT_POLICIES, PROTOCOLS, RECORDS_DIR, Context, run_unit
 from .provenance import code_version
+from .readme import update_readme
 from .report import data_facts, write_report
 from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, get_target, trainings_for
 
@@ -230,6 +231,7 @@ def reproduce(
     cv_folds: int | Mapping[str, int] | None = None,
     smooth: int = 3,
     protocol: str = "cv-epochs",
+    readme: str | os.PathLike | None = None,
     augment: str = "standard",
     msr_form: str = "real3d",
     florence_file: str = "auto",
@@ -264,6 +266,8 @@ def reproduce(
         protocol: small datasets, one of :data:`~skelact.repro.protocol.PROTOCOLS`: ``cv-epochs``
             (epochs and alpha chosen by cross-validation, then a retraining) or ``last-epoch`` (one
             training, its last epoch, the preset's alpha).
+        readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
+            from the report's entries at the end (the README must hold the block's markers).
         augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
         msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
         florence_file: ``auto`` (the 15-joint world file when present, else the features file),
@@ -447,4 +451,7 @@ def reproduce(
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")
     json_path, md_path, entries = paths
     log(f"report: {md_path} and {json_path}")
+    if readme is not None:
+        changed = update_readme(readme, entries)
+        log(f"README results table {'rewritten' if changed else 'unchanged'}: {readme}")
     return {"json": json_path, "markdown": md_path, "entries": entries, "results": found}

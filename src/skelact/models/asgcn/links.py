@@ -27,7 +27,11 @@ import math
 import torch
 import torch.nn as nn
 
-__all__ = ["ASGC", "actional_kernels"]
+__all__ = ["ASGC", "DEGREE_EPS", "actional_kernels"]
+
+#: Smallest degree an AGC row is divided by (eq. 4): a row of A-link probabilities summing to less
+#: (in practice: exactly zero, no link of that type) is divided by this instead of by zero.
+DEGREE_EPS = 1e-6
 
 
 def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float = 1.0) -> torch.Tensor:
@@ -39,10 +43,13 @@ def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float
         self_loops: add the identity first (official code); the degree is then >= 1.
         scale: multiply the result (official code: 0.1).
 
-    The degree is floored at 1: ``Â = A / max(D, 1)``. For binary (hard) links this is exactly
-    ``D^-1 A`` with empty rows left at zero; for soft links a joint whose expected number of links
-    of a type is below one keeps the raw probabilities instead of having a few tiny probabilities
-    blown up to a full transition row (and its gradient with them).
+    Each link type's adjacency is divided by its own degree, ``Â = D_c^-1 A_c`` with
+    ``D_c = diag(sum_j A_c[i, j])``, as eq. 4 states: every row with any link mass becomes a
+    transition row (sums to one), for soft and hard links alike. A row with no mass (no link of
+    that type, possible with hard links) stays zero: the degree is floored at
+    :data:`DEGREE_EPS` only to keep the division finite. The official code's form (self-loops
+    added first, so the degree is at least 1, then scaled by 0.1) is ``self_loops=True,
+    scale=0.1``, the ``official`` preset.
 
     Returns:
         ``(B, C, V, V)``.
@@ -50,7 +57,7 @@ def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float
     a = links
     if self_loops:
         a = a + torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
-    deg = a.sum(dim=-1, keepdim=True).clamp_min(1.0)
+    deg = a.sum(dim=-1, keepdim=True).clamp_min(DEGREE_EPS)
     out = a / deg
     return out * scale if scale != 1.0 else out
 

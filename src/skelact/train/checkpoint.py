@@ -9,6 +9,7 @@ experiment config (``config``) and what the model was built with (``spec``: ``nu
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "build_model",
     "load_checkpoint",
     "load_model",
+    "read_checkpoint_file",
     "update_checkpoint",
 ]
 
@@ -70,15 +72,31 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_torch_save(checkpoint, path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint file onto the CPU; a clear error when it is not a skelact checkpoint."""
+def read_checkpoint_file(path: str | os.PathLike) -> Any:
+    """``torch.load`` of ``path`` onto the CPU with ``weights_only=True``: tensors and plain data
+    (dicts, lists, strings, numbers) only, so opening a checkpoint someone else trained never runs
+    code its pickle carries. A file that needs more (a pickled class or function) is refused with a
+    :class:`~skelact.errors.ConfigError` naming it; nothing in it is executed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ConfigError(
+            f"{path}: refused: the checkpoint holds more than tensors and plain data (loading it would "
+            "run code from its pickle; skelact reads checkpoints with weights_only=True). "
+            + str(e).splitlines()[0]
+        ) from None
+    except Exception as e:  # noqa: BLE001 - any other failure means "not a checkpoint"
         raise ConfigError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a skelact checkpoint onto the CPU (:func:`read_checkpoint_file`: tensors and plain data
+    only); a clear error when it is not a skelact checkpoint."""
+    path = Path(path)
+    ckpt = read_checkpoint_file(path)
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hp, dict) or "config" not in hp or "spec" not in hp or "state_dict" not in ckpt:
         raise ConfigError(f"{path}: not a skelact training checkpoint (no config/spec/state_dict)")
@@ -87,7 +105,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def update_checkpoint(path: str | os.PathLike, fn: Callable[[dict[str, Any]], None]) -> None:
     """Load a checkpoint, let ``fn`` modify it in place, write it back atomically."""
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint_file(path)
     fn(ckpt)
     atomic_torch_save(ckpt, path)
 

@@ -47,7 +47,14 @@ from ..data import protocols
 from ..errors import ConfigError
 from ..machine import hardware
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar
-from .checkpoint import AtomicCheckpointIO, build_model, load_checkpoint, model_state, update_checkpoint
+from .checkpoint import (
+    AtomicCheckpointIO,
+    build_model,
+    load_checkpoint,
+    model_state,
+    read_checkpoint_file,
+    update_checkpoint,
+)
 from .config import ExperimentConfig, config_diff, config_from_dict, config_to_dict, dump_config, load_config
 from .data import SkeletonDataModule
 from .metrics import aggregate_folds, format_table
@@ -306,7 +313,9 @@ def _fusion(
         alpha, info["source"] = float(f.alpha), "config (fusion.alpha)"
     elif f.fit and dm.has_validation:
         module.collect_stream_scores(True)
-        trainer.validate(module, dataloaders=dm.val_dataloader(), ckpt_path=str(ckpt), verbose=False)
+        trainer.validate(
+            module, dataloaders=dm.val_dataloader(), ckpt_path=str(ckpt), verbose=False, weights_only=True
+        )
         scores = module.gathered_stream_scores()
         module.collect_stream_scores(False)
         labels = scores["labels"].long().cpu()
@@ -391,7 +400,7 @@ def run_experiment(
     ckpt_path = str(last) if resume and last.exists() else None
     if resume and ckpt_path is None:
         log.warning("--resume: no checkpoint in %s yet; starting from scratch", out)
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
 
     assert checkpoint_cb is not None
     best = (
@@ -403,11 +412,16 @@ def run_experiment(
     fusion = _fusion(cfg, trainer, module, dm, evaluated)
     val = None
     if dm.has_validation:
-        trainer.validate(module, dataloaders=dm.val_dataloader(), ckpt_path=str(evaluated), verbose=False)
+        trainer.validate(
+            module, dataloaders=dm.val_dataloader(), ckpt_path=str(evaluated), verbose=False,
+            weights_only=True,
+        )  # fmt: skip
         val = module.val_results
-    trainer.test(module, dataloaders=dm.test_dataloader(), ckpt_path=str(evaluated), verbose=False)
+    trainer.test(
+        module, dataloaders=dm.test_dataloader(), ckpt_path=str(evaluated), verbose=False, weights_only=True
+    )
     test = module.test_results
-    epoch = int(torch.load(evaluated, map_location="cpu", weights_only=False)["epoch"])
+    epoch = int(read_checkpoint_file(evaluated)["epoch"])
 
     metrics: dict[str, Any] = {
         "name": cfg.name,

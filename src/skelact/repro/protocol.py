@@ -241,13 +241,24 @@ def _fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: Config settings added after results were recorded: at these defaults they are left out of
+#: :func:`config_digest`, so the results recorded before they existed keep their fingerprints.
+ADDED_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (
+    ("train", "averaging", {"name": "none", "decay": 0.99}),
+)
+
+
 def config_digest(cfg: Any, store: str | None = None) -> str:
     """A digest of the resolved config ``cfg`` (preset files, ``_base_`` chain and overrides applied):
     part of every cache fingerprint, so a changed preset file invalidates the units trained with it.
+    Settings of :data:`ADDED_AT_DEFAULT` at their default are left out.
     ``store``: what stands for ``data.store`` in the digest instead of its path."""
     from ..train.config import config_to_dict
 
     data = config_to_dict(cfg)
+    for section, key, default in ADDED_AT_DEFAULT:
+        if data.get(section, {}).get(key) == default:  # a setting added later, left at its default
+            del data[section][key]
     if store is not None:
         data.setdefault("data", {})["store"] = store
     return _fingerprint(data)

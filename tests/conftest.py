@@ -16,10 +16,17 @@ torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+from prerequisites import require  # noqa: E402
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> pathlib.Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    require(
+        SHARED_DATA.is_dir(),
+        f"the real datasets are not at {SHARED_DATA}",
+        "these tests read ../shared/data beside the repository (see each dataset's PROVENANCE.md for "
+        "its source); the tests on the bundled sample run without it",
+    )
     return SHARED_DATA
 
 

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prerequisites import require
 
 from skelact.repro import provenance
 from skelact.repro.provenance import code_version, summarize, summary_text, time_by_device, unit_provenance
@@ -29,8 +30,10 @@ def test_code_version_of_this_checkout(fresh_cache):
     import skelact
 
     package = Path(skelact.__file__).resolve().parent
-    if not package.is_relative_to(REPO / "src") or not (REPO / ".git").exists():
-        pytest.skip("skelact is not imported from a git checkout of this repository")
+    require(
+        package.is_relative_to(REPO / "src") and (REPO / ".git").exists(),
+        "skelact is not imported from a git checkout of this repository",
+    )
     assert code_version() == _git(REPO, "describe", "--always", "--dirty", "--abbrev=12")
 
 

@@ -24,6 +24,7 @@ import tarfile
 import zipfile
 
 import pytest
+from prerequisites import require
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PKG = REPO / "src" / "skelact"
@@ -87,7 +88,7 @@ def _build(work: pathlib.Path) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> pathlib.Path:
     if importlib.util.find_spec("build") is None:
-        pytest.skip("the 'build' package is not installed (it is in the 'test' extra)")
+        require(False, "the 'build' package is not installed", "it is in the 'test' extra")
     with _shared_dir(tmp_path_factory, "skelact-build") as work:
         if not (work / "dist").is_dir():
             work.mkdir(exist_ok=True)
@@ -178,9 +179,6 @@ def test_installed_wheel_runs_outside_the_source_tree(venv, tmp_path):
 
 
 def test_installed_demo_help(venv, tmp_path):
-    pkg = _installed_package(venv, tmp_path)
-    if not (pkg / "commands" / "demo.py").is_file():
-        pytest.skip("the `skelact demo` verb does not exist yet (skelact/commands/demo.py)")
     proc = _skelact(venv, "demo", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "usage: skelact demo" in proc.stdout
@@ -204,11 +202,8 @@ def _bundled_targets(bundled: pathlib.Path) -> list[pathlib.Path]:
 
 def test_installed_info_on_bundled_sample(venv, tmp_path):
     pkg = _installed_package(venv, tmp_path)
-    if not (pkg / "commands" / "info.py").is_file():
-        pytest.skip("the `skelact info` verb does not exist yet (skelact/commands/info.py)")
     targets = _bundled_targets(pkg / "_bundled")
-    if not targets:
-        pytest.skip("no bundled sample yet (src/skelact/_bundled/ holds no skeleton file or store)")
+    assert targets, f"the installed package bundles no sample ({pkg / '_bundled'})"
     one_per_folder = {t.parent: t for t in reversed(targets)}.values()  # one sample of each dataset
     for target in one_per_folder:
         proc = _skelact(venv, "info", str(target), cwd=tmp_path)

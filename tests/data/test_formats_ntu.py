@@ -6,6 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
+from prerequisites import require
 
 import skelact
 from skelact import SkeletonFormatError
@@ -57,8 +58,7 @@ def reference_energy(frames, max_body=4, keep=2) -> np.ndarray:
 def reader(request, monkeypatch):
     """Every test here runs with the compiled reader (where built) and with the NumPy reader."""
     if request.param == "compiled":
-        if not ntu.use_compiled():
-            pytest.skip("the compiled NTU reader is not built")
+        require(ntu.use_compiled(), "the compiled NTU reader is not built", "pip install -e . builds it")
         monkeypatch.delenv(ntu.NO_C_ENV, raising=False)
     else:
         monkeypatch.setenv(ntu.NO_C_ENV, "1")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prerequisites import require
 
 import skelact
 from skelact.data.formats import ntu
@@ -26,8 +27,7 @@ OPTIONS = [
 
 @pytest.fixture(scope="module")
 def cntu():
-    if ntu._cntu is None:
-        pytest.skip("the compiled NTU reader is not built")
+    require(ntu._cntu is not None, "the compiled NTU reader is not built", "pip install -e . builds it")
     return ntu._cntu
 
 
@@ -36,8 +36,7 @@ def test_compiled_reader_is_built():
     compiler is present, as on CI, a silently missing build would lose the fast path."""
     import shutil
 
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here")
+    require(shutil.which("cc") or shutil.which("gcc"), "no C compiler here")
     assert ntu._cntu is not None, "skelact.data.formats._cntu was not built (pip install -e . builds it)"
     assert ntu.use_compiled()
 

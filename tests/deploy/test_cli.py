@@ -18,10 +18,8 @@ from skelact.models import build
 
 NTU_FILE = "S001C001P001R001A050.skeleton"
 
-checkpoint_mod = pytest.importorskip(
-    "skelact.train.checkpoint", reason="the training engine (skelact.train.checkpoint) is not built yet"
-)
-config_mod = pytest.importorskip("skelact.train.config", reason="the training engine config is not built yet")
+import skelact.train.checkpoint as checkpoint_mod  # noqa: E402
+import skelact.train.config as config_mod  # noqa: E402
 
 
 @pytest.fixture(scope="module")

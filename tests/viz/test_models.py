@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from skelact.models import build, list_models
+from skelact.models import build
 from skelact.viz import (
     edge_importance,
     link_probabilities,
@@ -32,8 +32,6 @@ def _check_png(path, fig):
 
 @pytest.fixture(scope="module")
 def asgcn():
-    if "asgcn" not in list_models():
-        pytest.skip("AS-GCN not registered")
     torch.manual_seed(0)
     model = build("asgcn", num_classes=60, layout="ntu25", **TINY_ASGCN).eval()
     with torch.no_grad():  # a "trained" look: masks away from their initial ones
@@ -125,8 +123,6 @@ def test_forecast_error_lines_follow_the_result(tmp_path):
 
 @pytest.fixture(scope="module")
 def arrn():
-    if "arrn_lstm" not in list_models():
-        pytest.skip("ARRN-LSTM not registered")
     torch.manual_seed(0)
     return build("arrn_lstm", num_classes=60, layout="ntu25", attention_init="random", embed_dim=4,
                  attention_dim=4, lstm_sizes=(4,), iterations=1)

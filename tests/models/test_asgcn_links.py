@@ -112,3 +112,42 @@ def test_actional_kernels_normalise_rows():
     official = actional_kernels(hard, self_loops=True, scale=0.1)
     torch.testing.assert_close(official.sum(-1), torch.full_like(deg, 0.1))
     torch.testing.assert_close(official.diagonal(dim1=-2, dim2=-1), 0.1 / (deg + 1))
+
+
+def test_options_that_do_nothing_in_a_configuration_are_warned_about():
+    import warnings
+
+    import pytest
+
+    from skelact.models.asgcn.config import IgnoredOptionWarning, resolve_config
+
+    cases = [
+        ({"links": "s", "tau": 0.2}, "'tau' is ignored: links='s'"),
+        ({"links": "s", "aim_frames": 16}, "'aim_frames' is ignored"),
+        ({"prediction_head": False, "horizon": 4}, "'horizon' is ignored: prediction_head=False"),
+        ({"pred": False, "w_pred": 0.5}, "'pred_weight' is ignored"),
+        ({"data_bn": "vc", "num_bodies": 1}, "'num_bodies' is ignored: data_bn='vc'"),
+    ]
+    for options, message in cases:
+        with pytest.warns(IgnoredOptionWarning, match=message):
+            resolve_config(**options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IgnoredOptionWarning)
+        resolve_config(links="s", ghost_prior=0.95)  # the preset's own value: changes nothing either way
+        resolve_config(tau=0.2, horizon=4, num_bodies=1)  # each used here
+        resolve_config("official", links="s")  # preset-filled AIM options are not the user's
+
+
+def test_no_repository_preset_sets_an_option_it_ignores():
+    import warnings
+
+    from skelact.models.asgcn.config import IgnoredOptionWarning, resolve_config
+    from skelact.train.config import load_config
+    from skelact.train.presets import list_presets
+
+    names = [n for n in list_presets() if n.startswith("asgcn/")]
+    assert len(names) > 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IgnoredOptionWarning)
+        for name in names:
+            resolve_config(**load_config(name).model.options)

@@ -14,12 +14,13 @@ values raise :class:`~skelact.errors.ConfigError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigError
 
-__all__ = ["ALIASES", "PRESETS", "ASGCNConfig", "resolve_config"]
+__all__ = ["ALIASES", "PRESETS", "ASGCNConfig", "IgnoredOptionWarning", "resolve_config"]
 
 # Block specs as data: (out_channels, temporal_kernel, stride).
 _PAPER_BACKBONE = (64, 64, 64, 128, 128, 128, 256, 256, 256)  # Fig. 6
@@ -152,6 +153,38 @@ _CHOICES = {
 }
 
 
+class IgnoredOptionWarning(UserWarning):
+    """An AS-GCN option was set that the rest of the configuration makes irrelevant."""
+
+
+#: Options that only matter with the A-link inference module (``links`` "a" or "as").
+AIM_OPTIONS = (
+    "num_link_types", "ghost_prior", "lambda_act", "tau", "hard_links", "act_self_loops", "act_scale",
+    "refine_links", "aim_hidden", "aim_iterations", "aim_frames", "aim_dropout", "aim_variance",
+    "aim_aggregation",
+)  # fmt: skip
+#: Options that only matter with the future-pose prediction head.
+PREDICTION_OPTIONS = (
+    "horizon", "pred_weight", "pred_zero_init", "pred_bodies", "pred_collapse", "pred_refine",
+)  # fmt: skip
+
+
+def _warn_ignored(cfg: ASGCNConfig, given: dict[str, Any]) -> None:
+    """Warn about every option set to another value than its preset's that this configuration does
+    not use (a value equal to the preset's changes nothing either way)."""
+    defaults = ASGCNConfig(**PRESETS[cfg.variant])
+    unused: list[tuple[str, str]] = []
+    if not cfg.uses_aim:
+        unused += [(k, f"links={cfg.links!r} has no A-link inference module") for k in AIM_OPTIONS]
+    if not cfg.prediction_head:
+        unused += [(k, "prediction_head=False") for k in PREDICTION_OPTIONS]
+    if cfg.data_bn != "mvc":
+        unused.append(("num_bodies", f"data_bn={cfg.data_bn!r} does not normalise per body"))
+    for key, why in unused:
+        if key in given and getattr(cfg, key) != getattr(defaults, key):
+            warnings.warn(f"asgcn option {key!r} is ignored: {why}", IgnoredOptionWarning, stacklevel=4)
+
+
 def _fail(key: str, message: str) -> None:
     raise ConfigError(f"asgcn option {key!r}: {message}")
 
@@ -181,6 +214,7 @@ def resolve_config(variant: str = "paper", **options: Any) -> ASGCNConfig:
             _fail("order", "links='a' uses the skeleton graph itself (order 1); use links='as' for S-links")
         cfg.order = 1
     _validate(cfg)
+    _warn_ignored(cfg, given)
     return cfg
 
 

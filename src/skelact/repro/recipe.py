@@ -15,7 +15,9 @@ candidate is scored the same way:
   chosen epoch: the point of the recipe is that its last epoch is as good as its best. The best
   epoch and the mean of the last epochs are recorded beside it to show that;
 * criterion: the two-stream score fused with ``alpha = 0.5`` (eq. 12), out-of-fold accuracy,
-  mean over the three subsets.
+  mean over the three subsets, among the *stable* candidates: those whose last epoch is within
+  :data:`STABLE_MARGIN` points of their best epoch (a constant learning rate, whose last epoch may
+  land anywhere in a 10-point swing, is not a recipe whose last epoch can be read).
 
 After the last stage the fusion weight alpha is chosen on the pooled out-of-fold scores of the
 winning recipe (the paper picks it "based on validation set"). :func:`choose_recipe` writes a JSON
@@ -48,6 +50,10 @@ __all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores"]
 UNITS = ("as1", "as2", "as3")
 TRAINING = "arrn_lstm/msr3d_{unit}_two_stream_arrn"
 CRITERION = "out-of-fold top-1 of the two-stream score fused with alpha 0.5, last epoch, mean of AS1-AS3"
+#: A candidate is eligible only when its last epoch is within this many points of its best epoch
+#: (the criterion's two-stream score, mean of the subsets): the recipe's final model must be as good
+#: as its best epoch, or reading the last epoch reads a random phase of a swing.
+STABLE_MARGIN = 1.0
 #: How many final epochs are averaged to show that the last epoch is not a lucky one.
 TAIL = 20
 
@@ -305,7 +311,11 @@ def choose_recipe(
         rows = []
         for c, s in zip(stage.candidates, options, strict=True):
             rows.append({"candidate": c.name, **score(s)})
-        best = max(range(len(rows)), key=lambda i: (rows[i]["criterion"], -i))
+        for row in rows:
+            gap = row["mean"]["fused"]["best"] - row["mean"]["fused"]["last"]
+            row["stable"] = bool(gap <= STABLE_MARGIN)
+        eligible = [i for i, row in enumerate(rows) if row["stable"]] or list(range(len(rows)))
+        best = max(eligible, key=lambda i: (rows[i]["criterion"], -i))
         current = options[best]
         stage_results.append({"factor": stage.factor, "chosen": rows[best]["candidate"], "rows": rows})
         log(f"  chosen: {rows[best]['candidate']} (CV two-stream {rows[best]['criterion']:.1f})")
@@ -332,6 +342,7 @@ def choose_recipe(
             "fold_seed": 0,
             "model": TRAINING.format(unit="{as1,as2,as3}"),
             "criterion": CRITERION,
+            "stable_margin": STABLE_MARGIN,
         },
         "base": list(base),
         "stages": stage_results,
@@ -363,8 +374,10 @@ def recipe_markdown(result: dict[str, Any]) -> str:
         "subjects are never read. One factor at a time, in the order below, each on top of the settings "
         "chosen before it; ties keep the earlier candidate.",
         "",
-        f"Criterion: {cv['criterion']}. *Last* is the model the protocol uses (the averaged weights where "
-        f"the recipe averages); *best epoch* is what choosing an epoch on the held-out subjects would "
+        f"Criterion: {cv['criterion']}, among the candidates whose last epoch is within {STABLE_MARGIN:.0f} "
+        "point of their best (the recipe's final model must be as good as its best epoch). *Last* is the "
+        "model the protocol uses (the averaged weights where the recipe averages); *best epoch* is what "
+        "choosing an epoch on the held-out subjects would "
         f"claim, and *mean of last {TAIL}* the mean over the last {TAIL} epochs: close to *last* when the "
         "end of training is stable. Top-1 %, mean of the three subsets.",
         "",
@@ -380,6 +393,8 @@ def recipe_markdown(result: dict[str, Any]) -> str:
         for row in stage["rows"]:
             m, pu = row["mean"], row["per_unit"]
             mark = " **(chosen)**" if row["candidate"] == stage["chosen"] else ""
+            if not row.get("stable", True):
+                mark += f" (not eligible: last epoch more than {STABLE_MARGIN:.0f} point below its best)"
             units = " / ".join(f"{pu[u]['fused']['last']:.1f}" for u in cv["units"])
             cells = [
                 f"{row['candidate']}{mark}",

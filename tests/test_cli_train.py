@@ -177,35 +177,6 @@ def test_bad_config_and_run_directory_errors(store, tmp_path, capsys):
     assert not (tmp_path / "none").exists()  # nothing written before the data is found
 
 
-def test_resume_after_kill_equals_uninterrupted(store, tmp_path):
-    args = [
-        "train",
-        "tiny/arrn_lstm",
-        f"data.store={store}",
-        "train.epochs=3",
-        "train.progress=false",
-        "train.checkpoint.evaluate=last",
-        "model.options.dropout=0.3",
-    ]  # dropout: RNG state matters
-    full = _subprocess(*args, "--out", tmp_path / "full")
-    assert full.returncode == 0, full.stderr
-    # killed abruptly (os._exit, like kill -9) in the middle of epoch 1
-    killed = _subprocess(*args, "--out", tmp_path / "cut", env_extra={"SKELACT_FAULT_KILL_AT": "1:3"})
-    assert killed.returncode == 137
-    assert (tmp_path / "cut/checkpoints/last.ckpt").is_file() and not (tmp_path / "cut/metrics.json").exists()
-    assert torch.load(tmp_path / "cut/checkpoints/last.ckpt", weights_only=False)["epoch"] == 0
-    resumed = _subprocess(*args, "--out", tmp_path / "cut", "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    a = json.loads((tmp_path / "full/metrics.json").read_text())
-    b = json.loads((tmp_path / "cut/metrics.json").read_text())
-    assert b["resumed"] is True and a["checkpoint"]["epoch"] == b["checkpoint"]["epoch"] == 2
-    for key in ("test", "val", "checkpoint", "num_samples", "epochs"):
-        assert a[key] == b[key], key
-    wa = torch.load(tmp_path / "full/checkpoints/last.ckpt", weights_only=False)["state_dict"]
-    wb = torch.load(tmp_path / "cut/checkpoints/last.ckpt", weights_only=False)["state_dict"]
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
 def test_ddp_two_processes_matches_one(store, tmp_path, capsys):
     # two-stream: the fusion weight is fitted on validation scores gathered from both processes
     args = [

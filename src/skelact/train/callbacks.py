@@ -6,7 +6,10 @@
   last good checkpoint, written at the previous epoch end, is left untouched).
 * :class:`ProgressBar`: Lightning's tqdm bar plus training throughput in samples/s.
 * :class:`FaultInjection`: kills the process at a given ``epoch:batch`` when the environment
-  variable ``SKELACT_FAULT_KILL_AT`` is set (for testing resume after ``kill -9``); inert otherwise.
+  variable ``SKELACT_FAULT_KILL_AT`` is set, or makes it wait there forever with
+  ``SKELACT_FAULT_HANG_AT`` (for a test to send it a real ``SIGKILL``); inert otherwise.
+* :class:`StepCounter`: what this process trained (first epoch and step, batches run), so a
+  resumed run shows that it resumed.
 """
 
 from __future__ import annotations
@@ -21,9 +24,18 @@ import pytorch_lightning as pl
 from lightning_fabric.utilities.seed import seed_everything
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-__all__ = ["EpochSeed", "FaultInjection", "FiniteLossGuard", "ProgressBar", "TrainingDiverged", "derive_seed"]
+__all__ = [
+    "EpochSeed",
+    "FaultInjection",
+    "FiniteLossGuard",
+    "ProgressBar",
+    "StepCounter",
+    "TrainingDiverged",
+    "derive_seed",
+]
 
 FAULT_ENV = "SKELACT_FAULT_KILL_AT"
+HANG_ENV = "SKELACT_FAULT_HANG_AT"
 
 
 def derive_seed(*parts: int) -> int:
@@ -105,19 +117,66 @@ class ProgressBar(TQDMProgressBar):
         return items
 
 
+#: How often each fault point was reached in this process (over every trainer, e.g. every fold).
+_REACHED: dict[tuple[str, int, int], int] = {}
+
+
 class FaultInjection(pl.Callback):
     """Test hook: ``SKELACT_FAULT_KILL_AT=EPOCH:BATCH`` ends the process abruptly (``os._exit``,
-    no clean-up, like ``kill -9``) before that training batch runs."""
+    no clean-up, like ``kill -9``) before that training batch runs; ``SKELACT_FAULT_HANG_AT``
+    makes it wait there until something kills it. ``EPOCH:BATCH:N`` acts the N-th time the point
+    is reached in the process (e.g. in the second fold of a fold protocol; default 1)."""
 
-    def __init__(self, spec: str | None = None):
-        spec = os.environ.get(FAULT_ENV) if spec is None else spec
-        self.at: tuple[int, int] | None = None
-        if spec:
-            epoch, _, batch = spec.partition(":")
-            self.at = (int(epoch), int(batch or 0))
+    def __init__(self, spec: str | None = None, hang: str | None = None):
+        self.at = self._parse(os.environ.get(FAULT_ENV) if spec is None else spec)
+        self.hang = self._parse(os.environ.get(HANG_ENV) if hang is None else hang)
+
+    @staticmethod
+    def _parse(spec: str | None) -> tuple[int, int, int] | None:
+        if not spec:
+            return None
+        parts = [int(p) for p in spec.split(":")] + [0, 1][len(spec.split(":")) - 1 :]
+        return parts[0], parts[1], parts[2]
+
+    @staticmethod
+    def _reached(kind: str, point: tuple[int, int, int] | None, where: tuple[int, int]) -> bool:
+        if point is None or where != point[:2]:
+            return False
+        key = (kind, *where)
+        _REACHED[key] = _REACHED.get(key, 0) + 1
+        return _REACHED[key] == point[2]
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if self.at is not None and (trainer.current_epoch, batch_idx) == self.at:
+        where = (trainer.current_epoch, batch_idx)
+        if self._reached("kill", self.at, where):
             os._exit(137)
+        if self._reached("hang", self.hang, where):
+            while True:
+                time.sleep(0.05)
+
+
+class StepCounter(pl.Callback):
+    """What this process trained: the epoch and optimiser step it started from (0 unless resumed
+    from a checkpoint), where it ended, and the training batches it ran (:meth:`summary`)."""
+
+    def __init__(self) -> None:
+        self.start_epoch = self.start_step = self.end_step = self.batches = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start_epoch, self.start_step, self.batches = trainer.current_epoch, trainer.global_step, 0
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        self.batches += 1
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.end_step = trainer.global_step
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "start_epoch": self.start_epoch,
+            "start_step": self.start_step,
+            "end_step": self.end_step,
+            "batches_run": self.batches,
+        }

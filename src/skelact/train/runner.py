@@ -46,7 +46,7 @@ from .._version import __version__
 from ..data import protocols
 from ..errors import ConfigError
 from ..machine import hardware
-from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar
+from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar, StepCounter
 from .checkpoint import (
     AtomicCheckpointIO,
     build_model,
@@ -180,6 +180,7 @@ def build_trainer(
             EpochSeed(cfg.seed),
             FiniteLossGuard(out_dir / "checkpoints" / "last.ckpt"),
             FaultInjection(),
+            StepCounter(),
             ThroughputMonitor(batch_size_fn=lambda batch: int(batch[0].shape[0]), window_size=10),
         ]
         loggers.append(CSVLogger(out_dir, name="logs"))
@@ -445,6 +446,8 @@ def run_experiment(
         "epochs": trainer.current_epoch,
         "wall_time_s": round(time.time() - started, 3),
         "resumed": ckpt_path is not None,
+        # what this process trained (a resumed run starts at the checkpoint's epoch and step)
+        "trained": next(c.summary() for c in trainer.callbacks if isinstance(c, StepCounter)),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command or _command(),
         "skelact_version": __version__,

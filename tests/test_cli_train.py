@@ -34,9 +34,9 @@ FLORENCE_CLASSES = [
 
 
 @pytest.fixture(scope="module")
-def store(shared_data, tmp_path_factory):
+def store(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli_train") / "florence3d"
-    rc = main(["prepare", "florence3d", "--src", str(shared_data / "florence3d"), "--out", str(out)])
+    rc = main(["prepare", "florence3d", "--src", str(sample_data / "florence3d"), "--out", str(out)])
     assert rc == 0
     return out
 

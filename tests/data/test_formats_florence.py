@@ -11,8 +11,8 @@ from skelact.data import iter_samples
 
 
 @pytest.fixture(scope="module")
-def features(shared_data):
-    return shared_data / "florence3d" / "Florence_dataset_Features.txt"
+def features(sample_data):
+    return sample_data / "florence3d" / "Florence_dataset_Features.txt"
 
 
 @pytest.fixture(scope="module")

@@ -45,8 +45,8 @@ def read_ntu_xyz(path, max_bodies=2):
 
 
 @pytest.fixture(scope="module")
-def ntu2(shared_data):
-    x = read_ntu_xyz(shared_data / "ntu_rgbd" / TWO_PERSON)
+def ntu2(sample_data):
+    x = read_ntu_xyz(sample_data / "ntu_rgbd" / TWO_PERSON)
     x.flags.writeable = False  # transforms must not write into their input (store maps are read-only)
     return x
 
@@ -138,8 +138,8 @@ def test_prenormalize_is_rigid_per_frame(ntu2, mode):
         np.testing.assert_allclose(d_out, d_in, atol=1e-4)
 
 
-def test_prenormalize_drops_leading_empty_frames_and_keeps_missing_bodies_zero(shared_data):
-    x = read_ntu_xyz(shared_data / "ntu_rgbd" / ONE_PERSON)
+def test_prenormalize_drops_leading_empty_frames_and_keeps_missing_bodies_zero(sample_data):
+    x = read_ntu_xyz(sample_data / "ntu_rgbd" / ONE_PERSON)
     padded = np.concatenate([np.zeros((3, 7, 25, 2), np.float32), x], axis=1)
     t = PreNormalize3D("ntu25")
     out = t(padded)

@@ -132,16 +132,16 @@ def test_decoder_shapes_and_gradients():
     assert links.grad.abs().sum() > 0  # the links shape the prediction
 
 
-def _ntu_body(shared_data, name="S001C001P001R001A001.skeleton"):
-    skel = skelact.load(shared_data / "ntu_rgbd" / name)
+def _ntu_body(root, name="S001C001P001R001A001.skeleton"):
+    skel = skelact.load(root / "ntu_rgbd" / name)
     data = skel.data[:, :1]  # (T, 1, V, 3): the one body
     data = data - data[:1, :, :1]  # centre on the first frame's base of spine
     return torch.from_numpy(np.ascontiguousarray(data.transpose(3, 0, 2, 1)))[None]  # (1, 3, T, V, 1)
 
 
-def test_aim_warm_up_lowers_the_next_pose_nll_on_a_real_sequence(shared_data):
+def test_aim_warm_up_lowers_the_next_pose_nll_on_a_real_sequence(sample_data):
     torch.manual_seed(0)
-    x = _ntu_body(shared_data)
+    x = _ntu_body(sample_data)
     assert x.shape == (1, 3, 103, 25, 1)
     aim = AIM(25, 3, num_link_types=3, ghost_prior=0.95, frames=20, hidden=24)
     opt = torch.optim.Adam(aim.parameters(), lr=5e-3)

@@ -10,15 +10,15 @@ from skelact import Skeleton
 
 
 @pytest.fixture(scope="session")
-def ntu_one(shared_data) -> Skeleton:
+def ntu_one(sample_data) -> Skeleton:
     """A one-person NTU sequence (A001 drink water, 103 frames)."""
-    return skelact.load(shared_data / "ntu_rgbd" / "S001C001P001R001A001.skeleton")
+    return skelact.load(sample_data / "ntu_rgbd" / "S001C001P001R001A001.skeleton")
 
 
 @pytest.fixture(scope="session")
-def ntu_two(shared_data) -> Skeleton:
+def ntu_two(sample_data) -> Skeleton:
     """A two-person NTU interaction (A050 punching/slapping other person, 74 frames)."""
-    return skelact.load(shared_data / "ntu_rgbd" / "S001C001P001R001A050.skeleton")
+    return skelact.load(sample_data / "ntu_rgbd" / "S001C001P001R001A050.skeleton")
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ def _run(capsys, *argv):
     return rc, captured.out.strip(), captured.err
 
 
-def test_skeleton_gif_and_strip(shared_data, tmp_path, capsys):
-    src = shared_data / NTU_TWO
+def test_skeleton_gif_and_strip(sample_data, tmp_path, capsys):
+    src = sample_data / NTU_TWO
     rc, out, _ = _run(capsys, "skeleton", src, "--out", tmp_path / "a.gif", "--frames", "0:12:4",
                       "--dpi", "40")
     assert rc == 0 and out.endswith("a.gif")
@@ -36,13 +36,13 @@ def test_skeleton_gif_and_strip(shared_data, tmp_path, capsys):
         assert rc == 0 and im.format == "PNG"
 
 
-def test_skeleton_errors(shared_data, tmp_path, capsys, monkeypatch):
+def test_skeleton_errors(sample_data, tmp_path, capsys, monkeypatch):
     import skelact.viz.skeleton as sk
 
     monkeypatch.setattr(sk, "_ffmpeg_available", lambda: False)
-    rc, _, err = _run(capsys, "skeleton", shared_data / NTU_TWO, "--out", tmp_path / "a.mp4")
+    rc, _, err = _run(capsys, "skeleton", sample_data / NTU_TWO, "--out", tmp_path / "a.mp4")
     assert rc == 2 and "ffmpeg" in err
-    rc, _, err = _run(capsys, "skeleton", shared_data / NTU_TWO, "--out", tmp_path / "a.bmp")
+    rc, _, err = _run(capsys, "skeleton", sample_data / NTU_TWO, "--out", tmp_path / "a.bmp")
     assert rc == 2 and "extension" in err
     rc, _, err = _run(capsys, "skeleton", tmp_path / "missing.skeleton")
     assert rc == 2
@@ -82,9 +82,9 @@ def _checkpoint(path, name, options, frames=40, input_frames=40):
     return path
 
 
-def test_checkpoint_kinds(shared_data, tmp_path, capsys):
+def test_checkpoint_kinds(sample_data, tmp_path, capsys):
     asgcn = _checkpoint(tmp_path / "asgcn.ckpt", "asgcn", TINY_ASGCN, input_frames=45)
-    src = shared_data / NTU_TWO
+    src = sample_data / NTU_TWO
     for argv in (("alinks", asgcn, src, "--threshold", "0.3"), ("links", asgcn, src), ("edges", asgcn),
                  ("forecast", asgcn, src)):
         rc, out, err = _run(capsys, *argv, "--out", tmp_path / f"{argv[0]}.png", "--dpi", "50")

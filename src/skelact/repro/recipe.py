@@ -346,6 +346,9 @@ def choose_recipe(
         },
         "base": list(base),
         "stages": stage_results,
+        # every distinct training once (a stage's incumbent is the previous stage's winner)
+        "trainings": len(evaluated) * len(UNITS) * folds,
+        "train_time_s": round(sum(r["train_wall_s"] for r in evaluated.values()), 1),
         "chosen": {"overrides": current.override_list(), "augment": current.augment},
         "alpha": {
             "value": alpha,
@@ -361,12 +364,9 @@ def recipe_markdown(result: dict[str, Any]) -> str:
     lines = [
         "# The small-data training recipe, chosen by cross-validation",
         "",
-        f"Written by `{result.get('command', 'scripts/choose_recipe.py')}`"
-        + (
-            f" in {result['wall_time_s'] / 60:.0f} min ({result['machine']})."
-            if "wall_time_s" in result
-            else "."
-        ),
+        f"Written by `{result.get('command', 'scripts/choose_recipe.py')}`: {result['trainings']} trainings, "
+        f"{result['train_time_s'] / 3600:.1f} h of training"
+        + (f" ({result['machine']})." if "machine" in result else "."),
         "",
         f"Cross-validation on MSRAction3D {', '.join(u.upper() for u in cv['units'])}: the training subjects "
         f"of each subset in {cv['folds']} folds (seed {cv['fold_seed']}), the two-stream ARRN-LSTM of the "

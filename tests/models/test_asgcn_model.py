@@ -343,3 +343,42 @@ def test_pred_zero_init_starts_the_head_at_zero_velocity(init):
     plain = build("asgcn", num_classes=6, layout="ntu25", init=init, **TINY)  # train mode: batch stats
     with torch.no_grad():
         assert float((plain.forecast(x, steps=5) - last).abs().max()) > 0.5
+
+
+def test_ntu_preset_fills_a_short_sample_by_repeating_it_so_no_target_is_zeros(sample_data):
+    """A one-person NTU sample of 103 frames through the NTU presets' transforms (300 frames, the
+    last 10 the forecast target): no target frame and not the last observed pose is all zeros
+    (zero padding made both zeros), and the frames are the sequence's own, repeated."""
+    import numpy as np
+
+    import skelact
+    from skelact.data.transforms import build_transforms
+    from skelact.train.config import load_config
+    from skelact.train.data import fill_frames
+
+    sk = skelact.load(sample_data / "ntu_rgbd" / "S001C001P001R001A001.skeleton")
+    assert sk.num_frames == 103 and not np.abs(sk.data[:, 1]).any()  # one person (slot 2 empty)
+    x = np.ascontiguousarray(sk.data[:, :2].transpose(3, 0, 2, 1))  # (C, T, V, M), the store's layout
+    for preset in ("asgcn/ntu60_xsub", "asgcn/ntu60_xview", "asgcn/ntu60_xsub_official"):
+        cfg = load_config(preset)
+        frames = cfg.data.frames + 10  # the recognition window and the 10 target frames
+        for specs in (cfg.data.train_transforms, cfg.data.test_transforms):
+            pipeline = build_transforms(fill_frames(list(specs), frames), layout="ntu25")
+            out = pipeline(x, np.random.default_rng(0))
+            assert out.shape[1] == frames
+            body0 = np.abs(out[..., 0]).sum(axis=(0, 2))  # (T,)
+            assert (body0[-11:] > 0).all(), preset  # last observed pose and every target frame
+            assert (np.abs(out[..., 1]) == 0).all()  # the absent second person stays absent
+
+
+def test_prediction_loss_leaves_out_padding_frame_by_frame():
+    from skelact.models.asgcn.losses import prediction_loss
+
+    pred = torch.zeros(1, 3, 4, 5, 2)
+    target = torch.ones(1, 3, 4, 5, 2)
+    target[:, :, 2:, :, 1] = 0.0  # the second body leaves after two future frames
+    pred[:, :, 2:, :, 1] = 7.0  # whatever is predicted there must not count
+    mask = target.ne(0).any(dim=1).any(dim=2)  # (N, T', M)
+    assert prediction_loss(pred, target, mask).item() == pytest.approx(1.0)
+    per_body = torch.tensor([[True, True]])
+    assert prediction_loss(pred, target, per_body).item() > 1.0  # a per-sample mask counts it

@@ -30,14 +30,18 @@ def prediction_loss(
     """Eq. 6 on ``(N, C, T', V, M)`` predictions and targets.
 
     Args:
-        bodies: optional boolean ``(N, M)``: which bodies count. ``None`` = all.
+        bodies: optional boolean mask of what counts: ``(N, M)`` (a body in every future frame) or
+            ``(N, T', M)`` (a body in one future frame; padding, e.g. an absent second person, is
+            left out). ``None`` = all.
     """
     sq = (pred - target).square()  # (N, C, T', V, M)
     if bodies is None:
         return sq.mean()
-    w = bodies.to(sq.dtype)[:, None, None, None, :]  # (N, 1, 1, 1, M)
-    per_body = sq[0, :, :, :, 0].numel()  # C T' V
-    return (sq * w).sum() / (w.sum() * per_body).clamp_min(1.0)
+    if bodies.dim() == 2:
+        bodies = bodies[:, None, :].expand(-1, sq.shape[2], -1)  # (N, T', M)
+    w = bodies.to(sq.dtype)[:, None, :, None, :]  # (N, 1, T', 1, M)
+    per_body_frame = sq.shape[1] * sq.shape[3]  # C V
+    return (sq * w).sum() / (w.sum() * per_body_frame).clamp_min(1.0)
 
 
 def gaussian_nll(

@@ -236,7 +236,7 @@ class ASGCN(nn.Module):
         if self.predictor is None:
             return {"loss": ce, "ce": ce}
         target = x[:, :, x_obs.shape[2] :]
-        pred = prediction_loss(self._predict(h, x_obs, act), target, self._pred_bodies(x))
+        pred = prediction_loss(self._predict(h, x_obs, act), target, self._pred_bodies(x, x_obs.shape[2]))
         return {"loss": ce + self.config.pred_weight * pred, "ce": ce, "pred": pred}
 
     def aim_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -358,13 +358,16 @@ class ASGCN(nn.Module):
         pred = self.predictor(h, last, act)  # (N M, C, T', V)
         return pred.view(n, m, c, -1, v).permute(0, 2, 3, 4, 1)
 
-    def _pred_bodies(self, x: torch.Tensor) -> torch.Tensor:
-        """Bodies counted by eq. 6: ``(N, M)`` bool."""
+    def _pred_bodies(self, x: torch.Tensor, observed: int) -> torch.Tensor:
+        """What eq. 6 counts: ``(N, M)`` body 0 (``pred_bodies="first"``, official), or ``(N, T', M)``
+        each body in each future frame where it is present, in that frame and in the last observed
+        one (``"present"``): padding (an absent second person, zero frames) is never a target."""
         if self.config.pred_bodies == "first":
             mask = torch.zeros(x.shape[0], x.shape[-1], dtype=torch.bool, device=x.device)
             mask[:, 0] = True
             return mask
-        return _present_bodies(x)
+        present = x.detach().ne(0).any(dim=1).any(dim=2)  # (N, T, M)
+        return present[:, observed:] & present[:, observed - 1 : observed]
 
     def _require_aim(self, what: str) -> AIM:
         if self.aim is None:

@@ -45,6 +45,17 @@ SRC = ROOT / "src"
 ZOO_DEFAULT = ROOT / "reports" / "reproduction.json"
 ZOO_ENV = "SKELACT_ZOO_JSON"
 
+
+def zoo_source() -> Path:
+    """The reproduction file the zoo page shows: ``$SKELACT_ZOO_JSON``, else
+    ``reports/reproduction.json``, else the newest kept report (``reports/earlier/<date>/``)."""
+    if os.environ.get(ZOO_ENV):
+        return Path(os.environ[ZOO_ENV])
+    if ZOO_DEFAULT.is_file():
+        return ZOO_DEFAULT
+    earlier = sorted((ROOT / "reports" / "earlier").glob("*/reproduction.json"))
+    return earlier[-1] if earlier else ZOO_DEFAULT
+
 # Pages owned by other parts of the project: while one is missing, a stub keeps nav and links valid.
 OWNED_ELSEWHERE = {
     "models/asgcn.md": "AS-GCN",
@@ -591,8 +602,8 @@ def on_files(files: Any, config: Any) -> Any:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- skelact:zoo -->" in markdown:
-        path = os.environ.get(ZOO_ENV) or str(ZOO_DEFAULT)
-        shown = "reports/reproduction.json" if Path(path).resolve() == ZOO_DEFAULT.resolve() else path
+        path = zoo_source()
+        shown = str(path.relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
         markdown = markdown.replace("<!-- skelact:zoo -->", render_zoo(load_zoo(path), source=shown))
     if "<!-- skelact:gallery -->" in markdown:
         folder = Path(config["docs_dir"]) / "gallery"

@@ -1,13 +1,14 @@
 """``skelact reproduce TARGET [TARGET ...]``: the papers' protocols end to end, with a report.
 
 Targets: ``msr3d`` (AS1-AS3 cross-subject), ``florence3d`` (leave-one-subject-out), ``ntu60-xsub``,
-``ntu60-xview``, ``kinetics``. On the small datasets, epochs and the two-stream fusion weight are
-chosen by cross-validation over the training subjects, then one model per unit and seed is
-trained on all training subjects and tested once. Writes ``OUT/reproduction.md`` and
-``OUT/reproduction.json``; stores, cached scores and run directories go to ``--work-dir`` (an
-interrupted run continues from there with the same command), and every finished unit's result also
-goes to ``--results`` (default ``OUT/units``), which a clone of the repository carries to another
-machine.
+``ntu60-xview``, ``kinetics``. On the small datasets one model per unit and seed is trained on all
+training subjects with the preset's recipe and its last epoch is tested once (``--protocol
+last-epoch``; the recipe and the fusion weight were chosen by cross-validation over training
+subjects, ``scripts/choose_recipe.py``); ``--protocol cv-epochs`` is the previous protocol.
+Writes ``OUT/reproduction.md`` and ``OUT/reproduction.json``; stores, cached scores and run
+directories go to ``--work-dir`` (an interrupted run continues from there with the same command),
+and every finished unit's result also goes to ``--results`` (default ``OUT/units``), which a clone
+of the repository carries to another machine.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reproduce",
         help="run the papers' protocols (MSRAction3D, Florence3D, NTU, Kinetics) and write a report",
         description="Reproduce the published results: every subset / fold, 3 seeds, ARRN-LSTM (two-stream, "
-        "joint, line; with and without attention) and AS-GCN, with epochs and the fusion weight chosen by "
-        "cross-validation over the training subjects (small datasets) or the presets' validation split (NTU, "
-        "Kinetics). Writes OUT/reproduction.md and OUT/reproduction.json.",
+        "joint, line; with and without attention) and AS-GCN; on the small datasets one training per unit "
+        "and seed read at its last epoch (the recipe chosen by cross-validation over training subjects), "
+        "on NTU / Kinetics the presets' validation split. Writes OUT/reproduction.md and "
+        "OUT/reproduction.json.",
         epilog="Data: --src RAW_DIR (prepared into the work dir) or --store STORE; without either, "
         "../shared/data/<dataset folder> is used when it exists. With several targets give TARGET=DIR. "
         "Rerun the same command to continue an interrupted run. --quick runs one unit, one seed, a few "
@@ -97,11 +99,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--protocol",
         choices=["cv-epochs", "last-epoch"],
-        default="cv-epochs",
-        help="small datasets: cv-epochs chooses each row's epoch and alpha by cross-validation, then "
-        "retrains (default); last-epoch trains once on all training subjects and reads the last epoch "
-        "(the preset's recipe and fixed alpha, chosen by scripts/choose_recipe.py); --cv-folds and "
-        "--smooth only apply to cv-epochs",
+        default="last-epoch",
+        help="small datasets: last-epoch (default) trains once on all training subjects and reads the "
+        "last epoch (the preset's recipe and fixed alpha, chosen by scripts/choose_recipe.py); cv-epochs "
+        "(the previous protocol) chooses each row's epoch and alpha by cross-validation, then retrains; "
+        "--cv-folds and --smooth only apply to cv-epochs",
     )
     p.add_argument(
         "--augment",
@@ -209,8 +211,7 @@ def _command(args: argparse.Namespace) -> str:
     for option in ("epochs", "threads"):  # --jobs changes no result: not recorded
         if getattr(args, option) is not None:
             words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-    if args.protocol != "cv-epochs":
-        words += ["--protocol", args.protocol]
+    words += ["--protocol", args.protocol]
     words += [
         "--smooth",
         str(args.smooth),

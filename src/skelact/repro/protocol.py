@@ -1,7 +1,11 @@
-"""The reproduction protocol: per unit and seed, choose by cross-validation, retrain, test once.
+"""The reproduction protocol: per unit and seed, train once and test once.
 
-Small datasets (``selection="cv"``; MSRAction3D subsets, Florence3D folds), for each training
-(:mod:`skelact.repro.targets`), unit and seed:
+Small datasets (``selection="cv"``; MSRAction3D subsets, Florence3D folds): with ``last-epoch``
+(the default, :data:`PROTOCOLS`) one model per training (:mod:`skelact.repro.targets`), unit and
+seed is trained on all the unit's training subjects with the preset's recipe, and its last epoch
+tests the test subjects once (:func:`_run_last_epoch_unit`); the recipe and the fusion weight were
+chosen beforehand by cross-validation over training subjects (:mod:`skelact.repro.recipe`). With
+``cv-epochs`` (the previous protocol), for each training, unit and seed:
 
 1. the unit's protocol split gives the training and test positions; the test positions are put
    aside;
@@ -103,7 +107,7 @@ class Context:
     cv_folds: int | None = None  # None: the target's default
     smooth: int = 1
     augment: str = "standard"
-    protocol: str = "cv-epochs"  # one of PROTOCOLS (small datasets)
+    protocol: str = "last-epoch"  # one of PROTOCOLS (small datasets)
     quick: bool = False
     command: str = ""
     #: only collect unit results already in the work directory (train nothing; missing: None)

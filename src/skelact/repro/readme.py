@@ -1,9 +1,10 @@
 """The README's results table, generated from the reproduction report's entries (never edited by hand).
 
 ``skelact reproduce ... --readme README.md`` (also with ``--report-only``) rewrites the block between
-:data:`BEGIN` and :data:`END` in the README with :func:`results_table` of the entries it has just
-written to ``reproduction.json``; ``tests/test_readme_results.py`` checks that the committed README
-holds exactly the table of the committed report.
+the begin marker (:func:`begin_marker`, which names the report file the table comes from) and
+:data:`END` in the README with :func:`results_table` of the entries it has just written;
+``tests/test_readme_results.py`` checks that the committed README holds exactly the table of the
+report file its marker names.
 """
 
 from __future__ import annotations
@@ -16,10 +17,24 @@ from typing import Any
 from ..errors import ConfigError
 from .goals import goal_for
 
-__all__ = ["BEGIN", "END", "results_table", "update_readme"]
+__all__ = ["BEGIN", "END", "begin_marker", "marked_source", "results_table", "update_readme"]
 
-BEGIN = "<!-- results: generated from reports/reproduction.json by skelact reproduce --readme -->"
+BEGIN = "<!-- results: generated from "
 END = "<!-- end of results -->"
+
+
+def begin_marker(source: str) -> str:
+    """The line that opens the generated block and names the report file it comes from."""
+    return f"{BEGIN}{source} by skelact reproduce --readme -->"
+
+
+def marked_source(text: str) -> str | None:
+    """The report file named by the begin marker in ``text`` (None without a marker)."""
+    start = text.find(BEGIN)
+    if start < 0:
+        return None
+    line = text[start:].split("\n", 1)[0]
+    return line[len(BEGIN) :].split(" by skelact reproduce", 1)[0]
 
 DATASET_NAMES = {
     "msr3d": "MSRAction3D",
@@ -86,16 +101,19 @@ def results_table(entries: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(path: str | os.PathLike, entries: Sequence[Mapping[str, Any]]) -> bool:
+def update_readme(
+    path: str | os.PathLike, entries: Sequence[Mapping[str, Any]], source: str = "reports/reproduction.json"
+) -> bool:
     """Replace the generated block of the README at ``path`` with :func:`results_table` of
-    ``entries``; True when the file changed. The README must hold :data:`BEGIN` and :data:`END`
-    once each, in that order."""
+    ``entries``, its begin marker naming ``source``; True when the file changed. The README must
+    hold one begin marker (:data:`BEGIN` ...) and, after it, one :data:`END`."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start or text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise ConfigError(f"{path}: needs one line {BEGIN!r} and, after it, one line {END!r}")
-    new = text[: start + len(BEGIN)] + "\n\n" + results_table(entries) + "\n\n" + text[end:]
+        marker = begin_marker("REPORT.json")
+        raise ConfigError(f"{path}: needs one line {marker!r} and, after it, one line {END!r}")
+    new = text[:start] + begin_marker(source) + "\n\n" + results_table(entries) + "\n\n" + text[end:]
     if new == text:
         return False
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

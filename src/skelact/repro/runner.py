@@ -230,7 +230,7 @@ def reproduce(
     epochs: int | None = None,
     cv_folds: int | Mapping[str, int] | None = None,
     smooth: int = 3,
-    protocol: str = "cv-epochs",
+    protocol: str = "last-epoch",
     readme: str | os.PathLike | None = None,
     augment: str = "standard",
     msr_form: str = "real3d",
@@ -452,6 +452,6 @@ def reproduce(
     json_path, md_path, entries = paths
     log(f"report: {md_path} and {json_path}")
     if readme is not None:
-        changed = update_readme(readme, entries)
+        changed = update_readme(readme, entries, source=str(json_path))
         log(f"README results table {'rewritten' if changed else 'unchanged'}: {readme}")
     return {"json": json_path, "markdown": md_path, "entries": entries, "results": found}

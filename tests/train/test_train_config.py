@@ -162,7 +162,8 @@ def test_paper_schedules_in_presets():
     for dataset in ("msr3d_as1", "florence3d_loso"):
         g, r = load_config(f"asgcn/{dataset}"), load_config(f"arrn_lstm/{dataset}")
         assert g.train.optim == r.train.optim and g.train.schedule == r.train.schedule
-        assert g.train.epochs == r.train.epochs == 100 and g.data.batch_size == r.data.batch_size
+        assert g.train.averaging == r.train.averaging and g.train.averaging.name == "ema"
+        assert g.train.epochs == r.train.epochs == 150 and g.data.batch_size == r.data.batch_size
 
 
 def test_dump_roundtrip_and_diff(tmp_path):

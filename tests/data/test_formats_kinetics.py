@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from prerequisites import RealFiles
 
 import skelact
 from skelact import SkeletonFormatError
@@ -19,8 +20,8 @@ CLIPS = {
 
 
 @pytest.fixture(scope="module")
-def kin(shared_data):
-    return shared_data / "kinetics_skeleton"
+def kin(request, sample_data):
+    return RealFiles(request, sample_data, "kinetics_skeleton")
 
 
 def _person(p: dict) -> np.ndarray:

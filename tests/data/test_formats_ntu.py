@@ -6,7 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
-from prerequisites import require
+from prerequisites import RealFiles, require
 
 import skelact
 from skelact import SkeletonFormatError
@@ -66,8 +66,8 @@ def reader(request, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def ntu_dir(shared_data):
-    return shared_data / "ntu_rgbd"
+def ntu_dir(request, sample_data):
+    return RealFiles(request, sample_data, "ntu_rgbd")
 
 
 @pytest.mark.parametrize("name", sorted(FRAMES))

@@ -6,20 +6,36 @@ import gzip
 
 import numpy as np
 import pytest
+from prerequisites import RealFiles
 
 import skelact
 from skelact import ConfigError, SkeletonFormatError
 from skelact.data import detect_format, io, iter_samples
 
 
-@pytest.fixture(scope="module")
-def files(shared_data):
-    return {
-        "ntu": shared_data / "ntu_rgbd" / "S001C001P001R001A001.skeleton",
-        "kinetics": shared_data / "kinetics_skeleton" / "__NrybzYzUg.json",
-        "msr3d": shared_data / "msr_action3d" / "MSRAction3DSkeletonReal3D" / "a02_s01_e01_skeleton3D.txt",
-        "florence": shared_data / "florence3d" / "Florence_dataset_Features.txt",
-    }
+class _Files(dict):
+    """One real file per format; looked up when used, so a test of a bundled format runs on a
+    fresh clone and only the MSRAction3D one needs ``../shared/data``."""
+
+    def __init__(self, request, sample_data):
+        super().__init__()
+        self.request = request
+        self.where = {
+            "ntu": RealFiles(request, sample_data, "ntu_rgbd") / "S001C001P001R001A001.skeleton",
+            "kinetics": RealFiles(request, sample_data, "kinetics_skeleton") / "__NrybzYzUg.json",
+            "florence": RealFiles(request, sample_data, "florence3d") / "Florence_dataset_Features.txt",
+        }
+
+    def __getitem__(self, fmt):
+        if fmt == "msr3d":
+            shared = self.request.getfixturevalue("shared_data")
+            return shared / "msr_action3d" / "MSRAction3DSkeletonReal3D" / "a02_s01_e01_skeleton3D.txt"
+        return self.where[fmt]
+
+
+@pytest.fixture
+def files(request, sample_data):
+    return _Files(request, sample_data)
 
 
 @pytest.mark.parametrize("fmt", ["ntu", "kinetics", "msr3d", "florence"])

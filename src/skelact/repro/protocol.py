@@ -398,14 +398,21 @@ class CVSplit:
     folds: list[dict[str, Any]]
 
 
+def _unit_split(ctx: Context, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
+    """The unit's training and test positions (``--quick``, a smoke test: a few sequences of
+    every subject)."""
+    split = protocols.split(ctx.store, unit.protocol, unit.fold)
+    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
+    if ctx.quick:
+        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
+    return train_idx, test_idx
+
+
 def cv_split(ctx: Context, unit: Unit, seed: int) -> CVSplit:
     """The unit's split and its ``k`` cross-validation folds over the training subjects (seeded by
     ``seed``), as every cross-validated unit uses them; ``--quick`` keeps a few sequences only."""
     store = ctx.store
-    split = protocols.split(store, unit.protocol, unit.fold)
-    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
-    if ctx.quick:  # a smoke test: a few sequences of every subject
-        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
+    train_idx, test_idx = _unit_split(ctx, unit)
     subjects = np.asarray(store.index["subject"])
     k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
     folds = protocols.subject_folds(store, train_idx, k, seed=seed)
@@ -613,15 +620,6 @@ def _run_cv_unit(
     _write_json(result, unit_dir / RESULT_FILE)
     _publish(ctx, training, unit, seed, result)
     return result
-
-
-def _unit_split(ctx: Context, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
-    """The unit's training and test positions (``--quick``: a few sequences of each)."""
-    split = protocols.split(ctx.store, unit.protocol, unit.fold)
-    train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
-    if ctx.quick:
-        train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
-    return train_idx, test_idx
 
 
 def _run_last_epoch_unit(

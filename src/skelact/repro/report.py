@@ -1160,6 +1160,20 @@ def _gap_section(
     return lines + [""]
 
 
+#: The first lines of both small-data protocols' step lists.
+_SMALL_UNIT_INTRO = (
+    "Small datasets (MSRAction3D, Florence3D), for every unit (subset or outer fold), seed and model run:",
+    "",
+    "1. The unit's split gives the training subjects and the test subjects; the test subjects are set aside.",
+)
+#: How one two-stream run gives three rows (both small-data protocols).
+_TWO_STREAM_ROWS = (
+    "Rows from one two-stream run: the joint stream, the line stream and the fused score. The streams have "
+    "separate losses (`ce_joint + ce_line`), so each stream is trained as the single-stream model would be. "
+    "The run with the attention mask off gives the RRN-LSTM rows."
+)
+
+
 def _protocol_section(
     results_by_target: Mapping[str, list[dict[str, Any]]], meta: Mapping[str, Any]
 ) -> list[str]:
@@ -1168,11 +1182,7 @@ def _protocol_section(
     if cv:
         r = cv[0]
         lines += [
-            "Small datasets (MSRAction3D, Florence3D), for every unit (subset or outer fold), seed and model "
-            "run:",
-            "",
-            "1. The unit's split gives the training subjects and the test subjects; the test subjects are "
-            "set aside.",
+            *_SMALL_UNIT_INTRO,
             "2. The training subjects are dealt into k folds (seeded by the seed; "
             "`skelact.data.protocols.subject_folds`): "
             + ", ".join(
@@ -1199,11 +1209,7 @@ def _protocol_section(
             "subjects "
             "(checked on sample positions and subjects for every unit).",
             "",
-            "Rows from one two-stream run: the joint stream, the line stream and the fused score. The "
-            "streams have "
-            "separate losses (`ce_joint + ce_line`), so each stream is trained as the single-stream model "
-            "would be. "
-            "The run with the attention mask off gives the RRN-LSTM rows.",
+            _TWO_STREAM_ROWS,
             "",
             "Preprocessing and regularisation (read from the configs listed below; the augmentation, not in "
             "the "
@@ -1228,11 +1234,7 @@ def _protocol_section(
     last = [r for rs in results_by_target.values() for r in rs if r.get("selection") == "last-epoch"]
     if last:
         lines += [
-            "Small datasets (MSRAction3D, Florence3D), for every unit (subset or outer fold), seed and model "
-            "run:",
-            "",
-            "1. The unit's split gives the training subjects and the test subjects; the test subjects are "
-            "set aside.",
+            *_SMALL_UNIT_INTRO,
             f"2. One model is trained on all training subjects for the preset's {last[0]['max_epochs']} "
             "epochs with the small-data recipe (learning rate decaying to zero, weight averaging "
             f"`{last[0].get('averaging', 'none')}`; chosen once by cross-validation over MSRAction3D "
@@ -1241,9 +1243,7 @@ def _protocol_section(
             "preset's fixed α (chosen with the recipe). Nothing is chosen per unit, on training or test "
             "subjects (the training and test subjects are checked to be disjoint for every unit).",
             "",
-            "Rows from one two-stream run: the joint stream, the line stream and the fused score. The "
-            "streams have separate losses (`ce_joint + ce_line`), so each stream is trained as the "
-            "single-stream model would be. The run with the attention mask off gives the RRN-LSTM rows.",
+            _TWO_STREAM_ROWS,
             "",
             f"Augmentation (`--augment {meta.get('augment')}`, the same for every model): "
             + ("none." if meta.get("augment") == "none" else "random rotation where the coordinates are "

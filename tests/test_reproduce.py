@@ -14,12 +14,9 @@ import pytest
 
 from skelact.data.transforms import DropEmptyFrames, build_transforms
 from skelact.errors import ConfigError
-from skelact.models.arrn import fit_fusion_alpha
+from skelact.evaluation import ALPHA_GRID, assert_disjoint, fit_fusion_alpha, fused_probabilities
 from skelact.repro.selection import (
-    ALPHA_GRID,
     FoldScores,
-    assert_disjoint,
-    fused_probabilities,
     mean_curve,
     pick_epoch,
     select,

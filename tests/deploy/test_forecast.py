@@ -9,7 +9,7 @@ import pytest
 import torch
 from deploy_helpers import batch, tiny_arrn, tiny_asgcn
 
-from skelact.train.forecast import (
+from skelact.evaluation.forecast import (
     constant_velocity,
     evaluate_forecast,
     format_forecast,

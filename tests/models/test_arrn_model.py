@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from skelact.errors import ConfigError
 from skelact.models import build
-from skelact.models.arrn import ARRNLSTM, collect_stream_scores, fit_fusion_alpha
+from skelact.evaluation import collect_scores, fit_fusion_alpha
+from skelact.models.arrn import ARRNLSTM
 
 TINY = {"embed_dim": 6, "attention_dim": 8, "lstm_sizes": (8, 6), "iterations": 2}
 
@@ -265,17 +266,21 @@ def test_fit_fusion_needs_two_streams_and_matching_shapes():
         fit_fusion_alpha(np.zeros((2, 5)), np.zeros((3, 5)), [0, 1])
 
 
-def test_collect_stream_scores_over_a_loader():
+def test_collect_scores_over_a_loader():
     m = tiny(dropout=0.3)
     ds = torch.utils.data.TensorDataset(torch.randn(5, 3, 4, 25, 2), torch.tensor([0, 1, 2, 3, 4]))
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
-    scores = collect_stream_scores(m, loader)
+    scores, labels = collect_scores(m, loader)
     assert m.training  # restored
+    assert set(scores) == {"joint", "line"}  # a two-stream model gives its streams
     assert scores["joint"].shape == (5, 5) and scores["line"].shape == (5, 5)
-    np.testing.assert_array_equal(scores["labels"], np.arange(5))
+    np.testing.assert_array_equal(labels, np.arange(5))
     m.eval()
     with torch.no_grad():
-        direct = m.stream_logits(ds.tensors[0])["joint"].numpy()
-    np.testing.assert_allclose(scores["joint"], direct, atol=1e-5)
-    alpha = m.fit_fusion(scores["joint"], scores["line"], scores["labels"])
+        direct = m.stream_logits(ds.tensors[0])
+    np.testing.assert_allclose(scores["joint"], direct["joint"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(scores["line"], direct["line"].numpy(), atol=1e-5)
+    single, _ = collect_scores(tiny("joint").eval(), loader)
+    assert set(single) == {"logits"}  # one stream: the model's own logits
+    alpha = m.fit_fusion(scores["joint"], scores["line"], labels)
     assert 0.0 <= alpha <= 1.0

@@ -17,7 +17,7 @@ from skelact.train.callbacks import TrainingDiverged
 from skelact.train.checkpoint import AtomicCheckpointIO, build_model, load_model
 from skelact.train.config import config_to_dict, load_config
 from skelact.train.data import SkeletonDataModule
-from skelact.train.metrics import aggregate_folds, summarise
+from skelact.evaluation.metrics import aggregate_folds, summarise
 from skelact.train.module import AIMScheduleModule, module_class
 from skelact.train.runner import run_experiment
 

@@ -49,7 +49,7 @@ def test_skeleton_errors(sample_data, tmp_path, capsys, monkeypatch):
 
 
 def test_confusion_accuracy_curves_from_run_dir(tmp_path, capsys):
-    from skelact.train.metrics import summarise
+    from skelact.evaluation.metrics import summarise
 
     rng = np.random.default_rng(0)
     cm = rng.integers(0, 3, (60, 60)) + np.diag(rng.integers(5, 20, 60))

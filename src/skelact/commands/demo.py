@@ -79,7 +79,7 @@ def _plot_curves(run_dir: Path) -> Path | None:
 
 
 def _report(metrics: dict[str, Any], run_dir: Path) -> str:
-    from ..train.metrics import format_table
+    from ..evaluation.metrics import format_table
 
     test = metrics["test"]
     k = len(test["class_names"])

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_metrics(result[args.split], args.split))
     forecast = result.get("forecast")
     if forecast:
-        from ..train.forecast import format_forecast
+        from ..evaluation.forecast import format_forecast
 
         print("\nfuture-pose forecast (MPJPE per predicted frame):")
         print(format_forecast(forecast))

@@ -703,10 +703,10 @@ def _run_validation_unit(
 ) -> dict[str, Any] | None:
     import torch
 
+    from ..evaluation.scores import collect_scores
     from ..train.checkpoint import load_model
     from ..train.data import SkeletonDataModule
     from ..train.runner import run_experiment
-    from .training import score_loader
 
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     unit_dir = _unit_dir(ctx, training, unit, seed)
@@ -730,7 +730,7 @@ def _run_validation_unit(
         dm = SkeletonDataModule(saved)
         spec = cast(dict[str, Any], getattr(model, "spec", {}))
         dm.input_frames = int(spec.get("input_frames", saved.data.frames))
-        scores, labels = score_loader(model, dm.eval_dataloader("test"), device)
+        scores, labels = collect_scores(model, dm.eval_dataloader("test"), device)
         if fusion.get("alpha") is not None:
             alpha = float(fusion["alpha"])
         else:

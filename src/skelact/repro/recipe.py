@@ -10,7 +10,7 @@ candidate is scored the same way:
 * the subset's *training* subjects (1, 3, 5, 7, 9) are dealt into ``k`` folds
   (:func:`skelact.data.protocols.subject_folds`); for each fold a model trains on the other folds'
   subjects for the recipe's epochs and scores the held-out training subjects; the test subjects
-  are never loaded (checked by :func:`~skelact.repro.selection.assert_disjoint`);
+  are never loaded (checked by :func:`~skelact.evaluation.assert_disjoint`);
 * the model read is the **last epoch's** (with weight averaging: the averaged weights), never a
   chosen epoch: the point of the recipe is that its last epoch is as good as its best. The best
   epoch and the mean of the last epochs are recorded beside it to show that;
@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..data import protocols
-from .selection import ALPHA_GRID, assert_disjoint, fused_probabilities, softmax
+from ..evaluation.fusion import ALPHA_GRID, fused_probabilities, softmax
+from ..evaluation.selection import assert_disjoint
 
 __all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores"]
 

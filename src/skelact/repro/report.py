@@ -920,7 +920,7 @@ def _attention_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _forecast_section(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The future-pose table of the rows that have a forecast summary (AS-GCN)."""
-    from ..train.forecast import METHOD_LABELS
+    from ..evaluation.forecast import METHOD_LABELS
 
     lines: list[str] = []
     for e in entries:

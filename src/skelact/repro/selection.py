@@ -14,7 +14,7 @@ The rules (see :func:`select`):
   estimated accuracy);
 * **alpha** (eq. 12 of ARRN-LSTM, ``y = a y_joint + (1 - a) y_line`` on softmax scores): at every
   epoch, the grid value with the most correct predictions over the pooled out-of-fold scores of
-  all folds (ties: closest to 0.5, then the larger; :func:`~skelact.models.arrn.fit_fusion_alpha`);
+  all folds (ties: closest to 0.5, then the larger; :func:`~skelact.evaluation.fit_fusion_alpha`);
   the fused curve uses that epoch's alpha, and the chosen alpha is the one of the chosen epoch.
 
 Nothing here sees a test sample: the callers pass scores of held-out *training* subjects only,
@@ -29,6 +29,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ..evaluation.fusion import ALPHA_GRID, fit_fusion_alpha, fused_probabilities, softmax
+from ..evaluation.selection import assert_disjoint
 
 __all__ = [
     "ALPHA_GRID",
@@ -45,8 +48,6 @@ __all__ = [
     "softmax",
 ]
 
-#: The fusion weights searched: 0, 0.05, ..., 1.
-ALPHA_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 #: Heads a row can be chosen on: a stream's scores, the fused two-stream score, or a model's logits.
 HEADS = ("joint", "line", "fused", "logits")
 _TIE = 1e-9
@@ -122,14 +123,6 @@ class Choice:
 # ---------------------------------------------------------------------------------------------
 # curves
 # ---------------------------------------------------------------------------------------------
-def softmax(scores: npt.ArrayLike) -> np.ndarray:
-    """Softmax over the last axis (float64)."""
-    s = np.asarray(scores, dtype=np.float64)
-    z = np.exp(s - s.max(axis=-1, keepdims=True))
-    out: np.ndarray = z / z.sum(axis=-1, keepdims=True)
-    return out
-
-
 def accuracy_curve(scores: npt.ArrayLike, labels: npt.ArrayLike) -> np.ndarray:
     """Accuracy (percent) per epoch of scores ``(E, N, K)`` against ``labels (N,)``: ``(E,)``."""
     s = np.asarray(scores)
@@ -137,12 +130,6 @@ def accuracy_curve(scores: npt.ArrayLike, labels: npt.ArrayLike) -> np.ndarray:
     if s.shape[1] == 0:
         raise ValueError("no held-out samples")
     out: np.ndarray = 100.0 * (s.argmax(-1) == y).mean(axis=-1)
-    return out
-
-
-def fused_probabilities(joint: npt.ArrayLike, line: npt.ArrayLike, alpha: float) -> np.ndarray:
-    """``alpha softmax(joint) + (1 - alpha) softmax(line)`` (eq. 12), any leading shape."""
-    out: np.ndarray = alpha * softmax(joint) + (1.0 - alpha) * softmax(line)
     return out
 
 
@@ -208,10 +195,8 @@ def select_alpha(
     """Fusion weight on the pooled out-of-fold scores of all folds at one epoch (its position).
 
     Returns ``(alpha, accuracy per grid value)``; ties as
-    :func:`~skelact.models.arrn.fit_fusion_alpha` (closest to 0.5, then the larger).
+    :func:`~skelact.evaluation.fit_fusion_alpha` (closest to 0.5, then the larger).
     """
-    from ..models.arrn import fit_fusion_alpha
-
     joint = np.concatenate([f.scores["joint"][epoch_pos] for f in folds])
     line = np.concatenate([f.scores["line"][epoch_pos] for f in folds])
     labels = np.concatenate([f.labels for f in folds])
@@ -276,21 +261,3 @@ def select(
             smooth=smooth,
         )
     return out
-
-
-def assert_disjoint(
-    selection_indices: Iterable[np.ndarray], test_indices: np.ndarray, subjects: np.ndarray | None = None
-) -> None:
-    """Raise ``AssertionError`` if a test sample (or, given ``subjects`` per store position, a
-    test subject) is among the samples used to choose anything."""
-    used = np.unique(np.concatenate([np.asarray(i, dtype=np.int64).reshape(-1) for i in selection_indices]))
-    test = np.asarray(test_indices, dtype=np.int64).reshape(-1)
-    shared = np.intersect1d(used, test)
-    if shared.size:
-        raise AssertionError(
-            f"{shared.size} test sample(s) were used for selection, e.g. {shared[:5].tolist()}"
-        )
-    if subjects is not None and used.size and test.size:
-        common = np.intersect1d(subjects[used], subjects[test])
-        if common.size:
-            raise AssertionError(f"test subject(s) {common.tolist()} were used for selection")

@@ -26,9 +26,10 @@ import torch
 from lightning_fabric.utilities.seed import seed_everything
 from pytorch_lightning.callbacks import WeightAveraging
 
+from ..evaluation.scores import collect_scores
 from ..train.config import ExperimentConfig, config_to_dict
 
-__all__ = ["Recorded", "ScoreRecorder", "fit_and_score", "score_loader"]
+__all__ = ["Recorded", "ScoreRecorder", "fit_and_score"]
 
 
 def _quiet() -> None:
@@ -37,36 +38,6 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for message in (".*does not have many workers.*", ".*treespec.*", ".*LeafSpec.*", ".*litlogger.*"):
         warnings.filterwarnings("ignore", message=message)
-
-
-@torch.no_grad()
-def score_loader(
-    model: torch.nn.Module, loader: Iterable[Any], device: torch.device
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Scores of ``model`` (eval mode) on every batch: ``({head: (N, K)}, labels (N,))``.
-
-    Two-stream models give their streams' logits (``"joint"``, ``"line"``); others their logits
-    (``"logits"``). The training mode is restored afterwards.
-    """
-    two_stream = hasattr(model, "stream_logits") and hasattr(model, "fusion_alpha")
-    was_training = model.training
-    model.eval()
-    out: dict[str, list[np.ndarray]] = {}
-    labels: list[np.ndarray] = []
-    try:
-        for x, y in loader:
-            x = x.to(device)
-            if two_stream:
-                stream_logits = cast(Callable[[torch.Tensor], dict[str, torch.Tensor]], model.stream_logits)
-                heads = stream_logits(x)
-            else:
-                heads = {"logits": model(x)}
-            for name, s in heads.items():
-                out.setdefault(name, []).append(s.float().cpu().numpy())
-            labels.append(np.asarray(y.cpu()))
-    finally:
-        model.train(was_training)
-    return {k: np.concatenate(v) for k, v in out.items()}, np.concatenate(labels)
 
 
 def evaluated_model(trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.nn.Module:
@@ -97,7 +68,7 @@ class ScoreRecorder(pl.Callback):
         epoch = trainer.current_epoch + 1 - self.offset
         if epoch < 1 or (self.epochs is not None and epoch not in self.epochs):
             return
-        scores, labels = score_loader(evaluated_model(trainer, pl_module), self.loader, pl_module.device)
+        scores, labels = collect_scores(evaluated_model(trainer, pl_module), self.loader, pl_module.device)
         if self.labels is None:
             self.labels = labels
         for name, s in scores.items():
@@ -116,7 +87,7 @@ class Recorded:
     wall_time_s: float
     num_parameters: int
     #: future-pose error on the evaluation set after the last epoch (``forecast=True``; see
-    #: :func:`skelact.train.forecast.evaluate_forecast`), else None
+    #: :func:`skelact.evaluation.forecast.evaluate_forecast`), else None
     forecast: dict[str, Any] | None = None
     #: one evaluation clip and the model's forecast of it: ``observed`` ``(C, T, V, M)``,
     #: ``predicted`` / ``truth`` ``(C, S, V, M)`` float32 (``forecast=True``)

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.aggregation import CatMetric
 
+from ..evaluation.metrics import ClassificationMetrics, summarise
 from .checkpoint import build_model
 from .config import ExperimentConfig, config_from_dict
-from .metrics import ClassificationMetrics, summarise
 from .optim import build_optimizer, build_scheduler
 
 __all__ = ["AIMScheduleModule", "ActionModule", "make_module", "module_class"]

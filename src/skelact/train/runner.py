@@ -45,6 +45,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from .._version import __version__
 from ..data import protocols
 from ..errors import ConfigError
+from ..evaluation.metrics import aggregate_folds, format_table
 from ..machine import hardware
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar, StepCounter
 from .checkpoint import (
@@ -57,7 +58,6 @@ from .checkpoint import (
 )
 from .config import ExperimentConfig, config_diff, config_from_dict, config_to_dict, dump_config, load_config
 from .data import SkeletonDataModule
-from .metrics import aggregate_folds, format_table
 from .module import ActionModule, AIMScheduleModule, module_class
 
 __all__ = ["evaluate_checkpoint", "forecast_error", "run", "run_experiment", "run_protocol"]
@@ -572,7 +572,7 @@ def evaluate_checkpoint(
     batch size, one device), as in the run's ``metrics.json``.
 
     ``store`` replaces the saved ``data.store`` (a store that moved). AS-GCN models with a
-    prediction head also get a ``"forecast"`` entry when :mod:`skelact.train.forecast` exists.
+    prediction head also get a ``"forecast"`` entry (:mod:`skelact.evaluation.forecast`).
     """
     _quiet_lightning()
     ckpt = load_checkpoint(checkpoint)
@@ -610,7 +610,7 @@ def forecast_error(model: torch.nn.Module, dm: SkeletonDataModule, split: str) -
     if not hasattr(model, "forecast") or getattr(model, "predictor", None) is None:
         return None
     try:
-        from .forecast import evaluate_forecast
+        from ..evaluation.forecast import evaluate_forecast
     except ImportError:
         return None
     steps = int(

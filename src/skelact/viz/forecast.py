@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..data.layouts import Layout
-from ..train.forecast import METHOD_LABELS
+from ..evaluation.forecast import METHOD_LABELS
 from ._style import new_figure, save, styled, suptitle
 from .skeleton import DEFAULT_VIEW, SkeletonView, _legend, to_sequence
 
@@ -136,7 +136,7 @@ def plot_forecast_error(
 
     Args:
         result: ``{"mpjpe": {method: [error per step (None where nothing was scored)]}, ...}``, as
-            :func:`skelact.train.forecast.evaluate_forecast` returns it (or the reproduction
+            :func:`skelact.evaluation.forecast.evaluate_forecast` returns it (or the reproduction
             report's pooled summary).
         unit: the unit of the errors, for the axis label (e.g. ``"m"``).
     """

@@ -14,9 +14,6 @@ from .model import (
     NodeAttention,
     StackedLSTM,
     arrn_lstm,
-    collect_stream_scores,
-    fit_fusion_alpha,
-    fused_log_scores,
 )
 from .rrn import MessageFunction, RecurrentRelationalNetwork
 
@@ -31,9 +28,6 @@ __all__ = [
     "RecurrentRelationalNetwork",
     "StackedLSTM",
     "arrn_lstm",
-    "collect_stream_scores",
-    "fit_fusion_alpha",
-    "fused_log_scores",
     "line_features",
     "other_joints_index",
 ]

@@ -27,13 +27,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ...data.layouts import Layout, get_layout
 from ...errors import ConfigError
+from ...evaluation.fusion import fit_fusion_alpha, fused_log_scores
 from ..registry import register_model
 from .lines import line_features
 from .rrn import RecurrentRelationalNetwork
@@ -46,9 +46,6 @@ __all__ = [
     "PRESETS",
     "StackedLSTM",
     "arrn_lstm",
-    "collect_stream_scores",
-    "fit_fusion_alpha",
-    "fused_log_scores",
 ]
 
 STREAMS = ("joint", "line")
@@ -248,80 +245,6 @@ class ARRNStream(nn.Module):
         return self.classifier(self.dropout(z))  # (N, K)
 
 
-def fused_log_scores(joint_logits: torch.Tensor, line_logits: torch.Tensor,
-                     alpha: float | torch.Tensor) -> torch.Tensor:
-    """``log(a softmax(joint) + (1 - a) softmax(line))`` (eq. 12 with ``b = 1 - a``), computed stably.
-
-    Returned as logits: their softmax is the fused score ``y``; ``a = 1`` gives the joint stream's
-    log-softmax exactly.
-    """
-    if isinstance(alpha, torch.Tensor):
-        a = alpha.to(joint_logits.dtype)
-    else:
-        a = joint_logits.new_tensor(alpha)
-    return torch.logaddexp(torch.log(a) + F.log_softmax(joint_logits, dim=-1),
-                           torch.log1p(-a) + F.log_softmax(line_logits, dim=-1))
-
-
-def fit_fusion_alpha(joint_scores: Any, line_scores: Any, labels: Any,
-                     grid: Iterable[float] | None = None, logits: bool = True) -> tuple[float, np.ndarray]:
-    """Grid search of the fusion weight ``a`` of eq. 12 on validation scores.
-
-    Args:
-        joint_scores, line_scores: ``(N, K)`` per-stream scores (NumPy or torch): logits as
-            returned by :meth:`ARRNLSTM.stream_logits` (``logits=True``, softmax applied here) or
-            softmax probabilities (``logits=False``).
-        labels: ``(N,)`` integer class labels.
-        grid: candidate values of ``a`` in ``[0, 1]`` (default ``np.linspace(0, 1, 21)``).
-
-    Returns:
-        ``(alpha, accuracy)``: the ``a`` with the highest accuracy of ``argmax(a y_j + (1-a) y_l)``
-        and the accuracy of every grid value. Ties go to the ``a`` closest to 0.5 (equal weighting,
-        the least committed choice), and between two equally close ones to the larger ``a`` (the
-        joint stream, the stronger single stream in the paper's Table 2).
-    """
-    grid = np.linspace(0.0, 1.0, 21) if grid is None else np.asarray(list(grid), dtype=np.float64)
-    if grid.size == 0 or np.any((grid < 0) | (grid > 1)):
-        raise ValueError("grid must be a non-empty set of values in [0, 1]")
-
-    def probs(s: Any) -> np.ndarray:
-        s = torch.as_tensor(s).detach().double().cpu()
-        return (torch.softmax(s, dim=-1) if logits else s).numpy()
-
-    yj, yl = probs(joint_scores), probs(line_scores)  # (N, K)
-    y = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)  # (N,)
-    if yj.shape != yl.shape or yj.ndim != 2 or yj.shape[0] != y.shape[0]:
-        raise ValueError(f"score shapes {yj.shape}, {yl.shape} and labels {y.shape} do not match")
-    fused = grid[:, None, None] * yj + (1.0 - grid[:, None, None]) * yl  # (G, N, K)
-    correct = (fused.argmax(-1) == y).sum(-1)  # (G,) exact counts, compared without rounding
-    best = np.flatnonzero(correct == correct.max())
-    pick = min(best, key=lambda g: (abs(grid[g] - 0.5), -grid[g]))
-    return float(grid[pick]), correct / max(len(y), 1)
-
-
-@torch.no_grad()
-def collect_stream_scores(model: ARRNLSTM, loader: Iterable, device: torch.device | str | None = None
-                          ) -> dict[str, np.ndarray]:
-    """Run ``model`` (eval mode) over a loader of ``(x, y, ...)`` batches.
-
-    Returns ``{"joint": (N, K), "line": (N, K), "labels": (N,)}`` (logits for each stream present),
-    ready for :meth:`ARRNLSTM.fit_fusion`. The model's training mode is restored afterwards.
-    """
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    was_training = model.training
-    model.eval()
-    out: dict[str, list[np.ndarray]] = {}
-    try:
-        for batch in loader:
-            x, y = batch[0], batch[1]
-            for name, s in model.stream_logits(x.to(device)).items():
-                out.setdefault(name, []).append(s.float().cpu().numpy())
-            out.setdefault("labels", []).append(np.asarray(torch.as_tensor(y).cpu()))
-    finally:
-        model.train(was_training)
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
 class ARRNLSTM(nn.Module):
     """Two-stream Attentional Recurrent Relational Network-LSTM (Li et al., arrn-lstm.txt).
 
@@ -384,11 +307,12 @@ class ARRNLSTM(nn.Module):
 
     def fit_fusion(self, joint_scores: Any, line_scores: Any, labels: Any,
                    grid: Iterable[float] | None = None, logits: bool = True) -> float:
-        """Pick ``fusion_alpha`` on validation scores (see :func:`fit_fusion_alpha`), store and return it.
+        """Pick ``fusion_alpha`` on validation scores, store and return it
+        (:func:`skelact.evaluation.fit_fusion_alpha`).
 
-        ``grid`` defaults to ``np.linspace(0, 1, 21)``. Scores are the per-stream logits of
-        :meth:`stream_logits` (e.g. from :func:`collect_stream_scores`), or probabilities with
-        ``logits=False``.
+        ``grid`` defaults to :data:`skelact.evaluation.ALPHA_GRID` (0, 0.05, ..., 1). Scores are
+        the per-stream logits of :meth:`stream_logits` (e.g. from
+        :func:`skelact.evaluation.collect_scores`), or probabilities with ``logits=False``.
         """
         if self.stream != "two_stream":
             raise RuntimeError("fit_fusion needs a two-stream model")

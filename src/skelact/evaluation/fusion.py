@@ -80,15 +80,15 @@ def fit_fusion_alpha(
     if values.size == 0 or np.any((values < 0) | (values > 1)):
         raise ValueError("grid must be a non-empty set of values in [0, 1]")
 
-    def probs(s: Any) -> np.ndarray:
+    def as_logits(s: Any) -> np.ndarray:  # probabilities p enter as log p (softmax(log p) = p)
         t = torch.as_tensor(s).detach().double().cpu()
-        return (torch.softmax(t, dim=-1) if logits else t).numpy()
+        return (t if logits else torch.log(t)).numpy()
 
-    yj, yl = probs(joint_scores), probs(line_scores)  # (N, K)
+    zj, zl = as_logits(joint_scores), as_logits(line_scores)  # (N, K)
     y = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)  # (N,)
-    if yj.shape != yl.shape or yj.ndim != 2 or yj.shape[0] != y.shape[0]:
-        raise ValueError(f"score shapes {yj.shape}, {yl.shape} and labels {y.shape} do not match")
-    fused = values[:, None, None] * yj + (1.0 - values[:, None, None]) * yl  # (G, N, K)
+    if zj.shape != zl.shape or zj.ndim != 2 or zj.shape[0] != y.shape[0]:
+        raise ValueError(f"score shapes {zj.shape}, {zl.shape} and labels {y.shape} do not match")
+    fused = np.stack([fused_probabilities(zj, zl, float(a)) for a in values])  # (G, N, K)
     correct = (fused.argmax(-1) == y).sum(-1)  # (G,) exact counts, compared without rounding
     best = np.flatnonzero(correct == correct.max())
     pick = min(best, key=lambda g: (round(abs(values[g] - 0.5), 9), -values[g]))  # 9 dp: float noise

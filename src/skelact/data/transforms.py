@@ -638,3 +638,17 @@ def build_transforms(
     if isinstance(specs, (str, Mapping)):
         raise ConfigError("transforms must be a list of specs, e.g. [{'name': 'PadTo', 'frames': 300}]")
     return Compose(build_transform(s, layout) for s in specs)
+
+
+#: Placeholder in transform specs for the number of frames one input sample holds
+#: (:attr:`skelact.models.spec.InputSpec.input_frames`); filled by :func:`fill_frames`.
+INPUT_FRAMES = "${input_frames}"
+
+
+def fill_frames(specs: Any, frames: int) -> Any:
+    """Transform specs with every ``"${input_frames}"`` replaced by ``frames`` (a deep copy)."""
+    if isinstance(specs, Mapping):
+        return {k: fill_frames(v, frames) for k, v in specs.items()}
+    if isinstance(specs, (list, tuple)):
+        return [fill_frames(v, frames) for v in specs]
+    return frames if specs == INPUT_FRAMES else specs

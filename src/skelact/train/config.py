@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ..data.transforms import INPUT_FRAMES
 from ..errors import ConfigError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "FusionConfig",
+    "INPUT_FRAMES",
     "ModelConfig",
     "OptimConfig",
     "ScheduleConfig",
@@ -56,8 +58,6 @@ __all__ = [
     "load_config",
     "merge",
 ]
-
-INPUT_FRAMES = "${input_frames}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,36 +1,44 @@
 """Checkpoints: atomic writes, and loading a trained model back from its checkpoint alone.
 
 A skelact checkpoint is a Lightning checkpoint whose ``hyper_parameters`` hold the resolved
-experiment config (``config``) and what the model was built with (``spec``: ``num_classes``,
-``layout``, ``in_channels``, ``class_names``, ``input_frames``). So
-:func:`load_model` rebuilds the model without any YAML file or dataset at hand.
+experiment config (``config``) and the model's input spec (``spec``, the dict of
+:class:`~skelact.models.spec.InputSpec`: ``num_classes``, ``layout``, ``in_channels``, ``frames``,
+``input_frames``, ``class_names``, ...). Reading one needs no training engine
+(:mod:`skelact.models.checkpoint`); :func:`load_model` adds the validated config.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..errors import ConfigError
+from ..models.checkpoint import (
+    MODEL_PREFIX,
+    model_state,
+    read_checkpoint,
+    read_checkpoint_file,
+    read_saved_checkpoint,
+)
+from ..models.spec import InputSpec, build_for_spec
 from .config import ExperimentConfig, config_from_dict
 
 __all__ = [
+    "MODEL_PREFIX",
     "AtomicCheckpointIO",
     "atomic_torch_save",
     "build_model",
     "load_checkpoint",
     "load_model",
+    "load_trained",
+    "model_state",
     "read_checkpoint_file",
     "update_checkpoint",
 ]
-
-MODEL_PREFIX = "model."
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -72,35 +80,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_torch_save(checkpoint, path)
 
 
-def read_checkpoint_file(path: str | os.PathLike) -> Any:
-    """``torch.load`` of ``path`` onto the CPU with ``weights_only=True``: tensors and plain data
-    (dicts, lists, strings, numbers) only, so opening a checkpoint someone else trained never runs
-    code its pickle carries. A file that needs more (a pickled class or function) is refused with a
-    :class:`~skelact.errors.ConfigError` naming it; nothing in it is executed."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ConfigError(
-            f"{path}: refused: the checkpoint holds more than tensors and plain data (loading it would "
-            "run code from its pickle; skelact reads checkpoints with weights_only=True). "
-            + str(e).splitlines()[0]
-        ) from None
-    except Exception as e:  # noqa: BLE001 - any other failure means "not a checkpoint"
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a skelact checkpoint onto the CPU (:func:`read_checkpoint_file`: tensors and plain data
-    only); a clear error when it is not a skelact checkpoint."""
-    path = Path(path)
-    ckpt = read_checkpoint_file(path)
-    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(hp, dict) or "config" not in hp or "spec" not in hp or "state_dict" not in ckpt:
-        raise ConfigError(f"{path}: not a skelact training checkpoint (no config/spec/state_dict)")
-    return ckpt
+    """Read a skelact checkpoint onto the CPU (tensors and plain data only); a clear error when it
+    is not a skelact checkpoint. See :func:`skelact.models.checkpoint.read_checkpoint`."""
+    return read_checkpoint(path)
 
 
 def update_checkpoint(path: str | os.PathLike, fn: Callable[[dict[str, Any]], None]) -> None:
@@ -110,47 +93,34 @@ def update_checkpoint(path: str | os.PathLike, fn: Callable[[dict[str, Any]], No
     atomic_torch_save(ckpt, path)
 
 
-def build_model(cfg: ExperimentConfig, spec: dict[str, Any]) -> torch.nn.Module:
-    """Build ``cfg.model`` with the data facts in ``spec`` (num_classes, layout, in_channels)."""
-    from .. import models
-
-    options = dict(cfg.model.options)
-    try:
-        return models.build(
-            cfg.model.name,
-            num_classes=int(spec["num_classes"]),
-            layout=spec["layout"],
-            in_channels=int(spec["in_channels"]),
-            **options,
-        )
-    except KeyError as e:
-        if cfg.model.name not in models.list_models():
-            raise ConfigError(f"model.name: {e.args[0]}") from None
-        raise
-    except TypeError as e:
-        raise ConfigError(f"model.options: {cfg.model.name}: {e}") from None
-    except ConfigError as e:
-        raise ConfigError(f"model.options: {e}") from None
+def build_model(cfg: ExperimentConfig, spec: InputSpec | Mapping[str, Any]) -> torch.nn.Module:
+    """Build ``cfg.model`` for the input ``spec`` (an :class:`~skelact.models.spec.InputSpec`, or its
+    checkpoint dict): :func:`skelact.models.spec.build_for_spec`."""
+    if not isinstance(spec, InputSpec):
+        spec = InputSpec.from_dict(spec, frames=cfg.data.frames)
+    return build_for_spec(cfg.model.name, cfg.model.options, spec)
 
 
-def model_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The model's own state dict out of a Lightning checkpoint (``model.`` prefix removed)."""
-    return {k[len(MODEL_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+def load_trained(path: str | os.PathLike) -> tuple[torch.nn.Module, ExperimentConfig, InputSpec]:
+    """Rebuild the model saved in a checkpoint: ``(model in eval mode on the CPU, config, input spec)``.
+
+    The config is the resolved experiment config saved at training time, validated; the model is
+    built by :mod:`skelact.models.checkpoint` (no training engine involved). ``model.spec`` (attribute
+    set here) is the spec's checkpoint dict.
+    """
+    saved = read_saved_checkpoint(path)
+    cfg = config_from_dict(dict(saved.config), where=f"{path} (saved config)")
+    model = saved.build_model()
+    model.spec = saved.spec.to_dict()
+    return model, cfg, saved.spec
 
 
 def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ExperimentConfig]:
     """Rebuild the model saved in a checkpoint: ``(model in eval mode on the CPU, config)``.
 
-    The config is the resolved experiment config saved at training time; ``model.spec``
-    (attribute set here) holds ``num_classes``, ``layout``, ``in_channels``, ``class_names`` and
-    ``input_frames``.
+    ``model.spec`` (attribute set here) holds the input spec's checkpoint dict: ``num_classes``,
+    ``layout``, ``in_channels``, ``class_names``, ``frames``, ``input_frames``, ... (see
+    :func:`load_trained` for the spec as an :class:`~skelact.models.spec.InputSpec`).
     """
-    ckpt = load_checkpoint(path)
-    hp = ckpt["hyper_parameters"]
-    cfg = config_from_dict(hp["config"], where=f"{path} (saved config)")
-    spec = dict(hp["spec"])
-    model = build_model(cfg, spec)
-    model.load_state_dict(model_state(ckpt))
-    model.spec = spec
-    model.eval()
+    model, cfg, _ = load_trained(path)
     return model, cfg

@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from skelact.errors import ConfigError
+from skelact.evaluation.metrics import aggregate_folds, summarise
 from skelact.models import MODELS, register_model
 from skelact.train.callbacks import TrainingDiverged
-from skelact.train.checkpoint import AtomicCheckpointIO, build_model, load_model
+from skelact.train.checkpoint import AtomicCheckpointIO, load_model
 from skelact.train.config import config_to_dict, load_config
 from skelact.train.data import SkeletonDataModule
-from skelact.evaluation.metrics import aggregate_folds, summarise
+from skelact.train.inputs import build_experiment_model, open_store
 from skelact.train.module import AIMScheduleModule, module_class
 from skelact.train.runner import run_experiment
 
@@ -104,11 +105,11 @@ def test_aim_warmup_then_two_optimisers(florence_store, refine):
         "data.validation.fraction=0",
         f"model.options.refine_links={str(refine).lower()}",
     )
-    dm = SkeletonDataModule(cfg)
-    spec = dm.spec()
-    model = build_model(cfg, spec)
-    dm.input_frames = model.input_frames(cfg.data.frames)
-    module = module_class(model)(config_to_dict(cfg), spec, model)
+    store = open_store(cfg)
+    model, spec = build_experiment_model(cfg, store)
+    assert spec.input_frames == cfg.data.frames + model.config.horizon  # the prediction target
+    dm = SkeletonDataModule(cfg, spec=spec, store=store)
+    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
     assert isinstance(module, AIMScheduleModule)
     start = {k: [p.detach().clone() for p in v] for k, v in model.parameter_groups().items()}
     snaps = _Snapshots()

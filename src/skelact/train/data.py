@@ -19,9 +19,9 @@ an uninterrupted run would, whatever the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import os
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,36 +34,23 @@ from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from ..data import protocols
 from ..data.dataset import SkeletonDataset
 from ..data.store import SkeletonStore
-from ..data.transforms import build_transforms
+from ..data.transforms import build_transforms, fill_frames
 from ..errors import ConfigError
+from ..models.spec import InputSpec
 from .callbacks import derive_seed
-from .config import INPUT_FRAMES, ExperimentConfig
+from .config import ExperimentConfig
+from .inputs import (
+    DATA_ENV,
+    experiment_classes,
+    open_store,
+    resolve_input_spec,
+    resolve_store_path,
+    uses_protocol,
+)
 
 __all__ = ["DATA_ENV", "SkeletonDataModule", "fill_frames", "resolve_store_path"]
 
-DATA_ENV = "SKELACT_DATA"
 SPLITS = ("train", "val", "test")
-
-
-def resolve_store_path(cfg: ExperimentConfig) -> Path:
-    """``data.store``, else ``$SKELACT_DATA/<dataset>`` (``./data/<dataset>`` without the variable)."""
-    if cfg.data.store:
-        return Path(os.path.expanduser(cfg.data.store))
-    if not cfg.data.dataset:
-        raise ConfigError("data.store: not set (and no data.dataset to find a store by); pass data.store=DIR")
-    root = Path(os.environ.get(DATA_ENV) or "data")
-    return root / cfg.data.dataset
-
-
-def fill_frames(spec: Any, frames: int) -> Any:
-    """Transform specs with every ``"${input_frames}"`` replaced by ``frames``."""
-    if isinstance(spec, dict):
-        return {k: fill_frames(v, frames) for k, v in spec.items()}
-    if isinstance(spec, list):
-        return [fill_frames(v, frames) for v in spec]
-    return frames if spec == INPUT_FRAMES else spec
-
-
 
 
 def _evenly(idx: np.ndarray, k: int | None) -> np.ndarray:
@@ -73,65 +60,83 @@ def _evenly(idx: np.ndarray, k: int | None) -> np.ndarray:
 
 
 class SkeletonDataModule(pl.LightningDataModule):
-    """Data of one experiment (one fold). ``fold`` overrides ``cfg.data.fold``."""
+    """Data of one experiment (one fold). ``fold`` overrides ``cfg.data.fold``.
 
-    def __init__(self, cfg: ExperimentConfig, fold: int | None = None):
+    Args:
+        cfg: the experiment config.
+        fold: the fold to load (default ``cfg.data.fold``).
+        spec: the model's input spec (:func:`skelact.train.inputs.build_experiment_model` for a new
+            model, the checkpoint's for a trained one): the samples hold ``spec.input_frames``
+            frames. Without it, the spec of the data alone (:func:`~skelact.train.inputs.resolve_input_spec`:
+            samples of ``data.frames`` frames, right for models that read no more than the window).
+        store: the prepared store, when already open (default: :func:`~skelact.train.inputs.open_store`).
+    """
+
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        fold: int | None = None,
+        *,
+        spec: InputSpec | None = None,
+        store: SkeletonStore | None = None,
+    ):
         super().__init__()
         self.cfg = cfg
-        self.store_path = resolve_store_path(cfg)
-        if not self.store_path.exists():
-            raise FileNotFoundError(
-                f"no prepared store at {self.store_path} (data.store); make one with "
-                f"`skelact prepare {cfg.data.dataset or 'DATASET'} --src RAW_DIR --out {self.store_path}`"
-            )
-        self.store = SkeletonStore(self.store_path)
+        self.store = open_store(cfg) if store is None else store
+        self.store_path = self.store.path
         self.fold = fold if fold is not None else (cfg.data.fold if isinstance(cfg.data.fold, int) else None)
         self.indices = self._split_indices()
-        self.classes = (
-            protocols.protocol_classes(cfg.data.protocol, self.store.dataset) if self._uses_protocol else None
-        )
-        self.input_frames = cfg.data.frames
+        self.classes = experiment_classes(cfg, self.store)
+        self.input_spec = resolve_input_spec(cfg, self.store) if spec is None else spec
+        if self.input_spec.layout != self.store.layout:
+            raise ConfigError(
+                f"data.store: {self.store_path} holds {self.store.layout!r} skeletons; the model takes "
+                f"{self.input_spec.layout!r}"
+            )
         self.datasets: dict[tuple[str, bool], SkeletonDataset] = {}
 
     # -- facts the model is built from ------------------------------------------------------------
     @property
     def _uses_protocol(self) -> bool:
-        return bool(self.cfg.data.protocol) and self.cfg.data.protocol != "none"
+        return uses_protocol(self.cfg)
 
     @property
     def layout(self) -> str:
-        return self.store.layout
+        return self.input_spec.layout
 
     @property
     def class_names(self) -> list[str]:
-        names = self.store.class_names or [str(i) for i in range(self.store.num_classes)]
-        if self.classes is not None:
-            return [names[int(c)] for c in self.classes]
-        return list(names)
+        return list(self.input_spec.class_names)
 
     @property
     def num_classes(self) -> int:
-        return self.cfg.model.num_classes or len(self.class_names)
+        return self.input_spec.num_classes
 
     @property
     def in_channels(self) -> int:
-        return int(self.store.frame_shape[2])
+        return self.input_spec.in_channels
+
+    @property
+    def input_frames(self) -> int:
+        """Frames of one sample (``input_spec.input_frames``)."""
+        return self.input_spec.input_frames
+
+    @input_frames.setter
+    def input_frames(self, frames: int) -> None:
+        # Transitional, for callers that set the frames after construction instead of passing
+        # spec=: remove once none is left.
+        warnings.warn(
+            "setting SkeletonDataModule.input_frames is deprecated; pass spec= (from "
+            "skelact.train.inputs.build_experiment_model or the checkpoint) at construction",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.input_spec = dataclasses.replace(self.input_spec, input_frames=int(frames))
+        self.datasets.clear()
 
     def spec(self) -> dict[str, Any]:
-        """What the model is built from (saved in checkpoints)."""
-        return {
-            "num_classes": self.num_classes,
-            "layout": self.layout,
-            "in_channels": self.in_channels,
-            "class_names": self.class_names,
-            "input_frames": self.input_frames,
-            "dataset": self.store.dataset,
-            "bodies": int(self.store.frame_shape[0]),
-            "channels": list(self.store.manifest.get("channels") or []),
-            # transforms applied at prepare time: predict applies them to raw files too
-            "normalize": (self.store.manifest.get("prepare") or {}).get("normalize"),
-            "store_class_names": list(self.store.class_names or []),
-        }
+        """The input spec as saved in checkpoints (:meth:`InputSpec.to_dict`)."""
+        return self.input_spec.to_dict()
 
     # -- splits -----------------------------------------------------------------------------------
     def _split_indices(self) -> dict[str, np.ndarray]:
@@ -178,7 +183,7 @@ class SkeletonDataModule(pl.LightningDataModule):
     # -- datasets ---------------------------------------------------------------------------------
     def transforms(self, train: bool):
         specs = self.cfg.data.train_transforms if train else self.cfg.data.test_transforms
-        return build_transforms(fill_frames(list(specs), self.input_frames), layout=self.layout)
+        return build_transforms(fill_frames(list(specs), self.input_spec.input_frames), layout=self.layout)
 
     def dataset(self, split: str, augment: bool | None = None) -> SkeletonDataset:
         """The dataset of ``split``; ``augment`` (default: for ``train`` only) picks the

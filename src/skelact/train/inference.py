@@ -3,7 +3,8 @@
 Each file is read with :func:`skelact.data.io.iter_samples` (any supported format; a Florence3D
 file yields many sequences), brought to the store's number of bodies, normalised as the store
 was at prepare time (``manifest["prepare"]["normalize"]``), passed through the checkpoint's test
-transforms, and classified.
+transforms, and classified. Everything about the input comes from the checkpoint's
+:class:`~skelact.models.spec.InputSpec`; the model is rebuilt by :mod:`skelact.models.checkpoint`.
 """
 
 from __future__ import annotations
@@ -19,27 +20,32 @@ from ..data.io import detect_format, iter_samples
 from ..data.skeleton import Skeleton
 from ..data.transforms import build_transforms
 from ..errors import SkeletonFormatError
-from .checkpoint import load_model
-from .data import fill_frames
+from ..models.checkpoint import read_saved_checkpoint
+from .config import config_from_dict
 
 __all__ = ["Predictor", "predict_files"]
 
 
 class Predictor:
-    """A checkpoint ready to classify :class:`~skelact.data.skeleton.Skeleton` sequences."""
+    """A checkpoint ready to classify :class:`~skelact.data.skeleton.Skeleton` sequences.
+
+    Attributes:
+        model: the trained model (eval mode, on ``device``).
+        cfg: the experiment config saved in the checkpoint.
+        spec: the checkpoint's input spec.
+    """
 
     def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
-        self.model, self.cfg = load_model(checkpoint)
+        saved = read_saved_checkpoint(checkpoint)
+        self.cfg = config_from_dict(dict(saved.config), where=f"{checkpoint} (saved config)")
+        self.spec = saved.spec
+        self.model = saved.build_model()
         self.device = torch.device(device)
         self.model.to(self.device)
-        self.spec = self.model.spec
-        self.layout = self.spec["layout"]
-        self.class_names = list(self.spec.get("class_names") or range(int(self.spec["num_classes"])))
-        frames = int(self.spec.get("input_frames", self.cfg.data.frames))
-        self.normalize = build_transforms(self.spec.get("normalize") or [], layout=self.layout)
-        self.transform = build_transforms(
-            fill_frames(list(self.cfg.data.test_transforms), frames), layout=self.layout
-        )
+        self.layout = self.spec.layout
+        self.class_names = list(self.spec.class_names or range(self.spec.num_classes))
+        self.normalize = build_transforms(list(self.spec.normalize or []), layout=self.layout)
+        self.transform = build_transforms(saved.test_transforms(), layout=self.layout)
 
     def prepare(self, skeleton: Skeleton, source: str = "<input>") -> np.ndarray:
         """One sequence as the model input ``(C, T, V, M)``."""
@@ -48,10 +54,10 @@ class Predictor:
                 source, f"layout {skeleton.layout!r}, but the model was trained on {self.layout!r}"
             )
         data = np.asarray(skeleton.data, dtype=np.float32)  # (T, M, V, C)
-        channels = int(self.spec["in_channels"])
+        channels = self.spec.in_channels
         if data.shape[3] != channels:
             raise SkeletonFormatError(source, f"{data.shape[3]} channels, the model takes {channels}")
-        bodies = int(self.spec.get("bodies", data.shape[1]))
+        bodies = self.spec.bodies
         if data.shape[1] < bodies:
             pad = np.zeros((data.shape[0], bodies - data.shape[1], *data.shape[2:]), dtype=np.float32)
             data = np.concatenate([data, pad], axis=1)
@@ -89,8 +95,8 @@ class Predictor:
 
         fmt = detect_format(path)
         options = {}
-        if "max_bodies" in get_format(fmt).option_names() and "bodies" in self.spec:
-            options["max_bodies"] = int(self.spec["bodies"])
+        if "max_bodies" in get_format(fmt).option_names():
+            options["max_bodies"] = self.spec.bodies
         return iter_samples(path, format=fmt, **options)
 
 
@@ -118,7 +124,7 @@ def predict_files(
 
 def _true_name(predictor: Predictor, label: Any) -> str | None:
     """The file's label (the store's label space, before any protocol remapping) as a class name."""
-    names = predictor.spec.get("store_class_names")
+    names = predictor.spec.store_class_names
     if label is not None and names and 0 <= int(label) < len(names):
         return str(names[label])
     return None

@@ -38,8 +38,9 @@ class ActionModule(pl.LightningModule):
 
     Args:
         config: the resolved experiment config as a plain dict (saved in checkpoints).
-        spec: data facts the model is built from: ``num_classes``, ``layout``, ``in_channels``,
-            ``class_names``, ``input_frames``.
+        spec: the model's input spec as saved in checkpoints
+            (:meth:`skelact.models.spec.InputSpec.to_dict`: ``num_classes``, ``layout``,
+            ``in_channels``, ``frames``, ``input_frames``, ``class_names``, ...).
     """
 
     def __init__(self, config: dict[str, Any], spec: dict[str, Any], model: torch.nn.Module | None = None):

@@ -47,17 +47,12 @@ from ..data import protocols
 from ..errors import ConfigError
 from ..evaluation.metrics import aggregate_folds, format_table
 from ..machine import hardware
+from ..models.checkpoint import read_saved_checkpoint
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar, StepCounter
-from .checkpoint import (
-    AtomicCheckpointIO,
-    build_model,
-    load_checkpoint,
-    model_state,
-    read_checkpoint_file,
-    update_checkpoint,
-)
+from .checkpoint import AtomicCheckpointIO, build_model, read_checkpoint_file, update_checkpoint
 from .config import ExperimentConfig, config_diff, config_from_dict, config_to_dict, dump_config, load_config
 from .data import SkeletonDataModule
+from .inputs import build_experiment_model, open_store
 from .module import ActionModule, AIMScheduleModule, module_class
 
 __all__ = ["evaluate_checkpoint", "forecast_error", "run", "run_experiment", "run_protocol"]
@@ -385,16 +380,14 @@ def run_experiment(
     if resume and (out / METRICS_FILE).exists():
         return json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
     started = time.time()
-    dm = SkeletonDataModule(cfg)
-    cfg = _without_validation(cfg) if not dm.has_validation else cfg
+    store = open_store(cfg)
     seed_everything(cfg.seed, workers=True, verbose=False)
-    spec = dm.spec()
-    model = build_model(cfg, spec)
-    if hasattr(model, "input_frames"):
-        dm.input_frames = spec["input_frames"] = int(model.input_frames(cfg.data.frames))
+    model, spec = build_experiment_model(cfg, store)
+    dm = SkeletonDataModule(cfg, spec=spec, store=store)
+    cfg = _without_validation(cfg) if not dm.has_validation else cfg
     _check_input(cfg, model, dm)
     _prepare_run_dir(cfg, out, resume)
-    module = module_class(model)(config_to_dict(cfg), spec, model)
+    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
     trainer, checkpoint_cb = build_trainer(cfg, out, has_val=dm.has_validation, module=module)
 
     last = out / "checkpoints" / "last.ckpt"
@@ -575,21 +568,18 @@ def evaluate_checkpoint(
     prediction head also get a ``"forecast"`` entry (:mod:`skelact.evaluation.forecast`).
     """
     _quiet_lightning()
-    ckpt = load_checkpoint(checkpoint)
-    hp = ckpt["hyper_parameters"]
-    config = dict(hp["config"])
+    saved = read_saved_checkpoint(checkpoint)
+    config = dict(saved.config)
     if store is not None:
         config["data"] = {**config["data"], "store": str(store)}
     cfg = config_from_dict(config, where=f"{checkpoint} (saved config)")
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, progress=progress))
-    spec = dict(hp["spec"])
-    dm = SkeletonDataModule(cfg)
-    dm.input_frames = int(spec.get("input_frames", cfg.data.frames))
+    dm = SkeletonDataModule(cfg, spec=saved.spec)
     if split == "val" and not dm.has_validation:
         raise ConfigError("--split val: this run has no validation split")
-    model = build_model(cfg, spec)
-    module = module_class(model)(config_to_dict(cfg), spec, model)
-    module.model.load_state_dict(model_state(ckpt))
+    model = build_model(cfg, saved.spec)
+    module = module_class(model)(config_to_dict(cfg), saved.spec.to_dict(), model)
+    module.model.load_state_dict(dict(saved.state_dict))
     trainer, _ = build_trainer(cfg, None, has_val=False, module=module, evaluation_only=True)
     trainer.test(module, dataloaders=dm.eval_dataloader(split), verbose=False)
     out: dict[str, Any] = {

@@ -29,28 +29,28 @@ def test_hook_two_stream_ntu_defaults():
     assert set(att) == {"joint", "line"} and all(a.shape == (25,) for a in att.values())
     # Sec. 4.1 NTU settings
     hp = m.hparams
-    assert (hp["embed_dim"], hp["iterations"], hp["attention_dim"], hp["frames"]) == (50, 5, 256, 100)
+    assert (hp["embed_dim"], hp["iterations"], hp["attention_dim"], hp["frames"]) == (50, 5, 256, None)
     assert hp["lstm_sizes"] == [512, 512, 512] and hp["preset"] == "ntu"
     assert m.streams["line"].embed.in_features == 3 * 24  # 3 (J-1), eq. 3
     assert m.streams["joint"].embed.in_features == 3  # eq. 1
 
 
-@pytest.mark.parametrize("layout, preset, embed, sizes, frames", [
-    ("ntu25", "ntu", 50, (512, 512, 512), 100),
-    ("openpose18", "ntu", 50, (512, 512, 512), 100),
-    ("kinect20", "msr3d", 20, (512, 256, 512), 20),
-    ("florence15", "florence3d", 20, (512, 256, 512), 25),
-    ("florence8", "florence3d", 20, (512, 256, 512), 25),
+@pytest.mark.parametrize("layout, preset, embed, sizes", [
+    ("ntu25", "ntu", 50, (512, 512, 512)),
+    ("openpose18", "ntu", 50, (512, 512, 512)),
+    ("kinect20", "msr3d", 20, (512, 256, 512)),
+    ("florence15", "florence3d", 20, (512, 256, 512)),
+    ("florence8", "florence3d", 20, (512, 256, 512)),
 ])
-def test_preset_follows_layout(layout, preset, embed, sizes, frames):
+def test_preset_follows_layout(layout, preset, embed, sizes):
     hp = build("arrn_lstm", num_classes=3, layout=layout, stream="joint").hparams
-    got = (hp["preset"], hp["embed_dim"], tuple(hp["lstm_sizes"]), hp["frames"])
-    assert got == (preset, embed, sizes, frames)
+    got = (hp["preset"], hp["embed_dim"], tuple(hp["lstm_sizes"]))
+    assert got == (preset, embed, sizes)
 
 
 def test_explicit_preset_and_options_override():
     hp = build("arrn_lstm", num_classes=3, layout="ntu25", preset="msr3d", stream="joint").hparams
-    assert (hp["embed_dim"], hp["mid_size"], hp["frames"]) == (20, 256, 20)
+    assert (hp["embed_dim"], hp["mid_size"]) == (20, 256)
     m = build("arrn_lstm", num_classes=3, layout="kinect20", stream="line", embed_dim=7, mid_size=9,
               hidden_size=11, lstm_layers=4, attention=False, iterations=3, attention_dim=13, dropout=0.2)
     hp = m.hparams
@@ -75,6 +75,14 @@ def test_bad_stream_or_preset_raise_config_error():
         build("arrn_lstm", num_classes=3, stream="bone")
     with pytest.raises(ConfigError):
         build("arrn_lstm", num_classes=3, preset="kinetics")
+
+
+def test_concat_readout_needs_the_clip_length():
+    """T is the builder's uniform frames= (data.frames in a config), not a preset value."""
+    with pytest.raises(ConfigError, match="readout='concat' needs frames="):
+        tiny("joint", readout="concat")
+    with pytest.raises(ConfigError, match="frames must be >= 1"):
+        tiny("joint", frames=0)
 
 
 @pytest.mark.parametrize("stream", ["joint", "line", "two_stream"])
@@ -115,6 +123,7 @@ def test_any_number_of_frames(readout):
 
 def test_concat_readout_uses_all_steps_and_fixes_t():
     m = tiny("joint", readout="concat", frames=6)
+    assert m.hparams["frames"] == 6
     assert m.streams["joint"].classifier.in_features == 6 * 6
     assert m(torch.randn(2, 3, 6, 25, 1)).shape == (2, 5)
     with pytest.raises(ValueError, match="T=6"):

@@ -53,11 +53,12 @@ READOUTS = ("mean", "last", "concat")
 BODY_POOLS = ("mean", "max")
 ATTENTION_INITS = ("ones", "random")
 
-#: Per-dataset settings of Sec. 4.1: embedding size M, mid LSTM layer size and input frames T.
+#: Per-dataset settings of Sec. 4.1: embedding size M and mid LSTM layer size. (Sec. 4.1's input
+#: frames T, 100 / 25 / 20, are the configs' ``data.frames``; the builder takes ``frames=``.)
 PRESETS: dict[str, dict[str, int]] = {
-    "ntu": {"embed_dim": 50, "mid_size": 512, "frames": 100},
-    "florence3d": {"embed_dim": 20, "mid_size": 256, "frames": 25},
-    "msr3d": {"embed_dim": 20, "mid_size": 256, "frames": 20},
+    "ntu": {"embed_dim": 50, "mid_size": 512},
+    "florence3d": {"embed_dim": 20, "mid_size": 256},
+    "msr3d": {"embed_dim": 20, "mid_size": 256},
 }
 #: Preset used when none is named, by layout.
 LAYOUT_PRESETS: dict[str, str] = {
@@ -347,7 +348,6 @@ class ARRNOptions:
     readout: str = "mean"  # eq. 11: "mean" | "last" | "concat"
     dropout: float = 0.0
     body_pool: str = "mean"  # "mean" | "max"
-    frames: int | None = None  # expected T (preset: 100 / 25 / 20)
     attention_init: str = "ones"  # "ones" | "random"
     skip_empty_bodies: bool = True
     checkpoint: bool = False  # recompute RRN messages in backward (memory for compute)
@@ -385,7 +385,6 @@ def _resolve(options: dict[str, Any], preset: str) -> ARRNOptions:
         "readout": opts.readout in READOUTS,
         "dropout": 0.0 <= opts.dropout < 1.0,
         "body_pool": opts.body_pool in BODY_POOLS,
-        "frames": opts.frames >= 1,
         "attention_init": opts.attention_init in ATTENTION_INITS,
     }
     bad = [k for k, ok in checks.items() if not ok]
@@ -396,12 +395,15 @@ def _resolve(options: dict[str, Any], preset: str) -> ARRNOptions:
 
 @register_model("arrn_lstm")
 def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int = 3,
-              stream: str = "two_stream", preset: str | None = None, **options: Any) -> ARRNLSTM:
+              stream: str = "two_stream", preset: str | None = None, frames: int | None = None,
+              **options: Any) -> ARRNLSTM:
     """Build (two-stream) (A)RRN-LSTM for ``layout``; options are the fields of :class:`ARRNOptions`.
 
-    ``preset`` (``"ntu"``, ``"florence3d"``, ``"msr3d"``) sets M, the mid LSTM size and the expected
-    T of Sec. 4.1; by default it follows the layout (:data:`LAYOUT_PRESETS`). Explicit options win
-    over the preset. The resolved settings are stored as ``model.hparams``.
+    ``preset`` (``"ntu"``, ``"florence3d"``, ``"msr3d"``) sets M and the mid LSTM size of Sec. 4.1;
+    by default it follows the layout (:data:`LAYOUT_PRESETS`). Explicit options win over the preset.
+    ``frames`` is the clip length ``T`` (the training engine passes ``data.frames``); only
+    ``readout="concat"`` depends on it, and needs it. The resolved settings are stored as
+    ``model.hparams``.
 
     >>> m = arrn_lstm(num_classes=20, layout="kinect20", stream="joint", attention=False)  # doctest: +SKIP
     """
@@ -414,15 +416,21 @@ def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int
     if num_classes < 1 or in_channels < 1:
         raise ConfigError("arrn_lstm: num_classes and in_channels must be >= 1")
     opts = _resolve(options, preset)
+    if frames is not None and int(frames) < 1:
+        raise ConfigError(f"arrn_lstm: frames must be >= 1, got {frames!r}")
+    if opts.readout == "concat" and frames is None:
+        raise ConfigError("arrn_lstm: readout='concat' needs frames= (the clip length T; a config's "
+                          "data.frames)")
     model = ARRNLSTM(
         num_classes, lay.num_joints, in_channels, stream,
         embed_dim=opts.embed_dim, iterations=opts.iterations, message_hidden=opts.message_hidden,
         attention=opts.attention, attention_init=opts.attention_init, attention_dim=opts.attention_dim,
-        lstm_sizes=opts.lstm_sizes, readout=opts.readout, frames=opts.frames, dropout=opts.dropout,
+        lstm_sizes=opts.lstm_sizes, readout=opts.readout, frames=frames, dropout=opts.dropout,
         body_pool=opts.body_pool, skip_empty_bodies=opts.skip_empty_bodies, checkpoint=opts.checkpoint,
     )
     hparams = asdict(opts)
     hparams["lstm_sizes"] = list(opts.lstm_sizes)  # plain lists: YAML/JSON friendly
+    hparams["frames"] = None if frames is None else int(frames)
     model.hparams = {"num_classes": num_classes, "layout": lay.name, "in_channels": in_channels,
                      "stream": stream, "preset": preset, **hparams}
     return model

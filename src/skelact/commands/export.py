@@ -52,8 +52,8 @@ def _example(model, frames: int, channels: int, joints: int, bodies: int, batch:
 def run(args: argparse.Namespace) -> int:
     from ..data.layouts import get_layout
     from ..deploy.export import ExportError, export_model
-    from ..train.checkpoint import load_model
-    from ..train.data import fill_frames
+    from ..models.checkpoint import read_saved_checkpoint
+    from ..models.spec import model_input_frames
 
     if args.frames is not None and args.frames < 1:
         print("skelact export: error: --frames must be >= 1", file=sys.stderr)
@@ -65,24 +65,24 @@ def run(args: argparse.Namespace) -> int:
         print("skelact export: error: --opset applies to ONNX only; a .pt2 program has no opset",
               file=sys.stderr)
         return 2
-    model, cfg = load_model(args.checkpoint)
-    spec = dict(getattr(model, "spec", {}) or {})
-    layout = get_layout(spec["layout"])
-    window = int(args.frames if args.frames is not None else cfg.data.frames)
-    frames = int(model.input_frames(window)) if hasattr(model, "input_frames") else window
-    input_frames = int(spec.get("input_frames", frames))
-    example = _example(model, frames, int(spec["in_channels"]), layout.num_joints, int(spec.get("bodies", 2)),
-                       args.batch)
+    saved = read_saved_checkpoint(args.checkpoint)
+    spec = saved.spec
+    model = saved.build_model()
+    layout = get_layout(spec.layout)
+    # the training window by default; another window: as many input frames as the model reads for it
+    window = spec.frames if args.frames is None else int(args.frames)
+    frames = spec.input_frames if args.frames is None else model_input_frames(model, window)
+    example = _example(model, frames, spec.in_channels, layout.num_joints, spec.bodies, args.batch)
     metadata = {
-        "model": cfg.model.name,
-        "model_options": dict(cfg.model.options),
+        "model": saved.model_name,
+        "model_options": saved.model_options,
         "layout": layout.name,
-        "num_classes": int(spec["num_classes"]),
-        "class_names": [str(c) for c in spec.get("class_names") or []] or None,
+        "num_classes": spec.num_classes,
+        "class_names": list(spec.class_names) or None,
         "window_frames": window,
         "input_frames": frames,
-        "normalize": spec.get("normalize"),
-        "test_transforms": fill_frames(list(cfg.data.test_transforms), input_frames),
+        "normalize": None if spec.normalize is None else list(spec.normalize),
+        "test_transforms": saved.test_transforms(),
         "checkpoint": str(args.checkpoint),
     }
     try:
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     axes = ["N" if result.dynamic_batch else str(n), str(c), "T" if result.dynamic_time else str(t),
             str(v), str(m)]
     print(f"wrote {result.path} ({result.format}): input x ({', '.join(axes)}) "
-          f"-> logits (N, {spec['num_classes']})")
+          f"-> logits (N, {spec.num_classes})")
     if result.dynamic_time:
         lo = result.metadata.get("min_frames")
         print(f"  time axis: dynamic{f' (T >= {lo})' if lo else ''}; traced at T={t}")

@@ -357,7 +357,7 @@ class StreamModel:
 
 
 def _window_transform(normalize_specs: Any, test_specs: Any, layout: str) -> Transform:
-    """The offline prediction pipeline of :class:`skelact.train.inference.Predictor` as one callable
+    """The offline prediction pipeline (:class:`skelact.train.inference.Predictor`) as one callable
     (seeded generators: test transforms are deterministic, the seed only pins any randomness)."""
     from ..data.transforms import build_transforms
 
@@ -374,7 +374,8 @@ def _window_transform(normalize_specs: Any, test_specs: Any, layout: str) -> Tra
 def load_stream_model(path: str | os.PathLike) -> StreamModel:
     """Load a training checkpoint (``.ckpt``) or a file written by ``skelact export`` (``.onnx``,
     ``.pt2``) with what streaming needs: the model, layout, frames, bodies, per-window transform
-    and class names."""
+    and class names. All of it comes from the checkpoint's input spec (the window is its
+    ``frames``) or the export's metadata; the training engine is not needed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
@@ -393,17 +394,13 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
             labels=[str(c) for c in meta["class_names"]] if meta.get("class_names") else None,
             source=model.format,
         )
-    from ..train.checkpoint import load_model
-    from ..train.data import fill_frames
+    from ..models.checkpoint import read_saved_checkpoint
 
-    model, cfg = load_model(path)
-    spec = dict(getattr(model, "spec", {}) or {})
-    layout = str(spec.get("layout") or getattr(model, "hparams", {}).get("layout"))
-    input_frames = int(spec.get("input_frames", cfg.data.frames))
+    saved = read_saved_checkpoint(path)
+    spec = saved.spec
     return StreamModel(
-        model=model, layout=layout, frames=int(cfg.data.frames), bodies=int(spec.get("bodies", 2)),
-        transform=_window_transform(spec.get("normalize"),
-                                    fill_frames(list(cfg.data.test_transforms), input_frames), layout),
-        labels=[str(c) for c in spec["class_names"]] if spec.get("class_names") else None,
+        model=saved.build_model(), layout=spec.layout, frames=spec.frames, bodies=spec.bodies,
+        transform=_window_transform(spec.normalize, saved.test_transforms(), spec.layout),
+        labels=list(spec.class_names) or None,
         source="checkpoint",
     )

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from skelact.errors import ConfigError
-from skelact.models import build
 from skelact.evaluation import collect_scores, fit_fusion_alpha
+from skelact.models import build
 from skelact.models.arrn import ARRNLSTM
 
 TINY = {"embed_dim": 6, "attention_dim": 8, "lstm_sizes": (8, 6), "iterations": 2}

@@ -26,6 +26,14 @@ joint -> link expansion is one gather. Nothing loops over joints, pairs or frame
 The first linear layer of every pair MLP is applied to the two joints separately
 (``W [h_i; h_j] = W_r h_i + W_s h_j``) and then broadcast over pairs: the same function as the
 concatenation, ``V - 1`` times fewer multiplications.
+
+**Official / NRI variants** (the ``official`` preset; ``docs/models/asgcn.md``, "Paper vs official
+code"): ``aim_encoder="nri"`` wires the encoder as the official code's NRI encoder,
+``p_i^(k+1) = sum_j Q_ij^(k+1) / V`` (no concatenation with ``p^(k)``) and, from the second
+iteration on, ``Q_ij^(k+1) = f_e^(k)(f_v^(k)(p_i) (+) f_v^(k)(p_j) (+) Q_ij^(k))`` (an edge skip);
+``aim_decoder="recurrent"`` is its NRI recurrent decoder (:class:`RecurrentDecoder`): the messages
+of step (a) come from the recurrent state ``S^t`` instead of the poses, so the frames run one after
+the other.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ __all__ = [
     "AIM",
     "AIMDecoder",
     "AIMEncoder",
+    "RecurrentDecoder",
     "gumbel_softmax",
     "link_prior",
     "sample_window",
@@ -149,12 +158,17 @@ class MLP(nn.Sequential):
 
 
 class PairMLP(nn.Module):
-    """``f_e(h_i (+) h_j)`` for every ordered pair: ``(..., V, H) -> (..., V, V - 1, out)``."""
+    """``f_e(h_i (+) h_j [(+) e_ij])`` for every ordered pair: ``(..., V, H) -> (..., V, V - 1, out)``.
 
-    def __init__(self, in_features: int, hidden: int, out_features: int, dropout: float = 0.0):
+    ``skip > 0``: the first layer also reads a pair feature ``e_ij`` of that size (``W_e e_ij``),
+    the NRI encoder's edge skip connection.
+    """
+
+    def __init__(self, in_features: int, hidden: int, out_features: int, dropout: float = 0.0, skip: int = 0):
         super().__init__()
         self.receiver = nn.Linear(in_features, hidden)  # W_r h_i + b
         self.sender = nn.Linear(in_features, hidden, bias=False)  # W_s h_j
+        self.skip = nn.Linear(skip, hidden, bias=False) if skip else None  # W_e e_ij
         self.rest = nn.Sequential(
             nn.ELU(),
             nn.Dropout(dropout),
@@ -163,8 +177,12 @@ class PairMLP(nn.Module):
             FeatureBatchNorm(out_features),
         )
 
-    def forward(self, h: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, senders: torch.Tensor, pairs: torch.Tensor | None = None
+    ) -> torch.Tensor:
         pre = self.receiver(h).unsqueeze(-2) + self.sender(h)[..., senders, :]  # (..., V, V-1, hidden)
+        if self.skip is not None:
+            pre = pre + self.skip(pairs)
         return self.rest(pre)
 
 
@@ -202,30 +220,45 @@ class AIMEncoder(nn.Module):
         hidden: width of ``f_v``, ``f_e`` (paper: 128).
         num_types: number of link types including the ghost (``C + 1``; ``C`` when no ghost).
         iterations: ``K``.
+        wiring: ``"eq2"`` (the paper's eq. 2) or ``"nri"`` (the official / NRI encoder: joints
+            updated by ``sum_j Q_ij / V`` alone, every link MLP after the first also reads the
+            previous links ``Q^(k)``; with ``K = 2`` the official ``mlp1 .. mlp4``).
     """
 
     def __init__(
-        self, in_features: int, hidden: int, num_types: int, iterations: int = 2, dropout: float = 0.0
+        self,
+        in_features: int,
+        hidden: int,
+        num_types: int,
+        iterations: int = 2,
+        dropout: float = 0.0,
+        wiring: str = "eq2",
     ):
         super().__init__()
+        self.wiring = wiring
         self.node_mlps = nn.ModuleList()  # f_v^(k)
         self.edge_mlps = nn.ModuleList()  # f_e^(k)
         width = in_features
-        for _ in range(iterations):
+        for k in range(iterations):
+            skip = hidden if wiring == "nri" and k > 0 else 0
             self.node_mlps.append(MLP(width, hidden, hidden, dropout))
-            self.edge_mlps.append(PairMLP(hidden, hidden, hidden, dropout))
-            width = hidden + width  # p^(k+1) = F(Q^(k+1)) (+) p^(k)
+            self.edge_mlps.append(PairMLP(hidden, hidden, hidden, dropout, skip=skip))
+            # p^(k+1) = F(Q^(k+1)) (+) p^(k) (eq. 2), or sum_j Q_ij / V alone (NRI)
+            width = hidden if wiring == "nri" else hidden + width
         self.out = nn.Linear(hidden, num_types)
 
     def forward(self, x: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, V, F C)`` -> logits ``(B, V, V - 1, num_types)``."""
         p = x
-        q = x
+        q = None
         last = len(self.node_mlps) - 1
         for k, (f_v, f_e) in enumerate(zip(self.node_mlps, self.edge_mlps, strict=True)):
-            q = f_e(f_v(p), senders)  # Q^(k+1): (B, V, V-1, H)
+            q = f_e(f_v(p), senders, q)  # Q^(k+1): (B, V, V-1, H); Q^(k) read only by the NRI skip
             if k < last:
-                p = torch.cat([q.mean(dim=-2), p], dim=-1)  # p^(k+1): (B, V, H + width)
+                if self.wiring == "nri":
+                    p = q.sum(dim=-2) / q.shape[-3]  # NRI edge2node: the V - 1 links over V
+                else:
+                    p = torch.cat([q.mean(dim=-2), p], dim=-1)  # p^(k+1): (B, V, H + width)
         return self.out(q)
 
 
@@ -283,6 +316,69 @@ class AIMDecoder(nn.Module):
         return mu[:, :-1]
 
 
+class RecurrentDecoder(nn.Module):
+    """The official code's (NRI) recurrent decoder: messages from the state, one frame at a time.
+
+    For ``t = 0 .. F - 2``, with state ``S^0 = 0``:
+    (a) ``Q_ij^t = sum_c A_ijc f_e^(c)(S_i^t (+) S_j^t)`` over the ``C`` A-link types (the ghost
+    type sends nothing); (b) ``m_i^t = sum_j Q_ij^t`` divided as in :class:`AIMDecoder`
+    (``aggregation``); (c) a GRU update whose "hidden" input is the message, ``r = s(W_ir x^t +
+    W_hr m)``, ``z = s(W_iz x^t + W_hz m)``, ``n = tanh(W_in x^t + r o W_hn m)``,
+    ``S^(t+1) = (1 - z) o n + z o S^t``; (d) ``mu^(t+1) = x^t + f_out(S^(t+1))``.
+
+    Parameters as :class:`AIMDecoder` (``pair_receiver``, ``pair_sender``, ``pair_out``, ``f_out``)
+    plus ``gates_input`` ``(3 H, ch)`` and ``gates_message`` ``(3 H, H)``, the ``r, z, n`` rows
+    stacked in that order.
+    """
+
+    def __init__(
+        self, channels: int, hidden: int, num_link_types: int, dropout: float = 0.0, aggregation: str = "mean"
+    ):
+        super().__init__()
+        self.channels, self.hidden, self.aggregation = channels, hidden, aggregation
+        c = num_link_types
+        self.pair_receiver = TypedLinear(c, hidden, hidden)  # f_e^(c) layer 1, receiver half
+        self.pair_sender = TypedLinear(c, hidden, hidden, bias=False)  # ... sender half
+        self.pair_out = TypedLinear(c, hidden, hidden)  # f_e^(c) layer 2
+        self.dropout = nn.Dropout(dropout)
+        self.gates_input = nn.Linear(channels, 3 * hidden)  # W_i{r,z,n} x + b
+        self.gates_message = nn.Linear(hidden, 3 * hidden, bias=False)  # W_h{r,z,n} m
+        self.f_out = nn.Sequential(
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, channels),
+        )
+
+    def forward(self, x: torch.Tensor, links: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
+        """Poses ``x`` ``(B, F, V, ch)``, links ``(B, V, V - 1, C)`` -> next-pose means
+        ``(B, F - 1, V, ch)``, the predictions of frames ``1 .. F - 1``."""
+        b, f, v, ch = x.shape
+        h = self.hidden
+        norm = (v - 1) if self.aggregation == "mean" else links.shape[-1] * ch
+        gates_x = self.gates_input(x)  # (B, F, V, 3H): the input halves of all frames at once
+        s = x.new_zeros(b, v, h)
+        states = []
+        for t in range(f - 1):
+            pre = (
+                self.pair_receiver(s, typed=False).unsqueeze(-2)
+                + self.pair_sender(s, typed=False)[..., senders, :]
+            )  # (C, B, V, V-1, H)
+            msg = torch.tanh(self.pair_out(self.dropout(torch.tanh(pre))))
+            m = torch.einsum("cbvwh,bvwc->bvh", msg, links) / norm  # (a), (b)
+            gm = self.gates_message(m)  # (B, V, 3H)
+            gx = gates_x[:, t]
+            r = torch.sigmoid(gx[..., :h] + gm[..., :h])
+            z = torch.sigmoid(gx[..., h : 2 * h] + gm[..., h : 2 * h])
+            n = torch.tanh(gx[..., 2 * h :] + r * gm[..., 2 * h :])
+            s = (1 - z) * n + z * s  # (c)
+            states.append(s)
+        return x[:, :-1] + self.f_out(torch.stack(states, dim=1))  # (d)
+
+
 # ---------------------------------------------------------------------------------------- AIM ---
 class AIM(nn.Module):
     """The A-link inference module: window sampling, encoder, Gumbel links, decoder, loss.
@@ -293,6 +389,8 @@ class AIM(nn.Module):
         frames: ``F`` frames per window. hidden: MLP / GRU width. iterations: encoder ``K``.
         tau: Gumbel temperature. hard: straight-through one-hot samples.
         variance: ``sigma^2`` of the NLL. aggregation: decoder aggregation (see :class:`AIMDecoder`).
+        encoder: encoder wiring, ``"eq2"`` or ``"nri"`` (see :class:`AIMEncoder`).
+        decoder: ``"poses"`` (:class:`AIMDecoder`) or ``"recurrent"`` (:class:`RecurrentDecoder`).
     """
 
     def __init__(
@@ -309,14 +407,17 @@ class AIM(nn.Module):
         dropout: float = 0.0,
         variance: float = 5e-4,
         aggregation: str = "mean",
+        encoder: str = "eq2",
+        decoder: str = "poses",
     ):
         super().__init__()
         self.num_joints, self.channels, self.frames = num_joints, channels, frames
         self.num_link_types, self.ghost = num_link_types, ghost_prior > 0
         self.tau, self.hard, self.variance = tau, hard, variance
         num_types = num_link_types + int(self.ghost)
-        self.encoder = AIMEncoder(frames * channels, hidden, num_types, iterations, dropout)
-        self.decoder = AIMDecoder(channels, hidden, num_link_types, dropout, aggregation)
+        self.encoder = AIMEncoder(frames * channels, hidden, num_types, iterations, dropout, encoder)
+        decoder_cls = RecurrentDecoder if decoder == "recurrent" else AIMDecoder
+        self.decoder = decoder_cls(channels, hidden, num_link_types, dropout, aggregation)
         self.register_buffer("senders", sender_index(num_joints), persistent=False)
         self.register_buffer("log_prior", link_prior(num_link_types, ghost_prior).log(), persistent=False)
 

@@ -44,6 +44,9 @@ class ASGCNConfig:
     bone_variant: str | None = None
     #: learnable edge importance M (eq. 5) on the structural kernels, one per block.
     edge_importance: bool = True
+    #: a bias per kernel and output channel in the graph convolution, carried through the kernels
+    #: (the official code's 1x1 convolution bias); off: ASGC is linear (Theorem 1).
+    gcn_bias: bool = False
     # --- A-links (Sec. 4.1, eq. 2-4, Table 2) ---
     num_link_types: int = 3  # C
     ghost_prior: float = 0.95  # P0; 0 = no ghost type
@@ -62,6 +65,13 @@ class ASGCNConfig:
     #: decoder message aggregation F: "mean" over senders (paper); "nri": the official/NRI sum
     #: divided by the number of link types and by the coordinate dimension.
     aim_aggregation: str = "mean"
+    #: encoder wiring: "eq2" (paper: p^(k+1) = F(Q^(k+1)) (+) p^(k)); "nri": the official / NRI
+    #: code's (joints updated by the sum of their links / V alone, the next link MLP also reads the
+    #: previous links Q^(k)).
+    aim_encoder: str = "eq2"
+    #: decoder: "poses" (paper steps a-d, messages from the observed poses, all frames at once);
+    #: "recurrent": the official / NRI decoder, messages from the recurrent state, frame by frame.
+    aim_decoder: str = "poses"
     # --- backbone (Fig. 5, 6) ---
     channels: tuple[int, ...] = _PAPER_BACKBONE
     strides: tuple[int, ...] = _PAPER_STRIDES
@@ -82,6 +92,10 @@ class ASGCNConfig:
     pred_zero_init: bool = False
     #: "present": L2 over every body present in the sample; "first": body 0 only (official).
     pred_bodies: str = "present"
+    #: how the output block's T' x C channels become poses: "frame_major" (frame t, coordinate c at
+    #: channel t C + c, the last pose added to every frame); "official": the official code's readout,
+    #: channel c T' + t, plus the last pose tiled frame-major (channel j gets coordinate j mod C).
+    pred_readout: str = "frame_major"
     #: collapse stage, (channels, kernel, stride) per block; the last block is unpadded and maps
     #: its (resampled) input to one frame.
     pred_collapse: tuple[tuple[int, int, int], ...] = (
@@ -112,6 +126,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "official": {
         "s_links": "hops",
         "order": 4,
+        "gcn_bias": True,
         "num_link_types": 2,  # edge_types 3 = ghost + 2 actional graphs
         "hard_links": True,
         "act_self_loops": True,
@@ -119,10 +134,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "refine_links": False,
         "aim_dropout": 0.5,
         "aim_aggregation": "nri",
+        "aim_encoder": "nri",
+        "aim_decoder": "recurrent",
         "temporal_kernel": 9,
         "data_bn": "vc",
         "init": "official",
         "pred_bodies": "first",
+        "pred_readout": "official",
         "pred_collapse": ((128, 9, 1), (128, 9, 2), (128, 9, 2), (128, 9, 2), (128, 3, 2), (128, 5, 1)),
         "pred_refine": (),
     },
@@ -147,6 +165,9 @@ _CHOICES = {
     "links": ("s", "a", "as"),
     "s_links": ("powers", "hops"),
     "aim_aggregation": ("mean", "nri"),
+    "aim_encoder": ("eq2", "nri"),
+    "aim_decoder": ("poses", "recurrent"),
+    "pred_readout": ("frame_major", "official"),
     "data_bn": ("mvc", "vc", "none"),
     "init": ("default", "official"),
     "pred_bodies": ("present", "first"),
@@ -161,11 +182,12 @@ class IgnoredOptionWarning(UserWarning):
 AIM_OPTIONS = (
     "num_link_types", "ghost_prior", "lambda_act", "tau", "hard_links", "act_self_loops", "act_scale",
     "refine_links", "aim_hidden", "aim_iterations", "aim_frames", "aim_dropout", "aim_variance",
-    "aim_aggregation",
+    "aim_aggregation", "aim_encoder", "aim_decoder",
 )  # fmt: skip
 #: Options that only matter with the future-pose prediction head.
 PREDICTION_OPTIONS = (
-    "horizon", "pred_weight", "pred_zero_init", "pred_bodies", "pred_collapse", "pred_refine",
+    "horizon", "pred_weight", "pred_zero_init", "pred_bodies", "pred_readout", "pred_collapse",
+    "pred_refine",
 )  # fmt: skip
 
 
@@ -222,6 +244,8 @@ def _validate(cfg: ASGCNConfig) -> None:
     for key, choices in _CHOICES.items():
         if getattr(cfg, key) not in choices:
             _fail(key, f"must be one of {choices}, got {getattr(cfg, key)!r}")
+    if not isinstance(cfg.gcn_bias, bool):
+        _fail("gcn_bias", f"must be true or false, got {cfg.gcn_bias!r}")
     for key in (
         "order",
         "num_link_types",

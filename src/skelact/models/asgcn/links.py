@@ -9,7 +9,10 @@ With ``X`` the features of the ``V`` joints of one frame (``V x d_in``):
 * AGC, eq. 4: ``X_act = sum_{c=1..C} Â_act^(c) X W_act^(c)`` with ``Â_act^(c) = D_c^-1 A_act^(c)``
   built from the A-link probabilities by :func:`actional_kernels`.
 * ASGC: ``X_out = X_struc + lambda X_act``; linear in ``X`` for fixed links (Theorem 1: there is
-  no bias term; the block's batch-norm follows).
+  no bias term; the block's batch-norm follows). The official code's graph convolution is a 1x1
+  convolution *with* bias followed by the kernels, ``sum_k K_k (X W_k + 1 b_k^T)``: ``bias=True``
+  (option ``gcn_bias``, the ``official`` preset) adds that term, ``sum_k (K_k 1) b_k^T``, the bias of
+  kernel ``k`` weighted by each receiver's row sum of ``K_k``, which makes ASGC affine.
 
 **Implementation.** All ``K = K_s + C`` kernels are stacked into one ``(V K, V)`` matrix (per
 sample when A-links are present) and applied in one matrix product to the channels-last
@@ -71,9 +74,12 @@ class ASGC(nn.Module):
         num_actional: ``C``, the number of actional kernels passed to :meth:`forward` (0 = SGC only).
         edge_importance: learn ``M^(p,l)`` (eq. 5) on the structural kernels.
         lambda_act: ``lambda``, the weight of the actional features.
+        bias: a bias ``b_k`` per kernel, applied before the kernel as in the official code's
+            ``conv -> einsum`` (see the module docstring); off in the paper's ASGC.
 
     Parameters: ``weight`` ``(K_s + C, d_in, d_out)`` = ``W^(p,l)`` then ``W_act^(c)``;
-    ``importance`` ``(K_s, V, V)`` = ``M`` (absent when ``edge_importance=False``).
+    ``importance`` ``(K_s, V, V)`` = ``M`` (absent when ``edge_importance=False``);
+    ``bias`` ``(K_s + C, d_out)`` (absent when ``bias=False``).
     """
 
     def __init__(
@@ -84,6 +90,7 @@ class ASGC(nn.Module):
         num_actional: int = 0,
         edge_importance: bool = True,
         lambda_act: float = 0.5,
+        bias: bool = False,
     ):
         super().__init__()
         structural = torch.as_tensor(structural, dtype=torch.float32)
@@ -99,12 +106,18 @@ class ASGC(nn.Module):
             self.importance = nn.Parameter(torch.ones_like(structural))
         else:
             self.register_parameter("importance", None)
+        if bias:
+            self.bias = nn.Parameter(torch.empty(num_kernels, out_channels))
+        else:
+            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # As nn.Conv2d's default for the per-kernel 1x1 convolution W^(p,l): fan-in = d_in.
         bound = 1.0 / math.sqrt(self.in_channels)
         nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
         if self.importance is not None:
             nn.init.ones_(self.importance)
 
@@ -138,10 +151,14 @@ class ASGC(nn.Module):
             x_cl = x_cl.contiguous()
         y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames
         y = y.reshape(b * t * v, k * c_in) @ self.weight.reshape(k * c_in, self.out_channels)
-        return y.view(b, t, v, self.out_channels).permute(0, 3, 1, 2)  # (B, d_out, T, V)
+        y = y.view(b, t, v, self.out_channels)
+        if self.bias is not None:
+            # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
+            y = y + torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)
+        return y.permute(0, 3, 1, 2)  # (B, d_out, T, V)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, structural={self.num_structural}, "
-            f"actional={self.num_actional}, lambda={self.lambda_act}"
+            f"actional={self.num_actional}, lambda={self.lambda_act}, bias={self.bias is not None}"
         )

@@ -45,6 +45,7 @@ class ASGCNBlock(nn.Module):
         structural: S-link kernels ``(K_s, V, V)``; ``num_actional``: A-link kernels per call.
         kernel, stride: the temporal convolution.
         residual: ST-GCN residual branch (identity or strided 1x1 conv + BN).
+        bias: the graph convolution's bias (option ``gcn_bias``, see :class:`~.links.ASGC`).
         collapse: resample the input to ``kernel`` frames and convolve without padding, so the
             block outputs exactly one frame (the last collapse block of the prediction head).
         activation: final ReLU (off for the prediction head's output block).
@@ -63,12 +64,15 @@ class ASGCNBlock(nn.Module):
         dropout: float = 0.0,
         edge_importance: bool = True,
         lambda_act: float = 0.5,
+        bias: bool = False,
         collapse: bool = False,
         activation: bool = True,
     ):
         super().__init__()
         self.kernel, self.collapse, self.activation = kernel, collapse, activation
-        self.gcn = ASGC(in_channels, out_channels, structural, num_actional, edge_importance, lambda_act)
+        self.gcn = ASGC(
+            in_channels, out_channels, structural, num_actional, edge_importance, lambda_act, bias
+        )
         self.bn = nn.BatchNorm2d(out_channels)
         self.tcn = TemporalConv(out_channels, out_channels, kernel, stride, padding=not collapse)
         self.dropout = nn.Dropout(dropout)
@@ -95,6 +99,10 @@ class PredictionHead(nn.Module):
         refine: output channels of the refine blocks (temporal kernel 1), each fed with the last
             observed pose appended to its input (paper: ``d_in = 128+3, 64+3, 32+3``).
         block: partial :class:`ASGCNBlock` constructor carrying the graph and shared options.
+        readout: how the output block's ``T' C`` channels become poses: ``"frame_major"``
+            (channel ``t C + c``, the last pose added to every frame) or ``"official"`` (the
+            official code: channel ``c T' + t``, plus the last pose tiled frame-major, so output
+            channel ``j`` gets coordinate ``j mod C`` of the last pose).
     """
 
     def __init__(
@@ -105,9 +113,10 @@ class PredictionHead(nn.Module):
         collapse: tuple[tuple[int, int, int], ...],
         refine: tuple[int, ...],
         block: Any,
+        readout: str = "frame_major",
     ):
         super().__init__()
-        self.pose_channels, self.horizon = pose_channels, horizon
+        self.pose_channels, self.horizon, self.readout = pose_channels, horizon, readout
         self.collapse = nn.ModuleList()
         prev = in_channels
         for i, (channels, kernel, stride) in enumerate(collapse):
@@ -134,8 +143,11 @@ class PredictionHead(nn.Module):
             h = blk(h, actional)  # ... -> (B, C_h', 1, V)
         for blk in self.refine:
             h = blk(torch.cat([h, last_pose], dim=1), actional)
-        delta = self.out(torch.cat([h, last_pose], dim=1), actional)  # (B, T' C, 1, V), frame-major
+        delta = self.out(torch.cat([h, last_pose], dim=1), actional)  # (B, T' C, 1, V)
         b, _, _, v = delta.shape
+        if self.readout == "official":  # channel-major output, frame-major tiled pose
+            base = last_pose.repeat(1, self.horizon, 1, 1)  # (B, T' C, 1, V): channel j = coord j mod C
+            return (base + delta).reshape(b, self.pose_channels, self.horizon, v)  # (B, C, T', V)
         delta = delta.reshape(b, self.horizon, self.pose_channels, v).transpose(1, 2)  # (B, C, T', V)
         return last_pose + delta
 
@@ -174,6 +186,7 @@ class ASGCN(nn.Module):
             dropout=cfg.dropout,
             edge_importance=cfg.edge_importance,
             lambda_act=cfg.lambda_act,
+            bias=cfg.gcn_bias,
         )
         self.backbone = nn.ModuleList()
         prev = in_channels
@@ -184,7 +197,9 @@ class ASGCN(nn.Module):
             prev = channels
         self.fc = nn.Linear(prev, num_classes)
         self.predictor = (
-            PredictionHead(prev, in_channels, cfg.horizon, cfg.pred_collapse, cfg.pred_refine, block)
+            PredictionHead(
+                prev, in_channels, cfg.horizon, cfg.pred_collapse, cfg.pred_refine, block, cfg.pred_readout
+            )
             if cfg.prediction_head
             else None
         )
@@ -202,6 +217,8 @@ class ASGCN(nn.Module):
                 dropout=cfg.aim_dropout,
                 variance=cfg.aim_variance,
                 aggregation=cfg.aim_aggregation,
+                encoder=cfg.aim_encoder,
+                decoder=cfg.aim_decoder,
             )
             if cfg.uses_aim
             else None
@@ -391,6 +408,8 @@ class ASGCN(nn.Module):
                     nn.init.zeros_(mod.bias)
             elif isinstance(mod, ASGC):
                 nn.init.normal_(mod.weight, 0.0, 0.02)
+                if mod.bias is not None:
+                    nn.init.zeros_(mod.bias)
             elif isinstance(mod, nn.modules.batchnorm._BatchNorm):
                 nn.init.normal_(mod.weight, 1.0, 0.02)
                 nn.init.zeros_(mod.bias)

@@ -17,4 +17,6 @@ for _family in ("asgcn", "arrn"):
         if _e.name != f"{__name__}.{_family}":
             raise
 
-__all__ = ["MODELS", "build", "list_models", "register_model"]
+from .asgcn.official import from_official  # noqa: E402  (official checkpoints -> skelact models)
+
+__all__ = ["MODELS", "build", "from_official", "list_models", "register_model"]

@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         model, _, sk, x = _model_input(args.checkpoint, args.file, args.index)
         _require(model, "forecast", "a prediction head (AS-GCN with prediction_head)")
         observed, predicted, truth = forecast_sample(model, x, args.steps)
-        viz.plot_forecast(observed, predicted, truth, model.spec["layout"], out, title=args.title,
+        viz.plot_forecast(observed, predicted, truth, sk.layout, out, title=args.title,
                           **view, **dpi)
     elif kind in {"confusion", "accuracy"}:
         out = _out_path(args, args.run, FIGURE_EXT)

@@ -35,9 +35,6 @@ below (``PYTHONPATH=<copy>/src``, ``skelact.__file__`` checked) and failed; the 
   ``last_pose.repeat_interleave(self.horizon, dim=1)``.
 * ignored options warn: config.AIM_OPTIONS without ``"aim_variance"``.
 * coverage registry: (not a mutation test) fails when an ASGCNConfig field is added without a test.
-
-The tests of ``gcn_bias``, ``aim_encoder``, ``aim_decoder`` and ``pred_readout`` skip on a version of
-AS-GCN without that option.
 """
 
 from __future__ import annotations
@@ -85,12 +82,6 @@ def _model(layout=LAYOUT, seed=0, **options):
 def _x(t=8, v=V, m=2, n=2, seed=1):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 3, t, v, m, generator=g)
-
-
-def _requires(option):
-    """Skip where this version of AS-GCN does not have ``option`` yet."""
-    if option not in {f.name for f in dataclasses.fields(ASGCNConfig)}:
-        pytest.skip(f"no AS-GCN option {option!r} in this version")
 
 
 def _asgcs(model):
@@ -170,7 +161,6 @@ def test_bone_variant_changes_the_kernels_at_the_hand_joints_only():
 def test_gcn_bias_adds_each_kernels_bias_weighted_by_its_row_sums():
     """``gcn_bias``: ``sum_k K_k (X W_k + 1 b_k^T)`` = the linear ASGC plus ``sum_k (K_k 1) b_k^T``
     (lambda-scaled A-link kernels included): ASGC becomes affine."""
-    _requires("gcn_bias")
     on, off = _model(gcn_bias=True), _model(gcn_bias=False)
     assert all(g.bias is not None and g.bias.shape == (g.weight.shape[0], g.out_channels) for g in _asgcs(on))
     assert all(g.bias is None for g in _asgcs(off))
@@ -306,7 +296,6 @@ def test_aim_variance_scales_the_nll_exactly():
 def test_aim_encoder_nri_updates_joints_by_their_link_sum_over_v_and_feeds_the_links_forward():
     """``aim_encoder="nri"``: ``p^(k+1) = sum_j Q_ij^(k+1) / V`` (no concatenation with ``p^(k)``);
     from the second iteration on ``Q^(k+1) = f_e(f_v(p_i) (+) f_v(p_j) (+) Q^(k)_ij)``."""
-    _requires("aim_encoder")
     enc = _model(aim_encoder="nri", aim_iterations=2).aim.encoder.eval()
     eq2 = _model(aim_encoder="eq2", aim_iterations=2).aim.encoder
     assert enc.node_mlps[1][0].in_features == 4 and eq2.node_mlps[1][0].in_features == 4 + 4 * 3
@@ -351,7 +340,6 @@ def _recurrent_decoder_reference(dec, x, links, senders):
 
 
 def test_aim_decoder_recurrent_passes_messages_from_the_state_frame_by_frame():
-    _requires("aim_decoder")
     m = _model(aim_decoder="recurrent", pred=False).eval()
     x = _x()
     with torch.no_grad():
@@ -533,7 +521,6 @@ def test_pred_readout_official_reads_channel_major_and_tiles_the_last_pose_frame
     """The output block's channel ``j`` (of ``T' C``): ``"frame_major"`` puts it at frame ``j // C``,
     coordinate ``j % C``, plus that coordinate of the last pose; ``"official"`` at coordinate
     ``j // T'``, frame ``j % T'``, plus coordinate ``j % C`` of the last pose."""
-    _requires("pred_readout")
     x = _x(t=10)  # horizon 2: 8 observed frames, T' = 2
     out = {}
     for readout in ("frame_major", "official"):
@@ -588,7 +575,6 @@ def test_the_ignored_option_lists_are_the_aim_and_prediction_options():
 
 @pytest.mark.parametrize("key", sorted(NON_DEFAULT))
 def test_every_aim_and_prediction_option_warns_when_its_module_is_off(key):
-    _requires(key)
     off = {"links": "s"} if key in AIM_OPTIONS else {"prediction_head": False}
     with pytest.warns(IgnoredOptionWarning, match=f"'{key}' is ignored"):
         resolve_config(**off, **{key: NON_DEFAULT[key]})

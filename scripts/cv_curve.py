@@ -3,9 +3,9 @@
 Used to choose settings the paper leaves open for the small datasets without looking at any test
 subject: it deals the unit's *training* subjects into ``--cv-folds`` folds exactly as
 ``skelact reproduce`` does, trains one model per fold with the reproduction config plus the
-overrides, and prints the held-out accuracy per epoch (per fold and head, and the mean over folds),
-then the epoch (and, for a two-stream model, the fusion weight alpha) that ``skelact reproduce``
-would choose from these folds (``skelact.repro.selection.select``, same smoothing).
+overrides, and prints the held-out accuracy per epoch (per fold and head, and the mean over folds;
+the two-stream model's fused score with the preset's fusion weight), and the last epoch's mean
+beside the best (the recipe's stability check, ``reports/recipe.md``).
 
 Example (the AS-GCN small-data optimiser, ``configs/asgcn/_small.yaml``)::
 
@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--every", type=int, default=5, help="print every N-th epoch")
-    parser.add_argument("--smooth", type=int, default=3, help="moving-average window of the epoch choice")
     parser.add_argument(
         "--forecast", action="store_true",
         help="also the future-pose error (MPJPE) of the prediction head after the last epoch (AS-GCN)",
@@ -66,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from skelact.repro.protocol import Context, build_config, cv_split
+    from skelact.data import protocols
+    from skelact.evaluation import fused_probabilities
+    from skelact.repro.protocol import Context, _unit_split, build_config
     from skelact.repro.runner import resolve_store
-    from skelact.repro.selection import FoldScores, accuracy_curve, select
     from skelact.repro.targets import ALL_TRAININGS, get_target
     from skelact.repro.training import fit_and_score
     from skelact.train.config import load_config
@@ -81,36 +81,41 @@ def main(argv: list[str] | None = None) -> int:
     if unit is None or training is None:
         parser.error(f"unknown unit {args.unit!r} or training {args.training!r}")
     store = resolve_store(target, src=None, store=args.store, work_dir=args.work_dir)  # as reproduce
-    ctx = Context(target, store, args.work_dir, cv_folds=args.cv_folds)
+    ctx = Context(target, store, args.work_dir)
     _, preset, overrides = build_config(ctx, training, unit, args.seed)
     cfg = load_config(preset, [*overrides, *args.overrides])
-    cv = cv_split(ctx, unit, args.seed)  # the test positions (cv.test) are never used here
+    train_idx, _ = _unit_split(ctx, unit)  # the test positions are never used here
+    subjects = np.asarray(ctx.store.index["subject"])
+    folds = protocols.subject_folds(ctx.store, train_idx, args.cv_folds, seed=args.seed)
     print(
-        f"{preset} on {store}, {len(cv.train)} training sequences (subjects "
-        f"{np.unique(cv.subjects[cv.train]).tolist()}), {len(cv.folds)} folds; overrides {args.overrides}"
+        f"{preset} on {store}, {len(train_idx)} training sequences (subjects "
+        f"{np.unique(subjects[train_idx]).tolist()}), {len(folds)} folds; overrides {args.overrides}"
     )
     epochs = int(cfg.train.epochs)
-    folds, forecasts = [], []
-    for j, fold in enumerate(cv.folds, 1):
+    alpha = 0.5 if cfg.fusion.alpha is None else float(cfg.fusion.alpha)
+    curves: dict[str, list[np.ndarray]] = {}
+    forecasts = []
+    for j, fold in enumerate(folds, 1):
         started = time.time()
         rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=epochs, forecast=args.forecast)
-        folds.append(FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"]))
-        held_out = np.unique(cv.subjects[fold["val"]]).tolist()
+        held_out = np.unique(subjects[fold["val"]]).tolist()
         print(f"fold {j} (held out subjects {held_out}, {time.time() - started:.0f} s)", flush=True)
-        for head, scores in rec.scores.items():
-            acc = accuracy_curve(scores, rec.labels)
+        heads = dict(rec.scores)
+        if {"joint", "line"} <= set(heads):
+            heads["fused"] = fused_probabilities(heads["joint"], heads["line"], alpha)
+        for head, scores in heads.items():
+            acc = 100.0 * (scores.argmax(-1) == rec.labels).mean(-1)
+            curves.setdefault(head, []).append(acc)
             print(f"  {head} {_shown(rec.epochs, acc, args.every, 0)}", flush=True)
         if rec.forecast is not None:
             forecasts.append(rec.forecast["mean"])
             print(f"  forecast MPJPE {_mpjpe(rec.forecast['mean'])}", flush=True)
-    two_stream = {"joint", "line"} <= set(folds[0].scores)
-    rows = {h: h for h in ("joint", "line", "fused")} if two_stream else {h: h for h in folds[0].scores}
-    for row, choice in select(folds, rows, smooth=args.smooth).items():  # as skelact reproduce chooses
-        alpha = "" if choice.alpha is None else f", alpha {choice.alpha:g}"
+    for head, per_fold in curves.items():
+        mean = np.mean(per_fold, axis=0)
+        fused = f"; fusion weight alpha {alpha:g} (the preset's)" if head == "fused" else ""
         print(
-            f"mean {row} {_shown(choice.epochs, choice.curve, args.every, 1)}; chosen epoch {choice.epoch} "
-            f"(cv {choice.cv_accuracy:.1f} after {choice.smooth}-epoch smoothing{alpha}); "
-            f"max {max(choice.curve):.1f}"
+            f"mean {head} {_shown(rec.epochs, mean, args.every, 1)}; last epoch {mean[-1]:.1f}, "
+            f"best {mean.max():.1f} at epoch {int(rec.epochs[mean.argmax()])}{fused}"
         )
     if forecasts:
         mean = {k: float(np.mean([f[k] for f in forecasts])) for k in forecasts[0]}

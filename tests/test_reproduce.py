@@ -14,126 +14,7 @@ import pytest
 
 from skelact.data.transforms import DropEmptyFrames, build_transforms
 from skelact.errors import ConfigError
-from skelact.evaluation import ALPHA_GRID, assert_disjoint, fit_fusion_alpha, fused_probabilities
-from skelact.repro.selection import (
-    FoldScores,
-    mean_curve,
-    pick_epoch,
-    select,
-    smooth_curve,
-)
-
-K = 4  # classes of the synthetic folds
-#: The previous recipe's report and unit records (``--protocol cv-epochs``), kept unchanged.
-ARCHIVED = pathlib.Path(__file__).resolve().parents[1] / "reports" / "earlier" / "2026-12-02"
-
-
-def _scores_with_accuracy(correct: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Logits (E, N, K) whose argmax is right exactly where ``correct`` (E, N) is True."""
-    e, n = correct.shape
-    s = np.zeros((e, n, K))
-    wrong = (labels + 1) % K
-    for i in range(e):
-        s[i, np.arange(n), np.where(correct[i], labels, wrong)] = 5.0
-    return s
-
-
-def _fold(name: str, accs: list[float], n: int, offset: int, seed: int = 0) -> FoldScores:
-    """A fold of ``n`` held-out samples whose single head ``logits`` reaches ``accs[e]`` at epoch e+1."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, K, n)
-    correct = np.zeros((len(accs), n), dtype=bool)
-    for i, a in enumerate(accs):
-        correct[i, : int(round(a * n))] = True
-    return FoldScores(
-        name,
-        np.arange(offset, offset + n),
-        labels,
-        np.arange(1, len(accs) + 1),
-        {"logits": _scores_with_accuracy(correct, labels)},
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# selection rules
-# ---------------------------------------------------------------------------------------------
-def test_pick_epoch_takes_the_maximum_and_the_earlier_of_ties():
-    assert pick_epoch([10.0, 30.0, 20.0]) == 2
-    assert pick_epoch([10.0, 30.0, 30.0, 5.0]) == 2
-    assert pick_epoch([1.0, 2.0], epochs=[5, 10]) == 10
-    with pytest.raises(ValueError):
-        pick_epoch([])
-
-
-def test_smooth_curve_is_a_centred_moving_average_shrinking_at_the_ends():
-    np.testing.assert_allclose(smooth_curve([0, 3, 6, 9], 3), [1.5, 3, 6, 7.5])
-    np.testing.assert_allclose(smooth_curve([1, 2], 1), [1, 2])
-    np.testing.assert_allclose(mean_curve([[0, 10], [20, 30]]), [10, 20])  # each fold weighs the same
-    with pytest.raises(ValueError):
-        smooth_curve([1, 2, 3], 2)
-
-
-def test_select_picks_the_maximum_of_the_mean_curve_not_of_any_fold():
-    # fold a peaks at epoch 2, fold b at epoch 4; the mean over folds peaks at epoch 3
-    a = _fold("a", [0.2, 0.9, 0.8, 0.2], 20, 0)
-    b = _fold("b", [0.2, 0.3, 0.8, 0.9], 20, 100, seed=1)
-    choice = select([a, b], {"row": "logits"})["row"]
-    assert choice.epoch == 3
-    np.testing.assert_allclose(choice.curve, [20.0, 60.0, 80.0, 55.0])
-    assert choice.cv_accuracy == pytest.approx(80.0)
-    assert choice.alpha is None
-
-
-def test_select_smoothing_prefers_a_plateau_to_a_one_epoch_spike():
-    f = _fold("a", [0.1, 0.9, 0.1, 0.1, 0.7, 0.75, 0.7, 0.1], 20, 0)
-    assert select([f], {"r": "logits"}, smooth=1)["r"].epoch == 2
-    assert select([f], {"r": "logits"}, smooth=3)["r"].epoch == 6
-
-
-def test_alpha_is_chosen_on_the_pooled_out_of_fold_scores():
-    rng = np.random.default_rng(0)
-    folds = []
-    for j, n in enumerate((30, 17)):
-        labels = rng.integers(0, K, n)
-        joint = rng.normal(size=(3, n, K))
-        line = rng.normal(size=(3, n, K))
-        joint[:, np.arange(n), labels] += rng.uniform(0, 2.0, size=(3, n))
-        line[:, np.arange(n), labels] += rng.uniform(0, 2.0, size=(3, n))
-        folds.append(
-            FoldScores(f"cv{j}", np.arange(n) + 100 * j, labels, [1, 2, 3], {"joint": joint, "line": line})
-        )
-    choices = select(folds, {"fused": "fused", "j": "joint", "l": "line"})
-    fused = choices["fused"]
-    pos = fused.epoch - 1
-    pooled = [np.concatenate([f.scores[h][pos] for f in folds]) for h in ("joint", "line")]
-    labels = np.concatenate([f.labels for f in folds])
-    alpha, _ = fit_fusion_alpha(pooled[0], pooled[1], labels, grid=ALPHA_GRID)
-    assert fused.alpha == pytest.approx(alpha)
-    assert fused.alphas[pos] == fused.alpha and len(fused.alphas) == 3
-    # the fused curve is the mean over folds of each fold's accuracy with that epoch's alpha
-    for e in range(3):
-        per_fold = [
-            100
-            * np.mean(
-                fused_probabilities(f.scores["joint"][e], f.scores["line"][e], fused.alphas[e]).argmax(-1)
-                == f.labels
-            )
-            for f in folds
-        ]
-        assert fused.curve[e] == pytest.approx(np.mean(per_fold))
-    assert choices["j"].head == "joint" and choices["j"].alpha is None
-
-
-def test_select_refuses_inconsistent_folds():
-    a = _fold("a", [0.5, 0.5], 10, 0)
-    with pytest.raises(ValueError, match="same epochs"):
-        select([a, _fold("b", [0.5, 0.5, 0.5], 10, 50)], {"r": "logits"})
-    with pytest.raises(ValueError, match="overlap"):
-        select([a, _fold("b", [0.5, 0.5], 10, 5)], {"r": "logits"})
-    with pytest.raises(ValueError, match="no scores"):
-        select([a], {"r": "fused"})
-    with pytest.raises(ValueError, match="must be"):
-        FoldScores("x", np.arange(3), np.zeros(3), [1], {"logits": np.zeros((2, 3, K))})
+from skelact.evaluation import assert_disjoint
 
 
 def test_assert_disjoint_catches_test_samples_and_test_subjects():
@@ -237,8 +118,6 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
         str(out),
         "--work-dir",
         str(work),
-        "--protocol",
-        "cv-epochs",
         "--seeds",
         "3",
         "4",
@@ -266,14 +145,14 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
         assert e["architecture"] in ("arrn_lstm", "asgcn") and e["model"] == e["name"]
         assert e["config"]["presets"]["AS1"].startswith(("arrn_lstm/msr3d_as1", "asgcn/msr3d_as1"))
         assert "seed=3" not in e["config"]["overrides"]
-        assert 1 <= e["chosen"]["AS1"]["3"]["epoch"] <= 2
+        assert e["chosen"]["AS1"]["3"]["epoch"] == 2  # --quick: 2 epochs, the last one read
         (group,) = e["trained_with"]  # one unit, trained here, by this checkout
         assert group["recorded"] and group["units"] == 1 and group["code"] == code_version()
     main_row = next(e for e in entries if e["row"] == "arrn_two_stream")
     assert main_row["model"] == "Two-stream ARRN-LSTM" and main_row["variant"] == "Real3D, 20 joints"
     assert main_row["paper"]["value"] == 95.0 and main_row["paper"]["comparable"] is True
     assert main_row["paper"]["difference"] == pytest.approx(main_row["mean"] - 95.0, abs=0.01)
-    assert 0.0 <= main_row["chosen"]["AS1"]["3"]["alpha"] <= 1.0
+    assert main_row["chosen"]["AS1"]["3"]["alpha"] == 0.75  # the preset's, chosen with the recipe
     assert next(e for e in entries if e["row"] == "rrn_joint")["paper"] is None
     # the attention-mask ablation: ARRN minus RRN of the same stream, unit and seed
     rrn_row = next(e for e in entries if e["row"] == "rrn_two_stream")
@@ -305,18 +184,16 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
             assert (out / line.split("](")[1].rstrip(")")).is_file()
     assert list((out / "figures").glob("*.png"))
 
-    # no test sequence and no test subject in any selection input, for every model run
+    # every model run trains on training subjects only and tests test subjects only
     store = SkeletonStore(msr_store)
     subjects = np.asarray(store.index["subject"])
     units = sorted(work.glob("msr3d/*/as1/seed_3/unit.json"))
     assert len(units) == 3
     for path in units:
         unit = json.loads(path.read_text())
-        used, test = np.asarray(unit["selection_positions"]), np.asarray(unit["test_positions"])
-        assert used.size and test.size and not np.intersect1d(used, test).size
-        assert set(subjects[used].tolist()) <= {1, 3, 5, 7, 9}
-        assert set(subjects[test].tolist()) <= {2, 4, 6, 8, 10}
-        assert unit["cv_folds"] == 2 and len(unit["cv"]) == 2
+        test = np.asarray(unit["test_positions"])
+        assert test.size and set(subjects[test].tolist()) <= {2, 4, 6, 8, 10}
+        assert unit["split"]["train_subjects"] == [1, 3, 5, 7, 9] and unit["selection"] == "last-epoch"
 
     # the same command again continues from the work directory: nothing is retrained
     capsys.readouterr()
@@ -328,11 +205,10 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
 
     assert main([*argv[:-2], "3", "5", "--report-only"]) == 0  # --quick keeps the first seed
     err = capsys.readouterr().err
-    assert err.count("done earlier") == 3 and "CV fold" not in err
+    assert err.count("done earlier") == 3 and "training on all" not in err
     assert "--report-only" not in json.loads((out / "reproduction.json").read_text())[0]["command"]
     with pytest.raises(ConfigError, match="no finished unit result"):
-        reproduce(["msr3d"], protocol="cv-epochs",
-                store=msr_store, quick=True, seeds=[9], work_dir=work, out=tmp_path / "r2",
+        reproduce(["msr3d"], store=msr_store, quick=True, seeds=[9], work_dir=work, out=tmp_path / "r2",
                   report_only=True, log=lambda s: None)
 
     # the unit records beside the report (OUT/units, committed with it) carry the run to a fresh
@@ -353,7 +229,7 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     shutil.rmtree(out / "figures")
     assert main([*argv, "--report-only"]) == 0
     err = capsys.readouterr().err
-    assert err.count(f"done earlier ({records}") == 3 and "CV fold" not in err
+    assert err.count(f"done earlier ({records}") == 3 and "training on all" not in err
     assert report_numbers() == before
     assert "- Unit records: `units/`" in (out / "reproduction.md").read_text()
     assert (out / "figures" / "msr3d_asgcn_forecast_example.png").is_file()  # drawn from the record
@@ -381,8 +257,7 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
         config_module, "load_config", lambda src, ov=(): real_load(src, [*ov, "train.optim.lr=0.0123"])
     )
     with pytest.raises(ConfigError, match="no finished unit result"):
-        reproduce(["msr3d"], protocol="cv-epochs",
-                store=msr_store, quick=True, seeds=[3], work_dir=work, out=tmp_path / "r3",
+        reproduce(["msr3d"], store=msr_store, quick=True, seeds=[3], work_dir=work, out=tmp_path / "r3",
                   report_only=True, log=lambda s: None)
 
 
@@ -395,98 +270,69 @@ def test_results_are_keyed_by_the_data_not_by_where_the_store_lies(msr_store, tm
     shutil.copytree(msr_store, copy)
     sums = SkeletonStore(msr_store).manifest["checksum"]
     assert sums == SkeletonStore(copy).manifest["checksum"] and sums["data.bin"]
-
-    # a unit trained as before this change (its fingerprint taken of the store's path)
-    monkeypatch.setattr(protocol, "store_identity", lambda ctx: str(ctx.store_path))
     records = tmp_path / "units"
-    reproduce(["msr3d"], protocol="cv-epochs",
-            store=msr_store, out=tmp_path / "r0", work_dir=tmp_path / "w0", results=records,
-              **kw)  # fmt: skip
+    first = reproduce(["msr3d"], store=msr_store, out=tmp_path / "r0", work_dir=tmp_path / "w0",
+                      results=records, **kw)  # fmt: skip
     record = records / "msr3d/rrn/as1/seed_0/unit.json"
-    by_path = json.loads(record.read_text())
-    monkeypatch.undo()
-    # keyed by its path, it is not found with the store elsewhere ...
-    with pytest.raises(ConfigError, match="no finished unit result"):
-        reproduce(["msr3d"], protocol="cv-epochs",
-                store=copy, out=tmp_path / "r1", work_dir=tmp_path / "w1", results=records,
-                  report_only=True, **kw)  # fmt: skip
-    # ... but it is with the store where it was, and is then re-keyed by the store's checksums
-    logs: list[str] = []
-    first = reproduce(["msr3d"], protocol="cv-epochs",
-            store=msr_store, out=tmp_path / "r2", work_dir=tmp_path / "w2",
-                      results=records, report_only=True, **{**kw, "log": logs.append})  # fmt: skip
-    assert any("re-keyed by the store's checksums" in line for line in logs)
-    rekeyed = json.loads(record.read_text())
-    assert rekeyed["fingerprint"] != by_path["fingerprint"]
-    assert {**rekeyed, "fingerprint": None} == {**by_path, "fingerprint": None}
-    # now a copy of the store under another path and another work directory find it: same numbers
-    again = reproduce(["msr3d"], protocol="cv-epochs",
-            store=copy, out=tmp_path / "r3", work_dir=tmp_path / "w3", results=records,
+    saved = json.loads(record.read_text())
+    # a copy of the store under another path and another work directory finds it: same numbers
+    again = reproduce(["msr3d"], store=copy, out=tmp_path / "r1", work_dir=tmp_path / "w1", results=records,
                       report_only=True, **kw)  # fmt: skip
     assert [e["per_seed"] for e in again["entries"]] == [e["per_seed"] for e in first["entries"]]
-    assert json.loads(record.read_text()) == rekeyed
+    assert json.loads(record.read_text()) == saved
     # other data under the same path is other data: not found
     monkeypatch.setattr(protocol, "store_identity", lambda ctx: "store:0000000000000000")
     with pytest.raises(ConfigError, match="no finished unit result"):
-        reproduce(["msr3d"], protocol="cv-epochs",
-                store=msr_store, out=tmp_path / "r4", work_dir=tmp_path / "w4", results=records,
+        reproduce(["msr3d"], store=msr_store, out=tmp_path / "r2", work_dir=tmp_path / "w2", results=records,
                   report_only=True, **kw)  # fmt: skip
 
 
-def test_committed_report_shows_each_unit_as_its_record_rounds():
-    """Every per-seed accuracy of the committed report, to one decimal as the Markdown shows it,
-    equals the unit record's raw top-1 rounded once (15/19 = 78.947 reads 78.9, not 79.0 by way of
-    78.95), in the JSON and in the Markdown's per-seed table of its target."""
-    reports = ARCHIVED
-    entries = {(e["target"], e["row"]): e for e in json.loads((reports / "reproduction.json").read_text())}
-    markdown = (reports / "reproduction.md").read_text()
-    sections = {part.split("\n", 1)[0]: part for part in markdown.split("\n## ")}
-    checked = 0
-    for path in sorted((reports / "units").rglob("unit.json")):
-        record = json.loads(path.read_text())
-        for row, result in record["rows"].items():
-            entry = entries[(record["target"], row)]
-            expected = f"{result['top1']:.1f}"
-            shown = entry["per_seed"][str(record["seed"])]["folds"][record["unit_name"]]
-            assert f"{shown:.1f}" == expected, path
-            prefix = f"| {entry['name']} | {record['seed']} |"
-            line = next(ln for ln in sections[record["target"]].splitlines() if ln.startswith(prefix))
-            assert f" {expected} |" in line, (path, row, line)
-            checked += 1
-    assert checked > 100
+def _record(unit: int, seed: int, correct: int, device: str) -> dict:
+    """A unit record of the two-stream ARRN run on MSRAction3D subset ``unit`` with ``correct`` of 19
+    test sequences right in every row (what the report reads of a unit.json)."""
+    cm = np.zeros((8, 8), dtype=int)
+    cm[0, 0], cm[0, 1] = correct, 19 - correct
+    row = {"top1": 100.0 * correct / 19, "top5": 100.0, "num_samples": 19, "confusion_matrix": cm.tolist(),
+           "epoch": 150, "alpha": None}  # fmt: skip
+    return {
+        "target": "msr3d", "dataset": "msr3d", "training": "arrn", "model": "arrn_lstm", "unit": f"as{unit}",
+        "unit_name": f"AS{unit}", "seed": seed, "selection": "last-epoch", "max_epochs": 150,
+        "averaging": "ema", "preset": f"arrn_lstm/msr3d_as{unit}_two_stream_arrn",
+        "overrides": ["data.num_workers=0", f"seed={seed}"], "class_names": [f"c{k}" for k in range(8)],
+        "num_parameters": 1000, "forecast": None, "wall_time_s": 3600.0,
+        "trained_with": {"skelact": "0.1.0", "code": "abc", "torch": "2.13.0+cpu", "device": device,
+                         "threads": 1, "finished": "2026-12-03T00:00:00+00:00"},
+        "rows": {"arrn_joint": row, "arrn_line": row, "arrn_two_stream": {**row, "alpha": 0.75}},
+    }  # fmt: skip
 
 
-def test_committed_report_total_names_the_devices_the_units_were_trained_on():
-    """The wall-time total splits the training time by the devices of the unit records (where the
-    units trained), not the machine that merged them into the report."""
-    from collections import Counter
+def test_report_rounds_each_unit_once_names_devices_and_averages_to_the_mean(tmp_path):
+    """The report built from unit records: a per-seed accuracy reads its raw top-1 rounded once
+    (15/19 = 78.947 reads 78.9, not 79.0 by way of 78.95) in the JSON and the Markdown; the per-unit
+    row averages the complete seeds only, so it averages to the Mean (an unfinished seed shows only
+    in the per-seed table); the total names the devices the units were trained on."""
+    from skelact.repro.report import write_report
 
-    reports = ARCHIVED
-    records = [json.loads(p.read_text()) for p in sorted((reports / "units").rglob("unit.json"))]
-    units = Counter((r.get("trained_with") or {}).get("device") for r in records)
-    markdown = (reports / "reproduction.md").read_text().splitlines()
-    total = next(ln for ln in markdown if ln.startswith("Total: "))
-    for device, n in units.items():
-        assert f" on {device or 'device not recorded'} ({n} unit" in total, (device, n, total)
-    assert total.count(" on ") == len(units), total
-
-
-def test_committed_report_per_unit_means_average_to_the_mean_column():
-    """The per-unit row of every entry averages the same seeds as its Mean (the complete ones), so the
-    row's mean over units equals the Mean: a seed with some folds finished must not move a fold's
-    number while the Mean ignores it."""
-    reports = ARCHIVED
-    entries = json.loads((reports / "reproduction.json").read_text())
-    partial_seen = False
-    for e in entries:
-        if not e["seeds"]:
-            continue
-        assert np.mean(list(e["folds"].values())) == pytest.approx(e["mean"], abs=1e-3), e["name"]
-        for unit, value in e["folds"].items():
-            per_seed = [e["per_seed"][str(s)]["folds"][unit] for s in e["seeds"]]
-            assert value == pytest.approx(np.mean(per_seed), abs=1e-3), (e["target"], e["name"], unit)
-        partial_seen |= any(int(s) not in e["seeds"] for s in e["per_seed"])
-    assert partial_seen == ("unfinished seed(s)" in (reports / "reproduction.md").read_text())
+    records = [_record(u, s, 15 if (u, s) == (1, 0) else 10 + u + s, "AMD EPYC" if s else "Intel Xeon")
+               for u in (1, 2, 3) for s in (0, 1)] + [_record(1, 2, 19, "AMD EPYC")]  # fmt: skip
+    _, md_path, entries = write_report(
+        {"msr3d": records}, tmp_path, seeds=[0, 1, 2], models=["arrn"], facts={}, command="skelact reproduce",
+        quick=False, work_dir=tmp_path / "work", log=lambda s: None,
+    )  # fmt: skip
+    markdown = md_path.read_text()
+    entry = next(e for e in entries if e["row"] == "arrn_joint")
+    assert entry["per_seed"]["0"]["folds"]["AS1"] == pytest.approx(78.947, abs=1e-3)
+    section = markdown.split("\n## msr3d")[1]
+    (line,) = [ln for ln in section.splitlines() if ln.startswith("| Joint-ARRN-LSTM | 0 |")]
+    assert line.startswith("| Joint-ARRN-LSTM | 0 | 78.9 |"), line
+    assert entry["seeds"] == [0, 1] and not entry["complete"]  # seed 2 has AS1 only
+    assert np.mean(list(entry["folds"].values())) == pytest.approx(entry["mean"], abs=1e-3)
+    assert entry["folds"]["AS1"] == pytest.approx(np.mean([100 * 15 / 19, 100 * 12 / 19]), abs=1e-3)
+    assert "unfinished seed(s) 2 are in the per-seed table only" in markdown
+    assert "| Joint-ARRN-LSTM | 2 | 100.0 | – | – | 100.0 |" in markdown
+    (total,) = [ln for ln in markdown.splitlines() if ln.startswith("Total: ")]
+    assert "on AMD EPYC (4 units" in total and "on Intel Xeon (3 units" in total, total
+    assert "1 seed(s)" not in markdown and "\n\n\n" not in markdown  # 3 seeds asked for
 
 
 def test_signed_differences_never_read_negative_zero():
@@ -496,7 +342,7 @@ def test_signed_differences_never_read_negative_zero():
 
     values = (3.0, -1.04, -0.0011, -0.04, 0.0, -0.06, 0.06)
     assert [signed_points(x) for x in values] == ["+3.0", "-1.0", "+0.0", "+0.0", "+0.0", "-0.1", "+0.1"]
-    reports = ARCHIVED
+    reports = pathlib.Path(__file__).resolve().parents[1] / "reports"
     for path in sorted(reports.rglob("*.md")):
         assert not re.search(r"[-−]0\.0(?!\d)", path.read_text()), path
 
@@ -506,7 +352,7 @@ def _unit_results(root):
     out = {}
     for path in sorted(root.glob("msr3d/*/as1/seed_*/unit.json")):
         unit = json.loads(path.read_text())
-        for key in ("trained_with", "wall_time_s", "elapsed_s", "cv", "final"):
+        for key in ("trained_with", "wall_time_s", "final"):
             unit.pop(key)
         out[path.parts[-4]] = unit
     return out
@@ -519,7 +365,7 @@ def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store,
 
     kw = dict(store=msr_store, quick=True, seeds=[0], models=["rrn", "asgcn"], threads=1, log=lambda s: None)
     threads = torch.get_num_threads()
-    reproduce(["msr3d"], protocol="cv-epochs", out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
+    reproduce(["msr3d"], out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
     assert torch.get_num_threads() == threads  # one thread for the runs only, as in each worker below
     serial = _unit_results(tmp_path / "w_serial")
     assert sorted(serial) == ["asgcn", "rrn"]
@@ -530,10 +376,10 @@ def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store,
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the unit's folder goes")
     with pytest.raises(RuntimeError, match=r"1 of 2 model run\(s\) failed:\n.*rrn AS1 seed 0"):
-        reproduce(["msr3d"], protocol="cv-epochs", out=out, work_dir=work, jobs=2, **kw)
+        reproduce(["msr3d"], out=out, work_dir=work, jobs=2, **kw)
     assert {e["row"] for e in json.loads((out / "reproduction.json").read_text())} == {"asgcn"}
     blocker.unlink()
-    result = reproduce(["msr3d"], protocol="cv-epochs", out=out, work_dir=work, jobs=2, **kw)
+    result = reproduce(["msr3d"], out=out, work_dir=work, jobs=2, **kw)
     assert len(result["entries"]) == 4
     # every run is seeded by itself: the same results as one after the other in one process
     assert _unit_results(work) == serial
@@ -548,13 +394,13 @@ def test_reproduce_refuses_bad_arguments(tmp_path, msr_store):
     with pytest.raises(ConfigError, match="TARGET=DIR"):
         reproduce(["msr3d", "florence3d"], src=str(tmp_path), work_dir=tmp_path)
     with pytest.raises(ConfigError, match="not a prepared store"):
-        reproduce(["msr3d"], protocol="cv-epochs", store=tmp_path, work_dir=tmp_path)
+        reproduce(["msr3d"], store=tmp_path, work_dir=tmp_path)
     with pytest.raises(ConfigError, match="needs florence3d"):
-        reproduce(["florence3d"], protocol="cv-epochs", store=msr_store, work_dir=tmp_path)
+        reproduce(["florence3d"], store=msr_store, work_dir=tmp_path)
     with pytest.raises(ConfigError, match="none of the models"):
         reproduce(["kinetics"], models=["arrn_lstm"], work_dir=tmp_path)
-    with pytest.raises(ConfigError, match="smooth"):
-        reproduce(["msr3d"], protocol="cv-epochs", smooth=2, work_dir=tmp_path)
+    with pytest.raises(ConfigError, match="jobs must be >= 1"):
+        reproduce(["msr3d"], store=msr_store, jobs=0, work_dir=tmp_path)
 
 
 def test_reproduce_quick_on_ntu_samples_uses_the_presets_validation_path(shared_data, tmp_path):
@@ -597,53 +443,30 @@ def test_units_option_rejects_unknown_units_before_any_work(tmp_path):
     from skelact.repro.runner import reproduce
 
     with pytest.raises(ConfigError, match="unknown unit.*as9.*known: as1, as2, as3"):
-        reproduce(["msr3d"], protocol="cv-epochs",
-                units=["as9"], work_dir=tmp_path / "work", out=tmp_path / "out")
+        reproduce(["msr3d"], units=["as9"], work_dir=tmp_path / "work", out=tmp_path / "out")
     assert not (tmp_path / "work").exists()
 
 
 def test_report_flags_a_run_smaller_than_the_full_protocol():
-    from skelact.repro.report import _scope_notes
+    from skelact.repro.report import scope_notes
 
-    loo = [{"held_out_subjects": [s]} for s in (1, 3, 5, 7, 9)]
-    full = {"msr3d": [{"training": k, "cv_folds": 5, "cv": loo} for k in ("arrn", "rrn", "asgcn")]}
-    assert _scope_notes(full, {"quick": False, "seeds": [0, 1, 2]}) == []
-    two = [{"held_out_subjects": [1, 3]}, {"held_out_subjects": [5, 7, 9]}]
-    small = {"msr3d": [{"training": "arrn", "cv_folds": 2, "cv": two}]}
-    (note, _) = _scope_notes(small, {"quick": False, "seeds": [0]})
-    assert "1 seed(s)" in note and "Two-stream RRN-LSTM, AS-GCN" in note and "2-fold" in note
-    # a target without any finished unit is named as such (no row list, no fold count)
-    (note, _) = _scope_notes({**full, "florence3d": []}, {"quick": False, "seeds": [0, 1, 2]})
-    assert "florence3d: no unit has finished yet" in note and "-fold" not in note
+    full = {"msr3d": [{"training": k} for k in ("arrn", "rrn", "asgcn")]}
+    assert scope_notes(full, [0, 1, 2], quick=False) == []
+    assert scope_notes({"msr3d": [{"training": "arrn"}]}, [0], quick=True) == []  # --quick says so itself
+    (seeds, rows) = scope_notes({"msr3d": [{"training": "arrn"}]}, [0], quick=False)
+    assert "1 seed(s)" in seeds and "Two-stream RRN-LSTM, AS-GCN" in rows and "Two-stream ARRN" not in rows
+    # a target without any finished unit is named as such (no row list)
+    (note,) = scope_notes({**full, "florence3d": []}, [0, 1, 2], quick=False)
+    assert note == "florence3d: no unit has finished yet, so it has no section below"
 
 
-def test_late_choices_counts_epochs_at_the_end_of_the_budget():
-    from skelact.repro.report import _budget_note, late_choices
+def test_options_of_the_removed_epoch_picking_protocol_fail_with_the_reason(capsys):
+    from skelact.cli import main
 
-    chosen = {"AS1": {"0": {"epoch": 76}, "1": {"epoch": 100}}, "AS2": {"0": {"epoch": 91}}}
-    entry = {"name": "Two-stream ARRN-LSTM", "config": {"max_epochs": 100}, "chosen": chosen}
-    assert late_choices(entry) == (2, 3)  # 100 and 91 are past 90; 76 is not
-    assert late_choices(entry, last=0.25) == (3, 3)
-    assert late_choices({"config": {}, "chosen": chosen}) == (0, 0)
-    note = _budget_note([entry])
-    assert "Two-stream ARRN-LSTM 2 of 3 (100 epochs)" in note
-    assert _budget_note([{"name": "x", "config": {"max_epochs": 100}, "chosen": {}}]) is None
-
-
-def test_cv_folds_option_takes_one_value_or_one_per_target():
-    from skelact.commands.reproduce import _folds
-
-    both = ["msr3d", "florence3d"]
-    assert _folds(None, both) is None
-    assert _folds(["2"], both) == 2
-    assert _folds(["msr3d=2"], both) == {"msr3d": 2}  # florence3d keeps its default
-    assert _folds(["4", "msr3d=2"], both) == {"msr3d": 2, "florence3d": 4}
-    with pytest.raises(ConfigError, match="'kinetics' is not one of the targets"):
-        _folds(["kinetics=2"], both)
-    with pytest.raises(ConfigError, match="K must be >= 2"):
-        _folds(["msr3d=1"], both)
-    with pytest.raises(ConfigError, match="K must be an integer"):
-        _folds(["msr3d=two"], both)
+    for option in (["--cv-folds", "2"], ["--smooth", "3"], ["--protocol", "cv-epochs"]):
+        assert main(["reproduce", "msr3d", "--quick", *option]) == 2
+        err = capsys.readouterr().err
+        assert f"{option[0]}: removed with the epoch-picking protocol" in err, err
 
 
 def _write_florence_world(path, rng) -> None:
@@ -674,7 +497,7 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
         _write_florence_world(src / "Florence_dataset_WorldCoordinates.txt", np.random.default_rng(0))
     result = reproduce(
         ["florence3d"], src=src, out=tmp_path / "reports", work_dir=tmp_path / "work", quick=True,
-        models=["arrn"], log=lambda s: None, protocol="cv-epochs",
+        models=["arrn"], log=lambda s: None,
     )  # fmt: skip
     entries = {e["row"]: e for e in result["entries"]}
     assert set(entries) == {"arrn_joint", "arrn_line", "arrn_two_stream"}
@@ -688,7 +511,7 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
     store = SkeletonStore(next((tmp_path / "work" / "stores").glob(f"florence3d-{variant}")))
     subjects = np.asarray(store.index["subject"])
     assert set(subjects[unit["test_positions"]].tolist()) == {1}
-    assert 1 not in set(subjects[unit["selection_positions"]].tolist())
+    assert 1 not in unit["split"]["train_subjects"]
     md = (tmp_path / "reports" / "reproduction.md").read_text()
     assert ("not the 15-joint world coordinates of the paper" in md) is (variant == "features")
     no_op = "hip centring, a no-op here: layout `florence8` has no hip joints"
@@ -696,7 +519,7 @@ def test_reproduce_quick_florence_runs_either_file(shared_data, tmp_path, varian
 
 
 def test_attention_ablation_pairs_units_and_seeds_both_rows_hold():
-    from skelact.repro.report import attention_ablation
+    from skelact.repro.entries import attention_ablation
 
     def entry(row, attention, per_seed):
         return {"target": "msr3d", "architecture": "arrn_lstm", "row": row, "name": row,
@@ -718,7 +541,7 @@ def test_attention_ablation_pairs_units_and_seeds_both_rows_hold():
 
 
 def test_summary_cell_shows_spread_only_over_several_complete_seeds():
-    from skelact.repro.report import _pm
+    from skelact.repro.report import mean_cell as _pm
 
     e = {"mean": 80.0, "std": 4.0, "seeds": [0, 1, 2], "folds": {"AS1": 80.0}, "units_planned": 3}
     assert _pm(e) == "80.0 ± 4.0 (n=3)"
@@ -763,16 +586,17 @@ def test_cv_curve_script_prints_the_curves_of_the_training_subjects_only(msr_sto
     assert sum(line.startswith("  logits 1:") and " 2:" in line for line in out) == 2
     held_out = [set(json.loads(f.split("held out subjects ")[1].split("]")[0] + "]")) for f in folds]
     assert held_out[0] | held_out[1] == {1, 3, 5, 7, 9} and not held_out[0] & held_out[1]  # no test subject
-    assert out[-1].startswith("mean logits 1:") and "chosen epoch" in out[-1]
+    assert out[-1].startswith("mean logits 1:") and "last epoch" in out[-1]
 
 
-def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store, tmp_path, capsys):
-    """For ARRN-LSTM the script prints joint, line and fused curves and reproduce's choice from them."""
+def test_cv_curve_script_prints_joint_line_and_fused_curves_of_two_streams(msr_store, tmp_path, capsys):
+    """For ARRN-LSTM the script prints joint, line and fused curves (the fused one with the preset's
+    alpha), each mean curve with its last epoch and its best."""
     module = _load_script("cv_curve")
     from skelact.repro.targets import QUICK_WIDTH
 
     argv = ["msr3d", "as1", "arrn", "--store", str(msr_store), "--every", "1", "--work-dir", str(tmp_path),
-            "--smooth", "1", "train.epochs=3", *QUICK_WIDTH["arrn_lstm"]]  # fmt: skip
+            "train.epochs=3", "fusion.alpha=0.25", *QUICK_WIDTH["arrn_lstm"]]  # fmt: skip
     assert module.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("fold ") for line in out) == 2
@@ -780,61 +604,13 @@ def test_cv_curve_script_chooses_epoch_and_alpha_of_a_two_stream_model(msr_store
     assert sum(line.startswith("  line 1:") for line in out) == 2
     means = {line.split()[1]: line for line in out if line.startswith("mean ")}
     assert set(means) == {"joint", "line", "fused"}
-    assert "alpha" in means["fused"] and "alpha" not in means["joint"]
-    for line in means.values():  # the chosen epoch is one of the 3 and its cv accuracy is on the curve
+    assert "alpha 0.25" in means["fused"] and "alpha" not in means["joint"]
+    for line in means.values():  # last and best are read off the printed curve
         curve = [float(p.split(":")[1]) for p in line.split(";")[0].split()[2:]]
-        epoch = int(line.split("chosen epoch ")[1].split()[0])
-        cv = float(line.split("(cv ")[1].split()[0])
-        assert len(curve) == 3 and 1 <= epoch <= 3 and cv == max(curve) == curve[epoch - 1]
-
-
-def test_peek_at_test_repeats_the_unit_and_bounds_the_protocol_effect(
-    msr_store, tmp_path, capsys, monkeypatch
-):
-    """scripts/peek_at_test.py retrains a finished unit's final model over its whole budget: the
-    cross-validated choice scores exactly the unit's reported accuracy again, and the best test epoch
-    is an upper bound of both it and the last epoch."""
-    from skelact.repro import reproduce
-
-    module = _load_script("peek_at_test")
-    work = tmp_path / "work"
-    run = dict(store=msr_store, quick=True, seeds=[3], models=["arrn_lstm"], epochs=3, units=["as1"],
-               work_dir=work, out=tmp_path / "r", log=lambda s: None)  # fmt: skip
-    reproduce(["msr3d"], protocol="cv-epochs", **run)
-    units = sorted(work.glob("msr3d/*/as1/seed_3/unit.json"))
-    assert [u.parent.parent.parent.name for u in units] == ["arrn", "rrn"]
-    out = tmp_path / "r" / "test_peeking"  # beside the report, which then quotes it
-    assert module.main([*map(str, units), "--out", str(out)]) == 0
-    assert "differs" not in capsys.readouterr().out
-    report = json.loads(out.with_suffix(".json").read_text())
-    rows = report["units"]
-    streams = ("joint", "line", "two_stream")
-    assert {r["row"] for r in rows} == {f"{m}_{s}" for m in ("arrn", "rrn") for s in streams}
-    for r in rows:
-        assert r["recomputed"] == pytest.approx(r["reported"]["top1"], abs=1e-9)  # the same training
-        assert r["best_test_epoch"]["top1"] >= max(r["reported"]["top1"], r["last_epoch"]["top1"])
-        assert r["last_epoch"]["epoch"] == 3 and 1 <= r["best_test_epoch"]["epoch"] <= 3
-        assert (r["best_test_epoch"]["alpha"] is None) == (r["head"] != "fused")
-    (s,) = [s for s in report["summary"] if s["row"] == "arrn_two_stream"]
-    assert s["n"] == 1 and s["gain"] == pytest.approx(s["best_test_epoch"] - s["reported"])
-    assert "| msr3d | arrn_two_stream | 1 |" in out.with_suffix(".md").read_text()
-    reproduce(["msr3d"], protocol="cv-epochs", **run, report_only=True)
-    md = (tmp_path / "r/reproduction.md").read_text().splitlines()
-    (protocol,) = [x for x in md if x.startswith("- Protocol: the paper")]  # in the gap section
-    assert "`scripts/peek_at_test.py`" in protocol and "(test_peeking.md)" in protocol
-    quoted = f"Two-stream ARRN-LSTM {s['reported']:.1f} → {s['best_test_epoch']:.1f} ({s['gain']:+.1f})"
-    assert quoted in protocol
-    out.with_suffix(".json").write_text("{")
-    with pytest.raises(ConfigError, match="test_peeking.json"):
-        reproduce(["msr3d"], protocol="cv-epochs", **run, report_only=True)
-
-    # the per-epoch test scores are kept with the unit: a second run trains nothing
-    import skelact.repro.training as training
-
-    monkeypatch.setattr(training, "fit_and_score", lambda *a, **k: pytest.fail("retrained a cached unit"))
-    assert module.main([str(units[0].parent), "--out", str(tmp_path / "again")]) == 0
-    again = json.loads((tmp_path / "again.json").read_text())["units"]
-    assert again == [r for r in rows if r["row"].startswith("arrn_")]
+        last = float(line.split("last epoch ")[1].split(",")[0])
+        best, epoch = line.split("best ")[1].split(" at epoch ")
+        assert len(curve) == 3 and last == curve[-1] and float(best) == max(curve)
+        assert curve[int(epoch.split(";")[0]) - 1] == max(curve)
 
 
 def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsys):

@@ -2,9 +2,8 @@
 
 Targets: ``msr3d`` (AS1-AS3 cross-subject), ``florence3d`` (leave-one-subject-out), ``ntu60-xsub``,
 ``ntu60-xview``, ``kinetics``. On the small datasets one model per unit and seed is trained on all
-training subjects with the preset's recipe and its last epoch is tested once (``--protocol
-last-epoch``; the recipe and the fusion weight were chosen by cross-validation over training
-subjects, ``scripts/choose_recipe.py``); ``--protocol cv-epochs`` is the previous protocol.
+training subjects with the preset's recipe and its last epoch is tested once (the recipe and the
+fusion weight were chosen by cross-validation over training subjects, ``scripts/choose_recipe.py``).
 Writes ``OUT/reproduction.md`` and ``OUT/reproduction.json``; stores, cached scores and run
 directories go to ``--work-dir`` (an interrupted run continues from there with the same command),
 and every finished unit's result also goes to ``--results`` (default ``OUT/units``), which a clone
@@ -78,33 +77,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default: the preset's)")
     p.add_argument(
-        "--cv-folds",
-        action="append",
-        metavar="[TARGET=]K",
-        help="CV folds over training subjects (default: one per subject on MSR, 3 on Florence); "
-        "K alone for every target, TARGET=K for one (repeatable)",
-    )
-    p.add_argument(
-        "--smooth",
-        type=int,
-        default=3,
-        metavar="W",
-        help="odd moving-average window on the mean CV curve (default: 3; 1 = plain maximum)",
-    )
-    p.add_argument(
         "--readme",
         metavar="FILE",
         help="rewrite the generated results table of FILE (e.g. README.md) from the report's entries",
     )
-    p.add_argument(
-        "--protocol",
-        choices=["cv-epochs", "last-epoch"],
-        default="last-epoch",
-        help="small datasets: last-epoch (default) trains once on all training subjects and reads the "
-        "last epoch (the preset's recipe and fixed alpha, chosen by scripts/choose_recipe.py); cv-epochs "
-        "(the previous protocol) chooses each row's epoch and alpha by cross-validation, then retrains; "
-        "--cv-folds and --smooth only apply to cv-epochs",
-    )
+    for option in REMOVED:  # accepted only to say why they are gone
+        p.add_argument(option, action="append", help=argparse.SUPPRESS)
     p.add_argument(
         "--augment",
         choices=["standard", "none"],
@@ -137,6 +115,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
+#: Options of the earlier epoch-picking protocol (``cv-epochs``), removed with it.
+REMOVED = ("--protocol", "--cv-folds", "--smooth")
+
+
 def _paths(values: list[str] | None, targets: list[str], option: str) -> Any:
     """``--src DIR`` (one target) or ``--src TARGET=DIR`` (several) -> what reproduce() takes."""
     from ..errors import ConfigError
@@ -154,33 +136,6 @@ def _paths(values: list[str] | None, targets: list[str], option: str) -> Any:
     if plain and (mapping or len(plain) > 1 or len(targets) > 1):
         raise ConfigError(f"{option}: with several targets or values, give TARGET=DIR for each")
     return plain[0] if plain else mapping
-
-
-def _folds(values: list[str] | None, targets: list[str]) -> Any:
-    """``--cv-folds K`` (every target) and / or ``--cv-folds TARGET=K`` -> what reproduce() takes."""
-    from ..errors import ConfigError
-
-    if not values:
-        return None
-    per: dict[str, int] = {}
-    default: int | None = None
-    for v in values:
-        name, sep, k = v.rpartition("=")
-        if sep and name not in targets:
-            raise ConfigError(f"--cv-folds {v}: {name!r} is not one of the targets ({', '.join(targets)})")
-        try:
-            folds = int(k)
-        except ValueError:
-            raise ConfigError(f"--cv-folds {v}: K must be an integer") from None
-        if folds < 2:
-            raise ConfigError(f"--cv-folds {v}: K must be >= 2")
-        if sep:
-            per[name] = folds
-        else:
-            default = folds
-    if not per:
-        return default
-    return {t: per.get(t, default) for t in targets if per.get(t, default) is not None}
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -206,15 +161,10 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--units", *args.units]
     if args.quick:
         words.append("--quick")
-    for value in args.cv_folds or []:
-        words += ["--cv-folds", value]
     for option in ("epochs", "threads"):  # --jobs changes no result: not recorded
         if getattr(args, option) is not None:
             words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-    words += ["--protocol", args.protocol]
     words += [
-        "--smooth",
-        str(args.smooth),
         "--augment",
         args.augment,
         "--msr-form",
@@ -226,7 +176,20 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from ..repro.runner import reproduce
+
+    used = [o for o in REMOVED if getattr(args, o[2:].replace("-", "_"))]
+    if used:
+        print(
+            f"skelact reproduce: error: {', '.join(used)}: removed with the epoch-picking protocol "
+            "(cv-epochs). Every small-data unit now trains once on all its training subjects and tests "
+            "its last epoch; the recipe and alpha are chosen by scripts/choose_recipe.py. The earlier "
+            "report and its records are in reports/earlier/2026-12-02/.",
+            file=sys.stderr,
+        )
+        return 2
 
     if args.threads:
         import torch
@@ -242,9 +205,6 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         quick=args.quick,
         epochs=args.epochs,
-        cv_folds=_folds(args.cv_folds, args.targets),
-        smooth=args.smooth,
-        protocol=args.protocol,
         readme=args.readme,
         augment=args.augment,
         msr_form=args.msr_form,

@@ -1,34 +1,19 @@
 """The reproduction protocol: per unit and seed, train once and test once.
 
-Small datasets (``selection="cv"``; MSRAction3D subsets, Florence3D folds): with ``last-epoch``
-(the default, :data:`PROTOCOLS`) one model per training (:mod:`skelact.repro.targets`), unit and
-seed is trained on all the unit's training subjects with the preset's recipe, and its last epoch
-tests the test subjects once (:func:`_run_last_epoch_unit`); the recipe and the fusion weight were
-chosen beforehand by cross-validation over training subjects (:mod:`skelact.repro.recipe`). With
-``cv-epochs`` (the previous protocol), for each training, unit and seed:
+Small datasets (``selection="cv"`` targets: MSRAction3D subsets, Florence3D folds): one model per
+training (:mod:`skelact.repro.targets`), unit and seed is trained on all the unit's training
+subjects with the preset's recipe, and its last epoch tests the test subjects once
+(:func:`_run_last_epoch_unit`). The recipe and the fusion weight were chosen beforehand by
+cross-validation over training subjects (:mod:`skelact.repro.recipe`), so nothing is chosen per
+unit. (The earlier protocol chose an epoch per unit by cross-validation and retrained; its report
+and records are kept in ``reports/earlier/2026-12-02/``.)
 
-1. the unit's protocol split gives the training and test positions; the test positions are put
-   aside;
-2. the training subjects are dealt into ``k`` folds (:func:`skelact.data.protocols.subject_folds`,
-   seeded; MSRAction3D: one fold per training subject, i.e. leave-one-training-subject-out;
-   Florence3D: 3 folds over the 9 training subjects of each outer fold);
-3. for each fold a model is trained on the other folds' subjects for the maximum number of epochs
-   and scores the fold's held-out subjects after every epoch;
-4. :func:`skelact.repro.selection.select` picks each row's epoch (maximum of the mean curve over
-   folds) and the fused row's alpha (pooled out-of-fold scores);
-5. a model is trained on all training subjects until the last chosen epoch and scores the test
-   subjects once at each chosen epoch; each row is read at its own epoch (the fused row with its
-   alpha).
-
-Only training positions enter steps 2-4 (checked by :func:`~skelact.repro.selection.assert_disjoint`
-on positions and subjects). Each cross-validation training and each unit is cached in the work
-directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a fingerprint of everything that
-determines it (the resolved config, :func:`config_digest`, so an edited preset file is not served
-from the cache; the split; the selection settings), so an interrupted run continues where it stopped.
-The data enter the fingerprint as the checksums of the prepared store (:func:`store_identity`), not
-as its path, so a result is found again under another work directory or with a ``--store``
-prepared elsewhere from the same files. Results saved before this (keyed by the store's path) are
-still recognised, and re-keyed when found.
+Each unit is cached in the work directory (``<work>/<target>/<training>/<unit>/seed_<s>/``) under a
+fingerprint of everything that determines it (the resolved config, :func:`config_digest`, so an
+edited preset file is not served from the cache; the split; the protocol settings), so an
+interrupted run continues where it stopped. The data enter the fingerprint as the checksums of the
+prepared store (:func:`store_identity`), not as its path, so a result is found again under another
+work directory or with a ``--store`` prepared elsewhere from the same files.
 
 The work directory lives on one machine. A finished unit's result (``unit.json``, and for AS-GCN
 the forecast example the report draws) is also written to the *unit records* folder
@@ -60,8 +45,8 @@ import yaml
 from ..data import protocols
 from ..data.store import SkeletonStore
 from ..errors import ConfigError
+from ..evaluation import accuracy_summary, assert_disjoint, fused_probabilities
 from .provenance import unit_provenance
-from .selection import ALPHA_GRID, FoldScores, assert_disjoint, fused_probabilities, select, softmax
 from .targets import ASGCN_SMALL_WIDTH, QUICK_WIDTH, Target, Training, Unit
 
 __all__ = [
@@ -70,8 +55,6 @@ __all__ = [
     "build_config",
     "config_digest",
     "store_identity",
-    "cv_folds_for",
-    "cv_split",
     "evenly",
     "run_unit",
     "unit_path",
@@ -80,12 +63,9 @@ __all__ = [
 #: Transforms that fix the sequence length (the augmentation goes before them).
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
 AUGMENT_POLICIES = ("standard", "none")
-#: How a small-data unit picks its model: ``cv-epochs`` chooses each row's epoch and alpha by
-#: cross-validation over the training subjects, then retrains (steps 2-5 above); ``last-epoch``
-#: trains once on all training subjects and reads its last epoch (with the recipe's weight
-#: average), the fusion weight fixed by the preset (chosen once by cross-validation with the recipe,
-#: :mod:`skelact.repro.recipe`).
-PROTOCOLS = ("cv-epochs", "last-epoch")
+#: The small-data protocol: train once on all training subjects, read the last epoch (with the
+#: recipe's weight average), the fusion weight fixed by the preset (:mod:`skelact.repro.recipe`).
+PROTOCOL = "last-epoch"
 RESULT_FILE = "unit.json"
 #: The unit records folder inside the report folder (``skelact reproduce --out``).
 RECORDS_DIR = "units"
@@ -104,10 +84,7 @@ class Context:
     work_dir: Path
     seeds: tuple[int, ...] = (0, 1, 2)
     epochs: int | None = None  # maximum epochs (default: the preset's train.epochs)
-    cv_folds: int | None = None  # None: the target's default
-    smooth: int = 1
     augment: str = "standard"
-    protocol: str = "last-epoch"  # one of PROTOCOLS (small datasets)
     quick: bool = False
     command: str = ""
     #: only collect unit results already in the work directory (train nothing; missing: None)
@@ -227,17 +204,6 @@ def _result_header(
     }
 
 
-def cv_folds_for(ctx: Context, num_subjects: int) -> int:
-    """Cross-validation folds over ``num_subjects`` training subjects (at most one per subject)."""
-    k = ctx.cv_folds if ctx.cv_folds is not None else ctx.target.cv_folds
-    if ctx.quick:
-        k = 2
-    k = num_subjects if k is None else min(int(k), num_subjects)
-    if k < 2:
-        raise ConfigError(f"cross-validation needs at least 2 training subjects, found {num_subjects}")
-    return k
-
-
 # ---------------------------------------------------------------------------------------------
 # caching
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +212,8 @@ def _fingerprint(data: Any) -> str:
 
 
 #: Config settings added after results were recorded: at these defaults they are left out of
-#: :func:`config_digest`, so the results recorded before they existed keep their fingerprints.
+#: :func:`config_digest`, so the results recorded before they existed keep their fingerprints
+#: (a new config setting must be added here, or every committed unit record is trained again).
 ADDED_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (
     ("train", "averaging", {"name": "none", "decay": 0.99}),
 )
@@ -278,27 +245,20 @@ def store_identity(ctx: Context) -> str:
     return f"store:{_fingerprint(sums)}"
 
 
-def _settings_variants(
+def unit_fingerprint(
     ctx: Context, cfg: Any, preset: str, overrides: Sequence[str], extra: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The settings a result's fingerprint is taken of: first with the data as
-    :func:`store_identity` (the fingerprint results are saved under), then with the store's path
-    (how results were keyed before; still recognised)."""
+) -> str:
+    """The fingerprint a unit result is saved and found under: the preset, the overrides and the
+    resolved config (:func:`config_digest`) with the data as :func:`store_identity` instead of the
+    store's path, plus the protocol settings ``extra``."""
     identity = store_identity(ctx)
     by_path = f"data.store={ctx.store_path}"
-    portable = {
+    return _fingerprint({
         "preset": preset,
         "overrides": [f"data.store={identity}" if o == by_path else o for o in overrides],
         "config": config_digest(cfg, store=identity),
         **extra,
-    }
-    legacy = {"preset": preset, "overrides": list(overrides), "config": config_digest(cfg), **extra}
-    return [portable, legacy]
-
-
-def _fingerprints(variants: Sequence[dict[str, Any]], **more: Any) -> tuple[str, ...]:
-    """The fingerprints of ``variants`` (each with ``more`` added), the current one first."""
-    return tuple(dict.fromkeys(_fingerprint({**v, **more}) for v in variants))
+    })  # fmt: skip
 
 
 def _write_json(data: Any, path: Path) -> None:
@@ -308,15 +268,15 @@ def _write_json(data: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _load_cached(path: Path, fingerprints: Sequence[str]) -> dict[str, Any] | None:
-    """The result saved at ``path`` when its fingerprint is one of ``fingerprints``, else None."""
+def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The result saved at ``path`` when it has ``fingerprint``, else None."""
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if data.get("fingerprint") in fingerprints else None
+    return data if data.get("fingerprint") == fingerprint else None
 
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
@@ -325,33 +285,6 @@ def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
-
-
-def _save_fold(path: Path, fingerprint: str, scores: FoldScores, wall: float) -> None:
-    arrays: dict[str, Any] = {f"scores_{k}": v.astype(np.float32) for k, v in scores.scores.items()}
-    arrays.update(
-        fingerprint=np.array(fingerprint),
-        indices=scores.indices,
-        labels=scores.labels,
-        epochs=scores.epochs,
-        train_indices=scores.train_indices,
-        wall=np.array(wall),
-    )
-    _save_npz(path, arrays)
-
-
-def _load_fold(path: Path, fingerprints: Sequence[str], name: str) -> tuple[FoldScores, float] | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path) as z:
-            if str(z["fingerprint"]) not in fingerprints:
-                return None
-            scores = {k[len("scores_") :]: z[k] for k in z.files if k.startswith("scores_")}
-            fold = FoldScores(name, z["indices"], z["labels"], z["epochs"], scores, z["train_indices"])
-            return fold, float(z["wall"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,34 +303,6 @@ def _digest(idx: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def _confusion(pred: np.ndarray, labels: np.ndarray, k: int) -> list[list[int]]:
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (labels, pred), 1)
-    return cm.tolist()
-
-
-def _row_result(probs: np.ndarray, labels: np.ndarray, k: int) -> dict[str, Any]:
-    pred = probs.argmax(-1)
-    top5 = np.argsort(-probs, axis=-1)[:, : min(5, k)]
-    return {
-        "top1": float(100.0 * (pred == labels).mean()),
-        "top5": float(100.0 * (top5 == labels[:, None]).any(-1).mean()),
-        "num_samples": int(len(labels)),
-        "confusion_matrix": _confusion(pred, labels, k),
-    }
-
-
-@dataclass(frozen=True)
-class CVSplit:
-    """A unit's positions under the small-data protocol: training and test positions, the subject
-    of every store position, and the folds over the training subjects (``{"train", "val"}`` each)."""
-
-    train: np.ndarray
-    test: np.ndarray
-    subjects: np.ndarray
-    folds: list[dict[str, Any]]
-
-
 def _unit_split(ctx: Context, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
     """The unit's training and test positions (``--quick``, a smoke test: a few sequences of
     every subject)."""
@@ -406,17 +311,6 @@ def _unit_split(ctx: Context, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
     if ctx.quick:
         train_idx, test_idx = evenly(train_idx, QUICK_TRAIN), evenly(test_idx, QUICK_TEST)
     return train_idx, test_idx
-
-
-def cv_split(ctx: Context, unit: Unit, seed: int) -> CVSplit:
-    """The unit's split and its ``k`` cross-validation folds over the training subjects (seeded by
-    ``seed``), as every cross-validated unit uses them; ``--quick`` keeps a few sequences only."""
-    store = ctx.store
-    train_idx, test_idx = _unit_split(ctx, unit)
-    subjects = np.asarray(store.index["subject"])
-    k = cv_folds_for(ctx, len(np.unique(subjects[train_idx])))
-    folds = protocols.subject_folds(store, train_idx, k, seed=seed)
-    return CVSplit(train_idx, test_idx, subjects, folds)
 
 
 def unit_path(root: Path, target: str, training: str, unit: str, seed: int) -> Path:
@@ -441,15 +335,12 @@ def _publish(
     unit: Unit,
     seed: int,
     result: dict[str, Any],
-    fingerprints: Sequence[str] = (),
 ) -> None:
     """Write ``result`` (and its forecast example, when the work directory has one) to the unit
-    records folder. A record there with one of ``fingerprints`` (default: the result's) is kept as
-    it is: the records are what reports are built from, so a unit trained again elsewhere does not
-    replace one."""
+    records folder. A record there with the result's fingerprint is kept as it is: the records are
+    what reports are built from, so a unit trained again elsewhere does not replace one."""
     record_dir = _record_dir(ctx, training, unit, seed)
-    accepted = tuple(fingerprints) or (result["fingerprint"],)
-    if record_dir is None or _load_cached(record_dir / RESULT_FILE, accepted) is not None:
+    if record_dir is None or _load_cached(record_dir / RESULT_FILE, result["fingerprint"]) is not None:
         return
     _write_json(result, record_dir / RESULT_FILE)
     example = _unit_dir(ctx, training, unit, seed) / FORECAST_EXAMPLE
@@ -467,24 +358,19 @@ def _earlier(
     seed: int,
     label: str,
     unit_dir: Path,
-    fingerprints: Sequence[str],
+    fingerprint: str,
 ) -> tuple[bool, dict[str, Any] | None]:
-    """``(True, result)`` for a unit done earlier with one of ``fingerprints`` (the current one
-    first, see :func:`_settings_variants`), ``(True, None)`` for one not run yet under
-    ``ctx.cached_only`` (nothing to do either way), else ``(False, None)``. A result found under an
-    older fingerprint is saved again under the current one (nothing else in it changes)."""
+    """``(True, result)`` for a unit done earlier with ``fingerprint`` (in the records folder or
+    the work directory), ``(True, None)`` for one not run yet under ``ctx.cached_only`` (nothing to
+    do either way), else ``(False, None)``."""
     what = f"{label} {training.key} {unit.name} seed {seed}"
     record_dir = _record_dir(ctx, training, unit, seed)
     for path in ([] if record_dir is None else [record_dir / RESULT_FILE]) + [unit_dir / RESULT_FILE]:
-        cached = _load_cached(path, fingerprints)
+        cached = _load_cached(path, fingerprint)
         if cached is not None:
             ctx.log(f"{what}: done earlier ({path})")
-            if cached["fingerprint"] != fingerprints[0]:
-                cached = {**cached, "fingerprint": fingerprints[0]}
-                _write_json(cached, path)
-                ctx.log(f"{what}: re-keyed by the store's checksums instead of its path ({path})")
             if path.parent == unit_dir:  # e.g. trained before the records folder existed
-                _publish(ctx, training, unit, seed, cached, fingerprints)
+                _publish(ctx, training, unit, seed, cached)
             return True, cached
     if ctx.cached_only:
         ctx.log(f"{what}: not run yet (left out of the report)")
@@ -499,127 +385,8 @@ def run_unit(
     result (also written to ``unit.json`` in the unit's directory), or None when
     ``ctx.cached_only`` and it has not been run."""
     if ctx.target.selection == "cv":
-        if ctx.protocol == "last-epoch":
-            return _run_last_epoch_unit(ctx, training, unit, seed, label)
-        return _run_cv_unit(ctx, training, unit, seed, label)
+        return _run_last_epoch_unit(ctx, training, unit, seed, label)
     return _run_validation_unit(ctx, training, unit, seed, label)
-
-
-def _run_cv_unit(
-    ctx: Context, training: Training, unit: Unit, seed: int, label: str
-) -> dict[str, Any] | None:
-    from .training import fit_and_score
-
-    store = ctx.store
-    cfg, preset, overrides = build_config(ctx, training, unit, seed)
-    cv = cv_split(ctx, unit, seed)
-    train_idx, test_idx, subjects, folds = cv.train, cv.test, cv.subjects, cv.folds
-    train_subjects = np.unique(subjects[train_idx])
-    k = len(folds)
-    max_epochs = int(cfg.train.epochs)
-    rows = {row.key: row.head for row in training.rows}
-    variants = _settings_variants(ctx, cfg, preset, overrides, {
-        "max_epochs": max_epochs, "cv_folds": k, "train": _digest(train_idx), "test": _digest(test_idx),
-        "rows": rows,
-    })  # fmt: skip
-    forecast = training.model == "asgcn"  # its prediction head: future-pose error on the test set
-    final_settings = {"smooth": ctx.smooth, "grid": ALPHA_GRID.tolist()}
-    if forecast:
-        final_settings["forecast"] = 1
-    fingerprints = _fingerprints(variants, **final_settings)
-    unit_dir = _unit_dir(ctx, training, unit, seed)
-    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
-    if done:
-        return earlier
-
-    started = time.time()
-    fold_fps = _fingerprints(variants)
-    fold_scores: list[FoldScores] = []
-    cv_info = []
-    for j, fold in enumerate(folds, 1):
-        held_out = np.unique(subjects[fold["val"]]).tolist()
-        cache = unit_dir / f"cv{j}.npz"
-        loaded = _load_fold(cache, fold_fps, f"cv{j}")
-        what = (
-            f"{label} {training.key} {unit.name} seed {seed}: CV fold {j}/{k} (train {len(fold['train'])}, "
-            f"held out {len(fold['val'])}: subject(s) {held_out})"
-        )
-        if loaded is None:
-            ctx.log(f"{what} ...")
-            rec = fit_and_score(cfg, fold["train"], fold["val"], epochs=max_epochs)
-            scores = FoldScores(f"cv{j}", fold["val"], rec.labels, rec.epochs, rec.scores, fold["train"])
-            wall = rec.wall_time_s
-            _save_fold(cache, fold_fps[0], scores, wall)
-            ctx.log(f"{what}: {wall:.0f} s")
-        else:
-            scores, wall = loaded
-            ctx.log(f"{what}: done earlier")
-        fold_scores.append(scores)
-        cv_info.append({
-            "name": f"cv{j}", "held_out_subjects": held_out, "num_train": int(len(fold["train"])),
-            "num_held_out": int(len(fold["val"])), "wall_time_s": round(wall, 2),
-        })  # fmt: skip
-
-    selection_positions = [f.train_indices for f in fold_scores] + [f.indices for f in fold_scores]
-    inputs = np.unique(np.concatenate(selection_positions))
-    if not np.isin(inputs, train_idx).all():
-        raise AssertionError("a selection input lies outside the unit's training split")
-    assert_disjoint(selection_positions, test_idx, subjects)
-    choices = select(fold_scores, rows, smooth=ctx.smooth)
-
-    score_epochs = sorted({c.epoch for c in choices.values()})
-    what = (
-        f"{label} {training.key} {unit.name} seed {seed}: final training on all {len(train_idx)} training "
-        f"sequences for {score_epochs[-1]} epochs, test ({len(test_idx)}) scored at epoch(s) {score_epochs}"
-    )
-    ctx.log(f"{what} ...")
-    final = fit_and_score(
-        cfg, train_idx, test_idx, epochs=score_epochs[-1], score_epochs=score_epochs, forecast=forecast
-    )
-    ctx.log(f"{what}: {final.wall_time_s:.0f} s")
-    if final.forecast_example is not None:
-        _save_npz(unit_dir / FORECAST_EXAMPLE, final.forecast_example)
-    num_classes = len(final.class_names)
-    results: dict[str, Any] = {}
-    for row in training.rows:
-        c = choices[row.key]
-        pos = int(np.flatnonzero(final.epochs == c.epoch)[0])
-        if c.head == "fused":
-            assert c.alpha is not None
-            probs = fused_probabilities(final.scores["joint"][pos], final.scores["line"][pos], c.alpha)
-        else:
-            probs = softmax(final.scores[c.head][pos])
-        results[row.key] = {**_row_result(probs, final.labels, num_classes), **c.to_dict()}
-
-    result = {
-        **_result_header(ctx, training, unit, seed, fingerprints[0], store.dataset, "cv"),
-        "preset": preset,
-        "overrides": overrides,
-        "max_epochs": max_epochs,
-        "cv_folds": k,
-        "smooth": ctx.smooth,
-        "alpha_grid": ALPHA_GRID.tolist(),
-        "cv": cv_info,
-        "split": {
-            "num_train": int(len(train_idx)), "num_test": int(len(test_idx)),
-            "train_subjects": train_subjects.tolist(),
-            "test_subjects": np.unique(subjects[test_idx]).tolist(),
-        },
-        "selection_positions": inputs.tolist(),
-        "test_positions": np.asarray(test_idx).tolist(),
-        "final": {"epochs": score_epochs, "wall_time_s": round(final.wall_time_s, 2)},
-        "rows": results,
-        "class_names": final.class_names,
-        "num_parameters": final.num_parameters,
-        # future-pose error of the final model (AS-GCN), at its last epoch
-        "forecast": None if final.forecast is None else {**final.forecast, "epoch": score_epochs[-1]},
-        # training time, cached CV folds included (they were trained by an earlier start)
-        "wall_time_s": round(sum(c["wall_time_s"] for c in cv_info) + final.wall_time_s, 2),
-        "elapsed_s": round(time.time() - started, 2),
-    }  # fmt: skip
-    _write_json(result, unit_dir / RESULT_FILE)
-    _publish(ctx, training, unit, seed, result)
-    return result
 
 
 def _run_last_epoch_unit(
@@ -644,13 +411,12 @@ def _run_last_epoch_unit(
         )
     rows = {row.key: row.head for row in training.rows}
     forecast = training.model == "asgcn"
-    variants = _settings_variants(ctx, cfg, preset, overrides, {
-        "protocol": ctx.protocol, "epochs": epochs, "train": _digest(train_idx), "test": _digest(test_idx),
+    fingerprint = unit_fingerprint(ctx, cfg, preset, overrides, {
+        "protocol": PROTOCOL, "epochs": epochs, "train": _digest(train_idx), "test": _digest(test_idx),
         "rows": rows, "alpha": alpha, "forecast": int(forecast),
     })  # fmt: skip
-    fingerprints = _fingerprints(variants[:1])
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
     if done:
         return earlier
     what = (
@@ -669,13 +435,13 @@ def _run_last_epoch_unit(
             assert alpha is not None
             probs = fused_probabilities(final.scores["joint"][-1], final.scores["line"][-1], alpha)
         else:
-            probs = softmax(final.scores[row.head][-1])
+            probs = final.scores[row.head][-1]
         results[row.key] = {
-            **_row_result(probs, final.labels, num_classes),
+            **accuracy_summary(probs, final.labels, num_classes),
             "head": row.head, "epoch": epochs, "alpha": alpha if row.head == "fused" else None,
         }  # fmt: skip
     result = {
-        **_result_header(ctx, training, unit, seed, fingerprints[0], ctx.store.dataset, "last-epoch"),
+        **_result_header(ctx, training, unit, seed, fingerprint, ctx.store.dataset, "last-epoch"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": epochs,
@@ -710,8 +476,8 @@ def _run_validation_unit(
 
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     unit_dir = _unit_dir(ctx, training, unit, seed)
-    fingerprints = _fingerprints(_settings_variants(ctx, cfg, preset, overrides, {}))
-    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprints)
+    fingerprint = unit_fingerprint(ctx, cfg, preset, overrides, {})
+    done, earlier = _earlier(ctx, training, unit, seed, label, unit_dir, fingerprint)
     if done:
         return earlier
     run_dir = unit_dir / "run"
@@ -739,9 +505,9 @@ def _run_validation_unit(
             if row.head == "fused":
                 probs = fused_probabilities(scores["joint"], scores["line"], alpha)
             else:
-                probs = softmax(scores[row.head])
+                probs = scores[row.head]
             results[row.key] = {
-                **_row_result(probs, labels, k),
+                **accuracy_summary(probs, labels, k),
                 "head": row.head,
                 "epoch": epoch,
                 "alpha": alpha if row.head == "fused" else None,
@@ -758,7 +524,7 @@ def _run_validation_unit(
                 "alpha": None,
             }
     result = {
-        **_result_header(ctx, training, unit, seed, fingerprints[0], metrics.get("dataset"), "validation"),
+        **_result_header(ctx, training, unit, seed, fingerprint, metrics.get("dataset"), "validation"),
         "preset": preset,
         "overrides": overrides,
         "max_epochs": int(cfg.train.epochs),

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
-from .protocol import AUGMENT_POLICIES, PROTOCOLS, RECORDS_DIR, Context, run_unit
+from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, run_unit
 from .provenance import code_version
 from .readme import update_readme
 from .report import data_facts, write_report
@@ -228,9 +228,6 @@ def reproduce(
     work_dir: str | os.PathLike[str] = DEFAULT_WORK_DIR,
     quick: bool = False,
     epochs: int | None = None,
-    cv_folds: int | Mapping[str, int] | None = None,
-    smooth: int = 3,
-    protocol: str = "last-epoch",
     readme: str | os.PathLike | None = None,
     augment: str = "standard",
     msr_form: str = "real3d",
@@ -251,21 +248,14 @@ def reproduce(
         src: raw dataset folder (one target), or ``{target: folder}``; default
             ``../shared/data/<folder>`` when it exists.
         store: a prepared store instead of ``src`` (one target, or ``{target: store}``).
-        seeds: seeds; each gives a full run of the protocol (and its own cross-validation folds).
+        seeds: seeds; each gives a full run of the protocol.
         models: ``arrn_lstm`` (two runs: attention on / off, six rows) and / or ``asgcn``.
         out: folder of the report (``reproduction.md``, ``reproduction.json``, ``figures/``).
-        work_dir: prepared stores, cached cross-validation scores, unit results, run directories
-            (an interrupted run continues from there).
-        quick: one unit, the first seed, 2 epochs (unless ``epochs``), 2 CV folds, tiny networks and
-            a few sequences: checks the pipeline end to end; the report says so.
-        epochs: maximum epochs (default: the preset's ``train.epochs``).
-        cv_folds: cross-validation folds over training subjects (default: one per subject for
-            MSRAction3D, 3 for Florence3D): one number for every target or ``{target: k}`` (targets
-            left out keep their default).
-        smooth: odd moving-average window on the mean cross-validation curve before its maximum.
-        protocol: small datasets, one of :data:`~skelact.repro.protocol.PROTOCOLS`: ``cv-epochs``
-            (epochs and alpha chosen by cross-validation, then a retraining) or ``last-epoch`` (one
-            training, its last epoch, the preset's alpha).
+        work_dir: prepared stores, unit results, run directories (an interrupted run continues
+            from there).
+        quick: one unit, the first seed, 2 epochs (unless ``epochs``), tiny networks and a few
+            sequences: checks the pipeline end to end; the report says so.
+        epochs: epochs (default: the preset's ``train.epochs``).
         readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
             from the report's entries at the end (the README must hold the block's markers).
         augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
@@ -302,10 +292,6 @@ def reproduce(
         raise ConfigError("no seed given")
     if augment not in AUGMENT_POLICIES:
         raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {augment!r}")
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    if smooth < 1 or smooth % 2 == 0:
-        raise ConfigError(f"smooth must be an odd number >= 1, got {smooth}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
     if jobs < 1:
@@ -353,9 +339,6 @@ def reproduce(
             work,
             seeds=tuple(seeds),
             epochs=epochs,
-            cv_folds=cv_folds.get(t.name) if isinstance(cv_folds, Mapping) else cv_folds,
-            smooth=smooth,
-            protocol=protocol,
             augment=augment,
             quick=quick,
             command=command,

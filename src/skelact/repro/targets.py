@@ -83,11 +83,11 @@ class Target:
     dataset: str  # store dataset name
     raw_folder: str  # its folder name under the shared data root
     units: tuple[Unit, ...]
-    selection: str  # "cv" (cross-validation over training subjects) or "validation" (preset's split)
+    #: "cv": small data, the recipe chosen by cross-validation over training subjects, each unit
+    #: trained once and read at its last epoch; "validation": the preset's validation split
+    selection: str
     protocol: str  # human-readable protocol
     models: tuple[str, ...] = MODELS
-    #: cross-validation folds over the training subjects (None: one per training subject).
-    cv_folds: int | None = None
     unit_kind: str = "subset"
     short_protocol: str = ""
 
@@ -149,12 +149,12 @@ TARGETS: dict[str, Target] = {
     "msr3d": Target(
         "msr3d", "msr3d", "msr_action3d", _msr_units(), "cv",
         "cross-subject per action subset AS1/AS2/AS3: subjects 1, 3, 5, 7, 9 train, 2, 4, 6, 8, 10 test",
-        cv_folds=None, short_protocol="AS1-AS3 cross-subject, mean of the three",
+        short_protocol="AS1-AS3 cross-subject, mean of the three",
     ),
     "florence3d": Target(
         "florence3d", "florence3d", "florence3d", _florence_units(), "cv",
         "leave-one-subject-out: 10 folds, fold k tests subject k and trains on the other 9",
-        cv_folds=3, unit_kind="fold", short_protocol="leave-one-subject-out, mean of 10 folds",
+        unit_kind="fold", short_protocol="leave-one-subject-out, mean of 10 folds",
     ),
     "ntu60-xsub": Target(
         "ntu60-xsub", "ntu60", "ntu_rgbd", (Unit("xsub", "cross-subject", "ntu60-xsub", "ntu60_xsub"),),

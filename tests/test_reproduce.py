@@ -70,6 +70,12 @@ def test_configs_add_the_same_augmentation_before_the_length_transform(msr_store
         vertical = next(s["vertical"] for s in cfg.data.train_transforms if s["name"] == "RandomRotate")
         assert vertical == ("z" if "PreNormalize3D" in train else "y")
     assert names["arrn"] == names["rrn"]
+    strong = Context(target, msr_store, tmp_path, augment="strong")
+    cfg, _, _ = build_config(strong, trainings_for(target, ["arrn_lstm"])[0], target.units[0], seed=0)
+    spec = {s["name"]: s for s in cfg.data.train_transforms}
+    rotate, scale = spec["RandomRotate"], spec["RandomScale"]
+    assert (rotate["max_angle"], rotate["max_tilt"]) == (30.0, 10.0)  # twice the standard angles
+    assert (scale["low"], scale["high"], spec["TimeWarp"]["strength"]) == (0.8, 1.2, 0.3)
     ctx_none = Context(target, msr_store, tmp_path, augment="none")
     cfg, _, _ = build_config(ctx_none, trainings_for(target, ["arrn_lstm"])[0], target.units[0], seed=0)
     assert [s["name"] for s in cfg.data.train_transforms] == [
@@ -722,6 +728,7 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
         # earlier epoch (its best lies elsewhere), so it is not eligible
         acc = 0.7 if constant else 0.6 + 0.1 * (o["model.options.dropout"] == "0.5")
         acc -= 0.1 * (o["model.options.readout"] == "concat") + 0.1 * (settings.augment == "none")
+        acc += 0.05 * (o.get("model.options.label_smoothing") == "0.1")  # the regularisers: one helps
         rng = np.random.default_rng(len(fold_val))
         labels = np.asarray(store.index["label"])[fold_val] % 8
         n, epochs = len(labels), np.arange(1, int(o["train.epochs"]) + 1)
@@ -737,12 +744,18 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     monkeypatch.setattr(recipe, "_job", fake_job)
     result = recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
     chosen = [s["chosen"] for s in result["stages"]]
-    # 150 epochs ties with 100 here: the incumbent stays
-    assert chosen == ["cosine to zero + EMA 0.99", "dropout 0.5", "mean over time", "100 epochs"]
+    # 150 epochs ties with 100 here, and so do strong augmentation, weight decay and clipping: the
+    # incumbent stays; label smoothing scores higher and is taken
+    assert chosen[:4] == ["cosine to zero + EMA 0.99", "dropout 0.5", "mean over time", "100 epochs"]
+    assert chosen[4].startswith("standard") and chosen[5:] == ["none", "0.1", "none"]
     assert "train.schedule.name=cosine" in result["chosen"]["overrides"]
     assert "model.options.dropout=0.5" in result["chosen"]["overrides"]
-    # 5 distinct settings (each stage's incumbent is the previous winner), 3 subsets x 2 folds
-    assert len(calls) == 5 * 3 * 2 == len(set(calls))
+    assert "model.options.label_smoothing=0.1" in result["chosen"]["overrides"]
+    unchosen = ("train.optim.weight_decay", "train.gradient_clip")
+    assert not any(o.startswith(unchosen) for o in result["chosen"]["overrides"])
+    assert result["chosen"]["augment"] == "standard"
+    # 9 distinct settings (each stage's incumbent is the previous winner), 3 subsets x 2 folds
+    assert len(calls) == 9 * 3 * 2 == len(set(calls))
     assert result["alpha"]["value"] == 0.5  # every alpha scores the same here: the tie goes to 0.5
     first = result["stages"][0]["rows"]
     assert first[0]["criterion"] > first[1]["criterion"]  # higher at its last epoch, yet not chosen
@@ -752,4 +765,4 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     assert md.count("not eligible") == 1
     # again: everything is cached
     recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
-    assert len(calls) == 30
+    assert len(calls) == 54

@@ -14,6 +14,7 @@ below (``PYTHONPATH=<copy>/src``, ``skelact.__file__`` checked) and failed; the 
   ``/ mask.sum(dim=2)`` -> ``/ m`` (absent bodies counted).
 * frames: ARRNStream ``lstm_sizes[-1] * (frames if readout == "concat" else 1)`` -> ``* (frames or 1)``.
 * dropout: ARRNStream ``self.input_dropout = nn.Dropout(dropout)`` -> ``nn.Dropout(0.0)``.
+* label_smoothing: ARRNLSTM.losses ``label_smoothing=smooth`` -> dropped on the line stream.
 * coverage registry: (not a mutation test) fails when an ARRNOptions field is added without a test.
 """
 
@@ -185,6 +186,27 @@ def test_dropout_acts_on_the_lstm_input_between_layers_and_before_the_classifier
         torch.testing.assert_close(plain(x), plain(x))
 
 
+def test_label_smoothing_smooths_every_streams_targets_and_leaves_the_scores_alone():
+    torch.manual_seed(0)
+    kw = dict(num_classes=3, layout="florence8", **TINY)
+    plain = build("arrn_lstm", **kw).eval()
+    smooth = build("arrn_lstm", label_smoothing=0.2, **kw).eval()
+    smooth.load_state_dict(plain.state_dict())
+    x, y = _x(), torch.tensor([0, 2])
+    with torch.no_grad():
+        torch.testing.assert_close(smooth(x), plain(x))  # the scores: unchanged
+        logits = plain.stream_logits(x)
+        got, base = smooth.losses(x, y), plain.losses(x, y)
+    for stream in ("joint", "line"):
+        logp = torch.log_softmax(logits[stream], -1)
+        target = torch.full_like(logp, 0.2 / 3) + 0.8 * torch.nn.functional.one_hot(y, 3)
+        torch.testing.assert_close(got[f"ce_{stream}"], -(target * logp).sum(-1).mean())
+        assert not torch.allclose(got[f"ce_{stream}"], base[f"ce_{stream}"])
+    torch.testing.assert_close(got["loss"], got["ce_joint"] + got["ce_line"])
+    with pytest.raises(ValueError, match="label_smoothing"):
+        build("arrn_lstm", label_smoothing=1.0, **kw)
+
+
 # ---------------------------------------------------------------------- coverage registry ---
 #: Options proven by an effect test elsewhere: (file, test) that does it.
 COVERED_ELSEWHERE = {
@@ -206,6 +228,7 @@ COVERED_HERE = {
     "dropout": "test_dropout_acts_on_the_lstm_input_between_layers_and_before_the_classifier",
     "body_pool": "test_body_pool_is_the_node_wise_mean_or_max_over_the_present_bodies",
     "frames": "test_frames_only_matters_for_the_concat_readout",
+    "label_smoothing": "test_label_smoothing_smooths_every_streams_targets_and_leaves_the_scores_alone",
 }
 
 

@@ -62,7 +62,10 @@ __all__ = [
 
 #: Transforms that fix the sequence length (the augmentation goes before them).
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
-AUGMENT_POLICIES = ("standard", "none")
+AUGMENT_POLICIES = ("standard", "strong", "none")
+#: Per policy: (max rotation about the vertical axis, about the other two, in degrees; scale range
+#: half-width; time-warp strength).
+_AUGMENT_STRENGTH = {"standard": (15.0, 5.0, 0.1, 0.2), "strong": (30.0, 10.0, 0.2, 0.3)}
 #: The small-data protocol: train once on all training subjects, read the last epoch (with the
 #: recipe's weight average), the fusion weight fixed by the preset (:mod:`skelact.repro.recipe`).
 PROTOCOL = "last-epoch"
@@ -119,7 +122,8 @@ def augmentation_specs(policy: str, store: SkeletonStore, train_specs: Sequence[
     ``standard``: a random rotation (up to 15 degrees about the vertical axis, 5 about the other two)
     where the coordinates are metric 3-D positions (MSRAction3D real-world form, Florence3D world
     file, NTU; not the screen form and not Florence3D's normalised features), a random scale in
-    [0.9, 1.1] and a random time warp (speed 0.8-1.2 in 4 pieces). ``none``: nothing.
+    [0.9, 1.1] and a random time warp (speed 0.8-1.2 in 4 pieces). ``strong``: twice the angles
+    (30 and 10 degrees), scale in [0.8, 1.2], time warp 0.7-1.3. ``none``: nothing.
     """
     if policy not in AUGMENT_POLICIES:
         raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {policy!r}")
@@ -127,13 +131,14 @@ def augmentation_specs(policy: str, store: SkeletonStore, train_specs: Sequence[
         return []
     names = [s["name"] for s in _specs(train_specs)]
     metric = list(store.manifest.get("channels") or []) == ["x", "y", "z"] and store.layout != "florence8"
+    angle, tilt, scale, warp = _AUGMENT_STRENGTH[policy]
     out: list[dict[str, Any]] = []
     if metric:
         vertical = "z" if "PreNormalize3D" in names else "y"  # PreNormalize3D puts the spine on z
-        out.append({"name": "RandomRotate", "max_angle": 15.0, "max_tilt": 5.0, "vertical": vertical})
+        out.append({"name": "RandomRotate", "max_angle": angle, "max_tilt": tilt, "vertical": vertical})
     out += [
-        {"name": "RandomScale", "low": 0.9, "high": 1.1},
-        {"name": "TimeWarp", "strength": 0.2, "knots": 4},
+        {"name": "RandomScale", "low": round(1.0 - scale, 6), "high": round(1.0 + scale, 6)},
+        {"name": "TimeWarp", "strength": warp, "knots": 4},
     ]
     return out
 

@@ -252,14 +252,18 @@ class ARRNLSTM(nn.Module):
     ``stream="joint"`` or ``"line"`` is one :class:`ARRNStream` (eq. 11); ``"two_stream"`` holds
     both and fuses their softmax scores with the weight ``fusion_alpha`` (eq. 12), a buffer saved
     in the state dict and set on validation scores by :meth:`fit_fusion` (0.5 until then). Stream
-    keyword arguments are those of :class:`ARRNStream`.
+    keyword arguments are those of :class:`ARRNStream`. ``label_smoothing`` smooths the targets
+    of every stream's cross-entropy in :meth:`losses` (0: the paper's plain cross-entropy).
 
     Build it through the registry: ``skelact.models.build("arrn_lstm", num_classes=60)``.
     """
 
     def __init__(self, num_classes: int, num_joints: int, in_channels: int = 3,
-                 stream: str = "two_stream", **stream_kwargs: Any):
+                 stream: str = "two_stream", label_smoothing: float = 0.0, **stream_kwargs: Any):
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         names = STREAMS if stream == "two_stream" else (stream,)
         if any(s not in STREAMS for s in names):
             raise ValueError(f"stream must be 'joint', 'line' or 'two_stream', got {stream!r}")
@@ -296,11 +300,12 @@ class ARRNLSTM(nn.Module):
         One stream: ``{"loss", "ce"}``.
         """
         logits = self.stream_logits(x)
+        smooth = self.label_smoothing
         if self.stream != "two_stream":
-            ce = F.cross_entropy(logits[self.stream], y)
+            ce = F.cross_entropy(logits[self.stream], y, label_smoothing=smooth)
             return {"loss": ce, "ce": ce}
-        ce_j = F.cross_entropy(logits["joint"], y)
-        ce_l = F.cross_entropy(logits["line"], y)
+        ce_j = F.cross_entropy(logits["joint"], y, label_smoothing=smooth)
+        ce_l = F.cross_entropy(logits["line"], y, label_smoothing=smooth)
         total = ce_j + ce_l
         with torch.no_grad():
             ce_fused = F.nll_loss(self.fuse(logits["joint"], logits["line"]), y)
@@ -351,6 +356,7 @@ class ARRNOptions:
     attention_init: str = "ones"  # "ones" | "random"
     skip_empty_bodies: bool = True
     checkpoint: bool = False  # recompute RRN messages in backward (memory for compute)
+    label_smoothing: float = 0.0  # of each stream's cross-entropy (not in the paper)
 
 
 def _resolve(options: dict[str, Any], preset: str) -> ARRNOptions:
@@ -427,6 +433,7 @@ def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int
         attention=opts.attention, attention_init=opts.attention_init, attention_dim=opts.attention_dim,
         lstm_sizes=opts.lstm_sizes, readout=opts.readout, frames=frames, dropout=opts.dropout,
         body_pool=opts.body_pool, skip_empty_bodies=opts.skip_empty_bodies, checkpoint=opts.checkpoint,
+        label_smoothing=opts.label_smoothing,
     )
     hparams = asdict(opts)
     hparams["lstm_sizes"] = list(opts.lstm_sizes)  # plain lists: YAML/JSON friendly

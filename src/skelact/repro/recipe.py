@@ -382,69 +382,14 @@ def choose_recipe(
 
 
 def recipe_markdown(result: dict[str, Any]) -> str:
-    """The recipe choice as a Markdown page: one table per factor, then the chosen settings."""
+    """The recipe choice as a Markdown page (``templates/recipe.md.j2``): one table per factor, then
+    the chosen settings."""
+    from .templating import render
+
     cv = result["cv"]
-    lines = [
-        "# The small-data training recipe, chosen by cross-validation",
-        "",
-        f"Written by `{result.get('command', 'scripts/choose_recipe.py')}`: {result['trainings']} trainings, "
-        f"{result['train_time_s'] / 3600:.1f} h of training"
-        + (f" ({result['machine']})." if "machine" in result else "."),
-        "",
-        f"Cross-validation on MSRAction3D {', '.join(u.upper() for u in cv['units'])}: the training subjects "
-        f"of each subset in {cv['folds']} folds (seed {cv['fold_seed']}), the two-stream ARRN-LSTM of the "
-        "subset's preset trained on the other folds and scored on the held-out training subjects; the test "
-        "subjects are never read. One factor at a time, in the order below, each on top of the settings "
-        "chosen before it; ties keep the earlier candidate.",
-        "",
-        f"Criterion: {cv['criterion']}, among the candidates whose last epoch is within "
-        f"{cv.get('stable_margin', STABLE_MARGIN):.0f} points of their best (the recipe's final model must "
-        "be as good as its best epoch; one held-out sequence is worth 0.8-0.9 points of a subset, and the "
-        "margin was 1 point when this sweep began, which also ruled out 150 epochs, a gap of 1.4 "
-        "points, before it was set to 3 after seeing that stage). *Last* is the "
-        "model the protocol uses (the averaged weights where the recipe averages); *best epoch* is what "
-        "choosing an epoch on the held-out subjects would "
-        f"claim, and *mean of last {TAIL}* the mean over the last {TAIL} epochs: close to *last* when the "
-        "end of training is stable. Top-1 %, mean of the three subsets.",
-        "",
-    ]
-    for stage in result["stages"]:
-        lines += [
-            f"## {stage['factor']}",
-            "",
-            "| candidate | two-stream (last) | joint | line | two-stream, best epoch | "
-            f"two-stream, mean of last {TAIL} | AS1 / AS2 / AS3 two-stream | training time |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for row in stage["rows"]:
-            m, pu = row["mean"], row["per_unit"]
-            mark = " **(chosen)**" if row["candidate"] == stage["chosen"] else ""
-            if not row.get("stable", True):
-                mark += f" (not eligible: last epoch more than {STABLE_MARGIN:.0f} points below its best)"
-            units = " / ".join(f"{pu[u]['fused']['last']:.1f}" for u in cv["units"])
-            cells = [
-                f"{row['candidate']}{mark}",
-                *(f"{m[h][k]:.1f}" for h, k in (("fused", "last"), ("joint", "last"), ("line", "last"),
-                                                 ("fused", "best"), ("fused", "tail_mean"))),
-                units,
-                f"{row['train_wall_s'] / 60:.0f} min",
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    a = result["alpha"]
-    best = max(a["oof_top1"])
-    lines += [
-        "## Chosen",
-        "",
-        "Not compared in this sweep (each keeps the preset's setting): " + "; ".join(NOT_COMPARED) + ".",
-        "",
-        "Overrides of the preset: "
-        + ", ".join(f"`{o}`" for o in result["chosen"]["overrides"])
-        + f"; augmentation `{result['chosen']['augment']}`.",
-        "",
-        "Fusion weight alpha (eq. 12) on the pooled out-of-fold scores of the chosen recipe: "
-        f"**{a['value']:.2f}** ({best:.1f} % out-of-fold; alpha 0.5: "
-        f"{a['oof_top1'][a['grid'].index(0.5)]:.1f} %).",
-        "",
-    ]
-    return "\n".join(lines)
+    return render("recipe.md.j2", {
+        "command": result.get("command", "scripts/choose_recipe.py"), "trainings": result["trainings"],
+        "train_time_s": result["train_time_s"], "machine": result.get("machine"), "units": cv["units"],
+        "cv": cv, "margin": cv.get("stable_margin", STABLE_MARGIN), "tail": TAIL, "stages": result["stages"],
+        "not_compared": NOT_COMPARED, "chosen": result["chosen"], "alpha": result["alpha"],
+    })  # fmt: skip

@@ -11,13 +11,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from .._version import __version__
 from ..data.layouts import LAYOUTS
@@ -26,6 +22,7 @@ from .entries import build_entries, data_facts, hardware_text
 from .figures import draw_figures
 from .provenance import summarize, summary_text, time_by_device, units_text
 from .targets import MODELS, TARGETS, trainings_for
+from .templating import render
 
 __all__ = ["build_entries", "data_facts", "hardware", "render_markdown", "signed_points", "write_report"]
 
@@ -367,18 +364,6 @@ def report_context(
     }
 
 
-@cache
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("skelact.repro", "templates"),
-        undefined=jinja2.StrictUndefined,  # a context key the template needs and lacks is an error
-        keep_trailing_newline=True,
-        autoescape=False,  # Markdown, not HTML  # noqa: S701
-    )
-    env.filters["code"] = lambda s: f"`{s}`"
-    return env.get_template(TEMPLATE)
-
-
 def render_markdown(
     entries: list[dict[str, Any]],
     results_by_target: Mapping[str, list[dict[str, Any]]],
@@ -387,8 +372,7 @@ def render_markdown(
     meta: Mapping[str, Any],
 ) -> str:
     """``reproduction.md``: the template rendered with :func:`report_context`."""
-    text = _template().render(report_context(entries, results_by_target, facts, figs, meta))
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"  # one blank line between blocks
+    return render(TEMPLATE, report_context(entries, results_by_target, facts, figs, meta))
 
 
 def write_report(

@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints"
 SCRIPT = r"""
 import contextlib, importlib.abc, io, json, sys
 
-BLOCKED = ("lightning", "pytorch_lightning", "lightning_fabric", "skelact.train")
+BLOCKED = ("lightning", "pytorch_lightning", "lightning_fabric", "torchmetrics", "skelact.train")
 
 
 def blocked(name):

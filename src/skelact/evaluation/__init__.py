@@ -10,11 +10,35 @@ and no model code, so models, training, reproduction and figures all build on it
 * :mod:`.selection`: :func:`assert_disjoint`, nothing chosen on test samples or subjects.
 """
 
-from .forecast import evaluate_forecast, format_forecast
-from .fusion import ALPHA_GRID, fit_fusion_alpha, fused_log_scores, fused_probabilities, softmax
-from .metrics import ClassificationMetrics, aggregate_folds, format_table, summarise
-from .scores import accuracy_summary, collect_scores, confusion_matrix
-from .selection import assert_disjoint
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the submodule that defines it. Imported on first use (PEP 562), so that importing
+#: one submodule (the model's ``evaluation.fusion``) does not pull in torchmetrics.
+_WHERE = {
+    "evaluate_forecast": "forecast", "format_forecast": "forecast",
+    "ALPHA_GRID": "fusion", "fit_fusion_alpha": "fusion", "fused_log_scores": "fusion",
+    "fused_probabilities": "fusion", "softmax": "fusion",
+    "ClassificationMetrics": "metrics", "aggregate_folds": "metrics", "format_table": "metrics",
+    "summarise": "metrics",
+    "accuracy_summary": "scores", "collect_scores": "scores", "confusion_matrix": "scores",
+    "assert_disjoint": "selection",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'skelact.evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "ALPHA_GRID",

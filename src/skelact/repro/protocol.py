@@ -475,7 +475,7 @@ def _run_validation_unit(
     import torch
 
     from ..evaluation.scores import collect_scores
-    from ..train.checkpoint import load_model
+    from ..train.checkpoint import load_trained
     from ..train.data import SkeletonDataModule
     from ..train.runner import run_experiment
 
@@ -495,12 +495,10 @@ def _run_validation_unit(
     results: dict[str, Any] = {}
     epoch = int(metrics["checkpoint"]["epoch"]) + 1
     if any(row.head in ("joint", "line") for row in training.rows):
-        model, saved = load_model(run_dir / metrics["checkpoint"]["evaluated"])
+        model, saved, spec = load_trained(run_dir / metrics["checkpoint"]["evaluated"])
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         model.to(device)
-        dm = SkeletonDataModule(saved)
-        spec = cast(dict[str, Any], getattr(model, "spec", {}))
-        dm.input_frames = int(spec.get("input_frames", saved.data.frames))
+        dm = SkeletonDataModule(saved, spec=spec)
         scores, labels = collect_scores(model, dm.eval_dataloader("test"), device)
         if fusion.get("alpha") is not None:
             alpha = float(fusion["alpha"])

@@ -112,8 +112,8 @@ def fit_and_score(
     not used.
     """
     from ..train.callbacks import EpochSeed
-    from ..train.checkpoint import build_model
     from ..train.data import SkeletonDataModule
+    from ..train.inputs import build_experiment_model, open_store
     from ..train.module import AIMScheduleModule, module_class
     from ..train.runner import build_trainer
 
@@ -128,13 +128,10 @@ def fit_and_score(
     cfg = dataclasses.replace(cfg, data=data, train=train)
     started = time.time()
     seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = SkeletonDataModule(cfg)
-    spec = dm.spec()
-    model = build_model(cfg, spec)
-    if hasattr(model, "input_frames"):
-        input_frames = cast(Callable[[int], int], model.input_frames)
-        dm.input_frames = spec["input_frames"] = int(input_frames(cfg.data.frames))
-    module = module_class(model)(config_to_dict(cfg), spec, model)
+    store = open_store(cfg)
+    model, spec = build_experiment_model(cfg, store)
+    dm = SkeletonDataModule(cfg, spec=spec, store=store)
+    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
     trainer, _ = build_trainer(cfg, None, has_val=False, module=module)
     offset = cfg.train.aim.warmup_epochs if isinstance(module, AIMScheduleModule) else 0
     wanted = None if score_epochs is None else sorted({int(e) for e in score_epochs})
@@ -151,7 +148,7 @@ def fit_and_score(
         epochs=np.asarray(recorder.recorded, dtype=np.int64),
         scores={k: np.stack(v) for k, v in recorder.scores.items()},
         labels=recorder.labels,
-        class_names=list(spec["class_names"]),
+        class_names=list(spec.class_names),
         wall_time_s=time.time() - started,
         num_parameters=int(sum(p.numel() for p in model.parameters())),
         forecast=forecast_result,

@@ -19,9 +19,7 @@ an uninterrupted run would, whatever the number of workers.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import warnings
 from typing import Any
 
 import numpy as np
@@ -120,19 +118,6 @@ class SkeletonDataModule(pl.LightningDataModule):
     def input_frames(self) -> int:
         """Frames of one sample (``input_spec.input_frames``)."""
         return self.input_spec.input_frames
-
-    @input_frames.setter
-    def input_frames(self, frames: int) -> None:
-        # Transitional, for callers that set the frames after construction instead of passing
-        # spec=: remove once none is left.
-        warnings.warn(
-            "setting SkeletonDataModule.input_frames is deprecated; pass spec= (from "
-            "skelact.train.inputs.build_experiment_model or the checkpoint) at construction",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        self.input_spec = dataclasses.replace(self.input_spec, input_frames=int(frames))
-        self.datasets.clear()
 
     def spec(self) -> dict[str, Any]:
         """The input spec as saved in checkpoints (:meth:`InputSpec.to_dict`)."""

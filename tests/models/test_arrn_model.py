@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from skelact.errors import ConfigError
 from skelact.evaluation import collect_scores, fit_fusion_alpha
-from skelact.models import build
-from skelact.models.arrn import ARRNLSTM
+from skelact.models import MODELS, build
+from skelact.models.arrn import ARRNLSTM, ARRNOptions, arrn_lstm, build_arrn_lstm, resolve_config
 
 TINY = {"embed_dim": 6, "attention_dim": 8, "lstm_sizes": (8, 6), "iterations": 2}
 
@@ -59,6 +59,28 @@ def test_explicit_preset_and_options_override():
     assert [layer.hidden_size for layer in s.temporal.layers] == [11, 9, 9, 11]
     assert s.rrn.iterations == 3 and s.attention.fc.out_features == 13 and s.attention.mask is None
     assert s.classifier.in_features == 11
+
+
+def test_resolve_config_is_what_the_builder_builds_with():
+    """One resolver (``skelact.models.arrn.config``): the preset (named, or the layout's) filled in,
+    then the derived sizes; the builder's hparams are the resolved options."""
+    opts = resolve_config(layout="kinect20", mid_size=9)
+    assert isinstance(opts, ARRNOptions)
+    got = (opts.preset, opts.embed_dim, opts.message_hidden, opts.lstm_sizes)
+    assert got == ("msr3d", 20, 20, (512, 9, 512))
+    assert resolve_config("ntu", layout="kinect20").preset == "ntu"
+    assert resolve_config().preset == "ntu"
+    hp = build("arrn_lstm", num_classes=3, layout="kinect20", stream="joint", mid_size=9).hparams
+    assert {k: hp[k] for k in ("preset", "embed_dim", "mid_size", "lstm_sizes")} == {
+        "preset": "msr3d", "embed_dim": 20, "mid_size": 9, "lstm_sizes": [512, 9, 512]}
+    with pytest.raises(ConfigError, match="unknown preset"):
+        resolve_config("kinetics")
+    with pytest.raises(ConfigError, match="unknown option"):
+        resolve_config(nope=1)
+
+
+def test_builder_name_and_its_alias():
+    assert MODELS["arrn_lstm"] is build_arrn_lstm and arrn_lstm is build_arrn_lstm
 
 
 @pytest.mark.parametrize("bad", [

@@ -210,6 +210,7 @@ def test_label_smoothing_smooths_every_streams_targets_and_leaves_the_scores_alo
 # ---------------------------------------------------------------------- coverage registry ---
 #: Options proven by an effect test elsewhere: (file, test) that does it.
 COVERED_ELSEWHERE = {
+    "preset": ("test_arrn_model.py", "test_preset_follows_layout"),
     "attention_init": ("test_arrn_model.py", "test_attention_weights_init_and_rrn_lstm_ones"),
     "skip_empty_bodies": ("test_arrn_model.py", "test_bodies_are_pooled_symmetrically_and_skipping_is_exact"),
     "checkpoint": ("test_arrn_model.py", "test_checkpointing_gives_the_same_loss_and_gradients"),

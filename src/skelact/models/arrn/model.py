@@ -24,7 +24,7 @@ works on whatever coordinates it is given). Any ``T`` works unless ``readout="co
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -35,39 +35,27 @@ from ...data.layouts import Layout, get_layout
 from ...errors import ConfigError
 from ...evaluation.fusion import fit_fusion_alpha, fused_log_scores
 from ..registry import register_model
+from .config import (  # noqa: F401  (ATTENTION_INITS, LAYOUT_PRESETS, PRESETS, ARRNOptions: re-exported)
+    ATTENTION_INITS,
+    BODY_POOLS,
+    LAYOUT_PRESETS,
+    PRESETS,
+    READOUTS,
+    STREAMS,
+    ARRNOptions,
+    resolve_config,
+)
 from .lines import line_features
 from .rrn import RecurrentRelationalNetwork
 
 __all__ = [
     "ARRNLSTM",
     "ARRNStream",
-    "LAYOUT_PRESETS",
     "NodeAttention",
-    "PRESETS",
     "StackedLSTM",
     "arrn_lstm",
+    "build_arrn_lstm",
 ]
-
-STREAMS = ("joint", "line")
-READOUTS = ("mean", "last", "concat")
-BODY_POOLS = ("mean", "max")
-ATTENTION_INITS = ("ones", "random")
-
-#: Per-dataset settings of Sec. 4.1: embedding size M and mid LSTM layer size. (Sec. 4.1's input
-#: frames T, 100 / 25 / 20, are the configs' ``data.frames``; the builder takes ``frames=``.)
-PRESETS: dict[str, dict[str, int]] = {
-    "ntu": {"embed_dim": 50, "mid_size": 512},
-    "florence3d": {"embed_dim": 20, "mid_size": 256},
-    "msr3d": {"embed_dim": 20, "mid_size": 256},
-}
-#: Preset used when none is named, by layout.
-LAYOUT_PRESETS: dict[str, str] = {
-    "ntu25": "ntu",
-    "openpose18": "ntu",
-    "kinect20": "msr3d",
-    "florence15": "florence3d",
-    "florence8": "florence3d",
-}
 
 
 class NodeAttention(nn.Module):
@@ -337,91 +325,28 @@ class ARRNLSTM(nn.Module):
 # --------------------------------------------------------------------------- builder ------------
 
 
-@dataclass
-class ARRNOptions:
-    """Every switch of the paper's Tables 1-2 and Sec. 4.1; ``None`` = from the preset / derived."""
-
-    attention: bool = True  # ARRN (mask, eq. 9) vs RRN
-    iterations: int = 5  # E
-    embed_dim: int | None = None  # M (preset: 50 / 20 / 20)
-    message_hidden: int | None = None  # width of f's hidden layers (default M)
-    attention_dim: int = 256  # FC of eq. 9
-    lstm_layers: int = 3  # H
-    hidden_size: int = 512  # h, output of the last LSTM layer
-    mid_size: int | None = None  # middle LSTM layer(s) (preset: 512 / 256 / 256)
-    lstm_sizes: tuple[int, ...] | None = None  # explicit per-layer sizes (overrides the three above)
-    readout: str = "mean"  # eq. 11: "mean" | "last" | "concat"
-    dropout: float = 0.0
-    body_pool: str = "mean"  # "mean" | "max"
-    attention_init: str = "ones"  # "ones" | "random"
-    skip_empty_bodies: bool = True
-    checkpoint: bool = False  # recompute RRN messages in backward (memory for compute)
-    label_smoothing: float = 0.0  # of each stream's cross-entropy (not in the paper)
-
-
-def _resolve(options: dict[str, Any], preset: str) -> ARRNOptions:
-    known = {f.name for f in fields(ARRNOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"arrn_lstm: unknown option(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
-    opts = ARRNOptions(**options)
-    for key, value in PRESETS[preset].items():
-        if getattr(opts, key) is None:
-            setattr(opts, key, value)
-    if opts.message_hidden is None:
-        opts.message_hidden = opts.embed_dim
-    if opts.lstm_sizes is None:
-        h = opts.lstm_layers
-        opts.lstm_sizes = tuple(opts.mid_size if 0 < k < h - 1 else opts.hidden_size for k in range(h))
-    else:
-        opts.lstm_sizes = tuple(int(s) for s in opts.lstm_sizes)
-        if "lstm_layers" in options and len(opts.lstm_sizes) != opts.lstm_layers:
-            raise ConfigError(f"arrn_lstm: lstm_sizes has {len(opts.lstm_sizes)} layers "
-                              f"but lstm_layers={opts.lstm_layers}")
-        opts.lstm_layers, opts.hidden_size = len(opts.lstm_sizes), opts.lstm_sizes[-1]
-
-    checks = {
-        "iterations": opts.iterations >= 1,
-        "embed_dim": opts.embed_dim >= 1,
-        "message_hidden": opts.message_hidden >= 1,
-        "attention_dim": opts.attention_dim >= 1,
-        "lstm_layers": opts.lstm_layers >= 1,
-        "lstm_sizes": len(opts.lstm_sizes) >= 1 and min(opts.lstm_sizes) >= 1,
-        "readout": opts.readout in READOUTS,
-        "dropout": 0.0 <= opts.dropout < 1.0,
-        "body_pool": opts.body_pool in BODY_POOLS,
-        "attention_init": opts.attention_init in ATTENTION_INITS,
-    }
-    bad = [k for k, ok in checks.items() if not ok]
-    if bad:
-        raise ConfigError(f"arrn_lstm: invalid value for {bad[0]}: {getattr(opts, bad[0])!r}")
-    return opts
-
-
 @register_model("arrn_lstm")
-def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int = 3,
-              stream: str = "two_stream", preset: str | None = None, frames: int | None = None,
-              **options: Any) -> ARRNLSTM:
-    """Build (two-stream) (A)RRN-LSTM for ``layout``; options are the fields of :class:`ARRNOptions`.
+def build_arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int = 3,
+                    stream: str = "two_stream", preset: str | None = None, frames: int | None = None,
+                    **options: Any) -> ARRNLSTM:
+    """Build (two-stream) (A)RRN-LSTM for ``layout``; options are the fields of
+    :class:`~skelact.models.arrn.config.ARRNOptions`.
 
     ``preset`` (``"ntu"``, ``"florence3d"``, ``"msr3d"``) sets M and the mid LSTM size of Sec. 4.1;
-    by default it follows the layout (:data:`LAYOUT_PRESETS`). Explicit options win over the preset.
+    by default it follows the layout (:data:`~skelact.models.arrn.config.LAYOUT_PRESETS`). Explicit
+    options win over the preset (:func:`~skelact.models.arrn.config.resolve_config`).
     ``frames`` is the clip length ``T`` (the training engine passes ``data.frames``); only
     ``readout="concat"`` depends on it, and needs it. The resolved settings are stored as
     ``model.hparams``.
 
-    >>> m = arrn_lstm(num_classes=20, layout="kinect20", stream="joint", attention=False)  # doctest: +SKIP
+    >>> build_arrn_lstm(num_classes=20, layout="kinect20", stream="joint", attention=False)  # doctest: +SKIP
     """
     lay = get_layout(layout)
     if stream not in (*STREAMS, "two_stream"):
         raise ConfigError(f"arrn_lstm: stream must be 'joint', 'line' or 'two_stream', got {stream!r}")
-    preset = LAYOUT_PRESETS.get(lay.name, "ntu") if preset is None else preset
-    if preset not in PRESETS:
-        raise ConfigError(f"arrn_lstm: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    opts = resolve_config(preset, lay, **options)
     if num_classes < 1 or in_channels < 1:
         raise ConfigError("arrn_lstm: num_classes and in_channels must be >= 1")
-    opts = _resolve(options, preset)
     if frames is not None and int(frames) < 1:
         raise ConfigError(f"arrn_lstm: frames must be >= 1, got {frames!r}")
     if opts.readout == "concat" and frames is None:
@@ -439,5 +364,9 @@ def arrn_lstm(num_classes: int, layout: str | Layout = "ntu25", in_channels: int
     hparams["lstm_sizes"] = list(opts.lstm_sizes)  # plain lists: YAML/JSON friendly
     hparams["frames"] = None if frames is None else int(frames)
     model.hparams = {"num_classes": num_classes, "layout": lay.name, "in_channels": in_channels,
-                     "stream": stream, "preset": preset, **hparams}
+                     "stream": stream, "preset": opts.preset, **hparams}
     return model
+
+
+#: The builder's former name, kept as an alias of :func:`build_arrn_lstm` (same function).
+arrn_lstm = build_arrn_lstm

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from skelact.repro.protocol import Context, _unit_split, build_config
     from skelact.repro.runner import resolve_store
     from skelact.repro.targets import ALL_TRAININGS, get_target
-    from skelact.repro.training import fit_and_score
     from skelact.train.config import load_config
+    from skelact.train.fit import fit_and_score
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -663,18 +663,19 @@ def test_compare_reports_pairs_units_and_seeds_both_reports_hold(tmp_path, capsy
 def test_last_epoch_protocol_trains_once_and_scores_only_the_last_epoch(msr_store, tmp_path, monkeypatch):
     """One training per unit and seed on all training subjects, the test subjects scored once after
     the last epoch, the fused row with the preset's fixed alpha (no cross-validation training)."""
-    from skelact.repro import protocol, training
+    from skelact.repro import protocol
     from skelact.repro.runner import reproduce
+    from skelact.train import fit
     from skelact.train.config import load_config
 
     calls = []
-    real = training.fit_and_score
+    real = fit.fit_and_score
 
     def spy(cfg, train_idx, eval_idx, **kw):
         calls.append((len(train_idx), len(eval_idx), kw))
         return real(cfg, train_idx, eval_idx, **kw)
 
-    monkeypatch.setattr(training, "fit_and_score", spy)
+    monkeypatch.setattr(fit, "fit_and_score", spy)
     run = dict(store=str(msr_store), models=["arrn"], quick=True, units=["as1"], log=lambda s: None)
     real_build = protocol.build_config
 

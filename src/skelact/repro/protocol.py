@@ -401,7 +401,7 @@ def _run_last_epoch_unit(
     the test subjects are scored once, after the last epoch (with the weight average when the
     recipe keeps one); the fused row uses the preset's fixed ``fusion.alpha``. Nothing is chosen
     here, so nothing here can be chosen on the test subjects."""
-    from .training import fit_and_score
+    from ..train.fit import fit_and_score
 
     cfg, preset, overrides = build_config(ctx, training, unit, seed)
     train_idx, test_idx = _unit_split(ctx, unit)

@@ -193,9 +193,9 @@ def _job(args: tuple[Any, ...]) -> str:
     """One cross-validation training in a worker process: train, score, save ``.npz``."""
     import torch
 
+    from ..train.fit import fit_and_score
     from .protocol import Context, build_config
     from .targets import get_target, trainings_for
-    from .training import fit_and_score
 
     store, unit_key, settings, fold_train, fold_val, out, threads = args
     torch.set_num_threads(threads)

@@ -55,7 +55,10 @@ from .data import SkeletonDataModule
 from .inputs import build_experiment_model, open_store
 from .module import ActionModule, AIMScheduleModule, module_class
 
-__all__ = ["evaluate_checkpoint", "forecast_error", "run", "run_experiment", "run_protocol"]
+__all__ = [
+    "Experiment", "evaluate_checkpoint", "forecast_error", "prepare_experiment", "run", "run_experiment",
+    "run_protocol",
+]  # fmt: skip
 
 log = logging.getLogger("skelact.train")
 
@@ -350,6 +353,35 @@ def _fusion(
     return info
 
 
+@dataclasses.dataclass
+class Experiment:
+    """What one training is set up from: the config (as the run uses it), its store, the model and
+    its input spec, the data module and the Lightning module around the model."""
+
+    cfg: ExperimentConfig
+    store: Any
+    model: torch.nn.Module
+    spec: Any
+    dm: SkeletonDataModule
+    module: ActionModule
+
+
+def prepare_experiment(cfg: ExperimentConfig) -> Experiment:
+    """Seed, open the store, resolve the input spec and build the model, the data module and the
+    Lightning module: the set-up shared by :func:`run_experiment` and
+    :func:`skelact.train.fit.fit_and_score`. A config without a validation split gets a plateau
+    schedule that watches the training loss (:func:`_without_validation`); one test sample goes
+    through the model first (:func:`_check_input`)."""
+    store = open_store(cfg)
+    seed_everything(cfg.seed, workers=True, verbose=False)
+    model, spec = build_experiment_model(cfg, store)
+    dm = SkeletonDataModule(cfg, spec=spec, store=store)
+    cfg = _without_validation(cfg) if not dm.has_validation else cfg
+    _check_input(cfg, model, dm)
+    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
+    return Experiment(cfg, store, model, spec, dm, module)
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     out_dir: str | os.PathLike,
@@ -380,14 +412,9 @@ def run_experiment(
     if resume and (out / METRICS_FILE).exists():
         return json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
     started = time.time()
-    store = open_store(cfg)
-    seed_everything(cfg.seed, workers=True, verbose=False)
-    model, spec = build_experiment_model(cfg, store)
-    dm = SkeletonDataModule(cfg, spec=spec, store=store)
-    cfg = _without_validation(cfg) if not dm.has_validation else cfg
-    _check_input(cfg, model, dm)
+    exp = prepare_experiment(cfg)
+    cfg, dm, module = exp.cfg, exp.dm, exp.module
     _prepare_run_dir(cfg, out, resume)
-    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
     trainer, checkpoint_cb = build_trainer(cfg, out, has_val=dm.has_validation, module=module)
 
     last = out / "checkpoints" / "last.ckpt"

@@ -1,13 +1,12 @@
-"""One training on explicit store positions, scoring a held-out set at chosen epochs.
+"""One training on explicit store positions, scoring a held-out set after chosen epochs.
 
-Built on the training engine's pieces (:class:`~skelact.train.data.SkeletonDataModule`,
-:func:`~skelact.train.checkpoint.build_model`, :func:`~skelact.train.module.module_class`,
-:func:`~skelact.train.runner.build_trainer`, :class:`~skelact.train.callbacks.EpochSeed`), so a
-training here is the same as ``skelact train`` with ``data.train_indices`` / ``data.test_indices``
-(same transforms, batching, optimiser, schedule, AS-GCN warm-up and per-epoch seeding), without
-checkpoints or logs. A :class:`ScoreRecorder` callback scores the held-out set at the end of the
-epochs asked for: every epoch for a cross-validation fold, only the chosen epochs for the final
-training (the test set is then scored exactly once per chosen epoch).
+The reproduction's and the recipe choice's training (:func:`fit_and_score`). It sets up exactly as
+``skelact train`` does, through the same :func:`~skelact.train.runner.prepare_experiment` (store,
+input spec, model, data module, Lightning module) and :func:`~skelact.train.runner.build_trainer`
+(optimiser, schedule, weight averaging, AS-GCN warm-up), plus per-epoch seeding, so a training
+here is ``skelact train`` with ``data.train_indices`` / ``data.test_indices``, without checkpoints
+or logs. A :class:`ScoreRecorder` callback scores the held-out set after the epochs asked for
+(every epoch for a cross-validation fold, only the last for a reproduction unit).
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from typing import Any, cast
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.seed import seed_everything
 from pytorch_lightning.callbacks import WeightAveraging
 
 from ..evaluation.scores import collect_scores
-from ..train.config import ExperimentConfig, config_to_dict
+from .config import ExperimentConfig
 
 __all__ = ["Recorded", "ScoreRecorder", "fit_and_score"]
 
@@ -111,11 +109,9 @@ def fit_and_score(
     ``cfg.data.protocol`` still decides the class numbering (MSR subsets: 8 classes); its split is
     not used.
     """
-    from ..train.callbacks import EpochSeed
-    from ..train.data import SkeletonDataModule
-    from ..train.inputs import build_experiment_model, open_store
-    from ..train.module import AIMScheduleModule, module_class
-    from ..train.runner import build_trainer
+    from .callbacks import EpochSeed
+    from .module import AIMScheduleModule
+    from .runner import build_trainer, prepare_experiment
 
     _quiet()
     data = dataclasses.replace(
@@ -127,12 +123,9 @@ def fit_and_score(
     train = dataclasses.replace(cfg.train, epochs=int(epochs), progress=False)
     cfg = dataclasses.replace(cfg, data=data, train=train)
     started = time.time()
-    seed_everything(cfg.seed, workers=True, verbose=False)
-    store = open_store(cfg)
-    model, spec = build_experiment_model(cfg, store)
-    dm = SkeletonDataModule(cfg, spec=spec, store=store)
-    module = module_class(model)(config_to_dict(cfg), spec.to_dict(), model)
-    trainer, _ = build_trainer(cfg, None, has_val=False, module=module)
+    exp = prepare_experiment(cfg)
+    model, spec, dm, module = exp.model, exp.spec, exp.dm, exp.module
+    trainer, _ = build_trainer(exp.cfg, None, has_val=False, module=module)
     offset = cfg.train.aim.warmup_epochs if isinstance(module, AIMScheduleModule) else 0
     wanted = None if score_epochs is None else sorted({int(e) for e in score_epochs})
     if wanted is not None and (not wanted or wanted[0] < 1 or wanted[-1] > epochs):
@@ -159,7 +152,7 @@ def fit_and_score(
 def _forecast(model: torch.nn.Module, dm: Any) -> tuple[dict[str, Any] | None, dict[str, np.ndarray] | None]:
     """Future-pose error on the evaluation loader and the forecast of its first clip (None, None
     for a model without a prediction head)."""
-    from ..train.runner import forecast_error
+    from .runner import forecast_error
 
     result = forecast_error(model, dm, "test")
     if result is None:

@@ -79,8 +79,8 @@ def make_batch(n: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.randint(0, 60, (n,))
 
 
-def bench_model(variant: str, n: int, t: int, reps: int) -> dict:
-    model = build("asgcn", num_classes=60, layout="ntu25", variant=variant)
+def bench_model(preset: str, n: int, t: int, reps: int) -> dict:
+    model = build("asgcn", num_classes=60, layout="ntu25", preset=preset)
     params = sum(p.numel() for p in model.parameters())
     x, y = make_batch(n, t)
     model.eval()
@@ -104,7 +104,7 @@ def bench_model(variant: str, n: int, t: int, reps: int) -> dict:
     train_flops = counted_flops(step)
     train_s = best_time(step, max(1, reps - 1))
     return dict(
-        variant=variant,
+        preset=preset,
         params=params,
         n=n,
         t=t,
@@ -164,8 +164,8 @@ def inference_child(n: int, t: int, reps: int) -> None:
     print(json.dumps(dict(infer_s=seconds, infer_flops=flops, sgemm=sgemm)))
 
 
-def top_ops(variant: str, n: int, t: int, rows: int = 10) -> list[tuple[str, float]]:
-    model = build("asgcn", num_classes=60, layout="ntu25", variant=variant).eval()
+def top_ops(preset: str, n: int, t: int, rows: int = 10) -> list[tuple[str, float]]:
+    model = build("asgcn", num_classes=60, layout="ntu25", preset=preset).eval()
     x, _ = make_batch(n, t)
     with torch.inference_mode():
         model(x)
@@ -222,7 +222,7 @@ def main() -> None:
     for r in rows:
         inf_rate, tr_rate = r["infer_flops"] / r["infer_s"], r["train_flops"] / r["train_s"]
         lines.append(
-            f"| {r['variant']} | {r['params'] / 1e6:.2f} M | {r['infer_s'] * 1e3:.0f} "
+            f"| {r['preset']} | {r['params'] / 1e6:.2f} M | {r['infer_s'] * 1e3:.0f} "
             f"| {r['n'] / r['infer_s']:.2f} "
             f"| {r['infer_flops'] / 1e9:.1f} | {inf_rate / 1e9:.1f} ({inf_rate / sgemm:.2f}) "
             f"| {r['train_s'] * 1e3:.0f} | {r['n'] / r['train_s']:.2f} | {r['train_flops'] / 1e9:.1f} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ TINY = dict(
     dropout=0.0,
 )
 LAYOUTS = {"ntu25": 25, "openpose18": 18}
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints"
 
 
 def _x(n=2, t=12, v=25, m=2, c=3):
@@ -126,15 +128,15 @@ def _combos():
             yield dict(layout=layout, pred=pred, links=links, L=order)
         for c, p0 in itertools.product(range(1, 6), (0.95, 0.0)):
             yield dict(layout=layout, pred=pred, links="as", L=2, C=c, P0=p0)
-        for variant_opts in (
-            dict(variant="official"),
-            dict(variant="official", links="s"),
+        for preset_opts in (
+            dict(preset="official"),
+            dict(preset="official", links="s"),
             dict(edge_importance=False),
             dict(hard_links=True, act_self_loops=True),
             dict(s_links="hops", L=3),
             dict(data_bn="none", init="official"),
         ):
-            yield dict(layout=layout, pred=pred, **variant_opts)
+            yield dict(layout=layout, pred=pred, **preset_opts)
     yield dict(layout="ntu25", pred=True, bone_variant="pyskl")
 
 
@@ -214,13 +216,39 @@ def test_presets_and_aliases():
         cfg.lambda_act,
     ) == (2, 5, 0.5, False, 3, 0.25)
     assert resolve_config("paper", links="a").order == 1
-    m = build("asgcn", num_classes=3, layout="openpose18", variant="official", C=4, **TINY)
+    m = build("asgcn", num_classes=3, layout="openpose18", preset="official", C=4, **TINY)
     assert (
-        m.hparams["variant"] == "official"
+        m.hparams["preset"] == "official"
         and m.hparams["num_link_types"] == 4
         and m.hparams["layout"] == "openpose18"
     )
     assert ASGCNConfig().to_dict() == resolve_config().to_dict()
+
+
+def test_variant_is_the_deprecated_spelling_of_preset():
+    """Configs and checkpoints from before the rename name the preset ``variant``: still built, with a
+    ``DeprecationWarning`` naming the new key; both keys given and different is an error."""
+    with pytest.warns(DeprecationWarning, match="'preset'"):
+        m = build("asgcn", num_classes=3, layout="ntu25", variant="official", **TINY)
+    assert m.config.preset == "official" and m.hparams["preset"] == "official" and "variant" not in m.hparams
+    assert m.hparams == build("asgcn", num_classes=3, layout="ntu25", preset="official", **TINY).hparams
+    with pytest.warns(DeprecationWarning, match="'preset'"):
+        assert resolve_config(preset="official", variant="official").preset == "official"
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="variant.*preset"):
+        resolve_config(preset="paper", variant="official")
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="variant.*preset"):
+        build("asgcn", num_classes=3, preset="official", variant="paper", **TINY)
+
+
+def test_a_checkpoint_saved_with_variant_still_loads():
+    """``tests/fixtures/checkpoints/asgcn.ckpt`` was written with ``model.options.variant: paper``."""
+    from skelact.models.checkpoint import read_saved_checkpoint
+
+    saved = read_saved_checkpoint(FIXTURES / "asgcn.ckpt")
+    assert saved.model_options.get("variant") == "paper" and "preset" not in saved.model_options
+    with pytest.warns(DeprecationWarning, match="'preset'"):
+        model = saved.build_model()
+    assert model.config.preset == "paper"
 
 
 @pytest.mark.parametrize(
@@ -235,7 +263,10 @@ def test_presets_and_aliases():
         (dict(temporal_kernel=4), "temporal_kernel"),
         (dict(strides=(1,)), "strides"),
         (dict(wibble=1), "wibble"),
-        (dict(variant="nope"), "variant"),
+        (dict(preset="nope"), "preset"),
+        pytest.param(
+            dict(variant="nope"), "preset", marks=pytest.mark.filterwarnings("ignore::DeprecationWarning")
+        ),
         (dict(L=2, order=3), "given twice"),
         (dict(pred_collapse=((8, 4, 1),)), "pred_collapse"),
     ],
@@ -271,7 +302,7 @@ def test_prediction_is_residual_to_the_last_observed_pose():
 def test_prediction_loss_bodies():
     x, y = _x(t=12), torch.tensor([0, 1])
     paper = build("asgcn", num_classes=3, layout="ntu25", **TINY).eval()
-    official = build("asgcn", num_classes=3, layout="ntu25", variant="official", **TINY).eval()
+    official = build("asgcn", num_classes=3, layout="ntu25", preset="official", **TINY).eval()
     z = x.clone()
     z[1, :, -3:, :, 1] += 1.0  # move only body 1's target of the two-body sample
     with torch.no_grad():
@@ -306,10 +337,10 @@ def test_head_structure_follows_fig_7():
 
 def test_parameter_counts_are_reported():
     counts = {}
-    for variant, layout in itertools.product(("paper", "official"), LAYOUTS):
-        m = build("asgcn", num_classes=60 if layout == "ntu25" else 400, layout=layout, variant=variant)
+    for preset, layout in itertools.product(("paper", "official"), LAYOUTS):
+        m = build("asgcn", num_classes=60 if layout == "ntu25" else 400, layout=layout, preset=preset)
         groups = m.parameter_groups()
-        counts[(variant, layout)] = {k: sum(p.numel() for p in g) for k, g in groups.items()}
+        counts[(preset, layout)] = {k: sum(p.numel() for p in g) for k, g in groups.items()}
     for key, c in counts.items():
         print(f"AS-GCN {key[0]:8s} {key[1]:10s} " + "  ".join(f"{k}={v:,}" for k, v in c.items()))
     # Backbone ASGC weights by hand (eq. 5 + eq. 4: one d_in x d_out matrix per kernel), paper on NTU:

@@ -586,7 +586,7 @@ def test_every_aim_and_prediction_option_warns_when_its_module_is_off(key):
 # ---------------------------------------------------------------------- coverage registry ---
 #: Options proven by an effect test elsewhere: (file, test) that does it.
 COVERED_ELSEWHERE = {
-    "variant": ("test_asgcn_model.py", "test_presets_and_aliases"),
+    "preset": ("test_asgcn_model.py", "test_presets_and_aliases"),
     "prediction_head": ("test_asgcn_model.py", "test_recognition_ignores_the_prediction_target_frames"),
     "pred_zero_init": ("test_asgcn_model.py", "test_pred_zero_init_starts_the_head_at_zero_velocity"),
     "edge_importance": ("test_asgcn_switches.py", "test_edge_importance_reaches_every_block"),

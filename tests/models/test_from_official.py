@@ -62,12 +62,12 @@ def fixture_keys() -> dict:
 @pytest.fixture(scope="module")
 def ntu_official():
     torch.manual_seed(0)
-    return build("asgcn", num_classes=60, layout="ntu25", variant="official").eval()
+    return build("asgcn", num_classes=60, layout="ntu25", preset="official").eval()
 
 
 def _tiny():
     torch.manual_seed(0)
-    return build("asgcn", num_classes=CLASSES, layout="ntu25", variant="official", **TINY).eval()
+    return build("asgcn", num_classes=CLASSES, layout="ntu25", preset="official", **TINY).eval()
 
 
 def _random_official(model, seed: int = 0) -> tuple[dict, dict]:
@@ -497,7 +497,7 @@ def test_gcn_bias_is_each_kernels_bias_weighted_by_its_row_sums():
     assert plain(torch.zeros_like(x), act).abs().max() == 0
     assert with_bias.bias.shape == (5, 5)
     # in the model: one (K, d_out) bias per block, zero under the official initialisation
-    m = build("asgcn", num_classes=CLASSES, layout="ntu25", variant="official", **TINY)
+    m = build("asgcn", num_classes=CLASSES, layout="ntu25", preset="official", **TINY)
     assert [tuple(b.gcn.bias.shape) for b in m.backbone] == [(7, 8), (7, 16)]
     assert all(float(b.gcn.bias.detach().abs().max()) == 0 for b in m.backbone)
 
@@ -505,8 +505,8 @@ def test_gcn_bias_is_each_kernels_bias_weighted_by_its_row_sums():
 def test_aim_encoder_nri_wiring():
     """``aim_encoder="nri"``: the second joint MLP reads the aggregated links alone (width H, not
     H + F C) and the second link MLP also reads the first links; logits change with that skip."""
-    eq2 = build("asgcn", num_classes=CLASSES, layout="ntu25", variant="official", aim_encoder="eq2", **TINY)
-    nri = build("asgcn", num_classes=CLASSES, layout="ntu25", variant="official", **TINY).eval()
+    eq2 = build("asgcn", num_classes=CLASSES, layout="ntu25", preset="official", aim_encoder="eq2", **TINY)
+    nri = build("asgcn", num_classes=CLASSES, layout="ntu25", preset="official", **TINY).eval()
     h, fc = TINY["aim_hidden"], TINY["aim_frames"] * 3
     assert eq2.aim.encoder.node_mlps[1][0].in_features == h + fc and eq2.aim.encoder.edge_mlps[1].skip is None
     assert (
@@ -539,7 +539,7 @@ def test_recurrent_decoder_messages_come_from_the_state():
         assert torch.equal(*first) != sees_others, cls.__name__
         assert not torch.equal(*later)  # from the second step on, the state carries the others
     assert isinstance(
-        build("asgcn", num_classes=CLASSES, variant="official", **TINY).aim.decoder, RecurrentDecoder
+        build("asgcn", num_classes=CLASSES, preset="official", **TINY).aim.decoder, RecurrentDecoder
     )
 
 

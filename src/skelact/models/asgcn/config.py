@@ -1,4 +1,5 @@
-"""AS-GCN options: one dataclass, two presets (``"paper"``, ``"official"``), short aliases.
+"""AS-GCN options: one dataclass, two presets (``"paper"``, ``"official"``), short aliases, one
+resolver (:func:`resolve_config`).
 
 Every ablation of the paper's Tables 1-3 is one option (see ``docs/models/asgcn.md``):
 
@@ -7,8 +8,9 @@ Every ablation of the paper's Tables 1-3 is one option (see ``docs/models/asgcn.
   ``ghost_prior`` (``P0``; ``0`` removes the ghost link type altogether).
 * Table 3, prediction head: ``prediction_head`` (``pred``) on / off, for ``order`` 1..4.
 
-A preset fills every option; keyword options given by the user override it. Unknown keys and bad
-values raise :class:`~skelact.errors.ConfigError` naming the key.
+A preset (``preset=``; ``variant=`` is its deprecated former spelling) fills every option; keyword
+options given by the user override it. Unknown keys and bad values raise
+:class:`~skelact.errors.ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ _PAPER_STRIDES = (1, 1, 1, 2, 1, 1, 2, 1, 1)  # Fig. 6: T = 300, 150, 75
 class ASGCNConfig:
     """Resolved AS-GCN options (defaults = the ``"paper"`` preset)."""
 
-    variant: str = "paper"
+    #: the preset the other options were filled from (:data:`PRESETS`).
+    preset: str = "paper"
     # --- links (Sec. 4.1-4.3, Table 1) ---
     #: "s": S-links only (no AIM); "a": A-links + the skeleton graph (order forced to 1);
     #: "as": A-links + S-links (ASGC = SGC + lambda AGC).
@@ -194,7 +197,7 @@ PREDICTION_OPTIONS = (
 def _warn_ignored(cfg: ASGCNConfig, given: dict[str, Any]) -> None:
     """Warn about every option set to another value than its preset's that this configuration does
     not use (a value equal to the preset's changes nothing either way)."""
-    defaults = ASGCNConfig(**PRESETS[cfg.variant])
+    defaults = ASGCNConfig(**PRESETS[cfg.preset])
     unused: list[tuple[str, str]] = []
     if not cfg.uses_aim:
         unused += [(k, f"links={cfg.links!r} has no A-link inference module") for k in AIM_OPTIONS]
@@ -211,11 +214,36 @@ def _fail(key: str, message: str) -> None:
     raise ConfigError(f"asgcn option {key!r}: {message}")
 
 
-def resolve_config(variant: str = "paper", **options: Any) -> ASGCNConfig:
-    """Preset ``variant`` updated by ``options`` (aliases allowed), validated."""
-    if variant not in PRESETS:
-        _fail("variant", f"unknown preset {variant!r} (known: {', '.join(PRESETS)})")
-    known = {f.name for f in dataclasses.fields(ASGCNConfig)} - {"variant"}
+#: The former name of the preset keyword, still accepted (with a ``DeprecationWarning``).
+DEPRECATED_PRESET_KEY = "variant"
+
+
+def resolve_config(preset: str | None = None, **options: Any) -> ASGCNConfig:
+    """Preset ``preset`` (default ``"paper"``) updated by ``options`` (aliases allowed), validated.
+
+    ``variant=`` is accepted as the deprecated spelling of ``preset=`` (configs and checkpoints
+    written before the rename): a ``DeprecationWarning``, and a ``ConfigError`` when both are given
+    and differ.
+    """
+    if DEPRECATED_PRESET_KEY in options:
+        old = options.pop(DEPRECATED_PRESET_KEY)
+        warnings.warn(
+            f"asgcn option {DEPRECATED_PRESET_KEY!r} is deprecated: name the preset with 'preset' "
+            f"(preset: {old})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if preset is not None and preset != old:
+            _fail(
+                DEPRECATED_PRESET_KEY,
+                f"{old!r} differs from preset={preset!r}; give the preset once, as 'preset'",
+            )
+        preset = old
+    if preset is None:
+        preset = "paper"
+    if preset not in PRESETS:
+        _fail("preset", f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    known = {f.name for f in dataclasses.fields(ASGCNConfig)} - {"preset"}
     given: dict[str, Any] = {}
     for key, value in options.items():
         name = ALIASES.get(key, key)
@@ -224,7 +252,7 @@ def resolve_config(variant: str = "paper", **options: Any) -> ASGCNConfig:
         if name in given:
             _fail(key, f"given twice (as {name!r} and an alias)")
         given[name] = value
-    values = {**PRESETS[variant], **given, "variant": variant}
+    values = {**PRESETS[preset], **given, "preset": preset}
     for key in ("channels", "strides", "pred_refine"):
         if key in values:
             values[key] = tuple(int(v) for v in values[key])

@@ -422,12 +422,14 @@ def _present_bodies(x: torch.Tensor) -> torch.Tensor:
 
 @register_model("asgcn")
 def build_asgcn(
-    num_classes: int, layout: str = "ntu25", in_channels: int = 3, variant: str = "paper", **options: Any
+    num_classes: int, layout: str = "ntu25", in_channels: int = 3, preset: str | None = None, **options: Any
 ) -> ASGCN:
-    """Build AS-GCN from a preset (``variant="paper" | "official"``) and option overrides.
+    """Build AS-GCN from a preset (``preset="paper" | "official"``, default ``"paper"``) and option
+    overrides (:func:`~skelact.models.asgcn.config.resolve_config`; ``variant=`` is the preset's
+    deprecated former name).
 
     Options and aliases: :mod:`skelact.models.asgcn.config` (e.g. ``links="as"``, ``L=4``, ``C=3``,
     ``P0=0.95``, ``pred=True``, ``lambda_act=0.5``, ``horizon=10``, ``aim_hidden=128``, ``K=2``,
     ``tau=0.5``, ``dropout=0.5``, ``bone_variant="pyskl"``, ``edge_importance=True``).
     """
-    return ASGCN(num_classes, layout, in_channels, resolve_config(variant, **options))
+    return ASGCN(num_classes, layout, in_channels, resolve_config(preset, **options))

@@ -462,7 +462,7 @@ def from_official_state_dicts(
         (``scripts/check_official_parity.py``); evaluation links differ by design: the official
         code samples Gumbel noise at test time, ours take the noiseless argmax.
     """
-    model = build_asgcn(num_classes, layout, in_channels, variant="official", **options)
+    model = build_asgcn(num_classes, layout, in_channels, preset="official", **options)
     rules = official_rules(model)
     expected = _expected_official(model, rules)
     given = {
@@ -529,7 +529,7 @@ def from_official(
     >>> import torch
     >>> from skelact.models import build, from_official
     >>> from skelact.models.asgcn.official import to_official_state_dicts
-    >>> m1, m2 = to_official_state_dicts(build("asgcn", num_classes=60, variant="official"))
+    >>> m1, m2 = to_official_state_dicts(build("asgcn", num_classes=60, preset="official"))
     >>> model = from_official("asgcn", m1, m2, num_classes=60, layout="ntu25")
     >>> model(torch.zeros(1, 3, 40, 25, 2)).shape
     torch.Size([1, 60])

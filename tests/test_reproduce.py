@@ -392,6 +392,30 @@ def test_reproduce_jobs_train_in_worker_processes_to_the_same_results(msr_store,
     assert _unit_results(out / "units") == serial
 
 
+def test_reproduce_on_a_local_ray_cluster_writes_the_same_unit_records(msr_store, tmp_path):
+    """``--ray``: the model runs as tasks of a Ray instance with two worker CPUs give the same unit
+    results and records as one after the other in this process."""
+    import ray
+
+    from skelact.repro import reproduce
+
+    kw = dict(store=msr_store, quick=True, seeds=[0], models=["rrn", "asgcn"], threads=1, log=lambda s: None)
+    reproduce(["msr3d"], out=tmp_path / "serial", work_dir=tmp_path / "w_serial", **kw)
+    serial = _unit_results(tmp_path / "w_serial")
+    logs: list[str] = []
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        result = reproduce(["msr3d"], out=tmp_path / "ray", work_dir=tmp_path / "w_ray", ray="local",
+                           **{**kw, "log": logs.append})  # fmt: skip
+        assert ray.is_initialized()  # a cluster the caller started is left running
+    finally:
+        ray.shutdown()
+    assert any("2 model run(s) as Ray tasks" in line and "2 CPU(s) in the cluster" in line for line in logs)
+    assert len(result["entries"]) == 4
+    assert _unit_results(tmp_path / "w_ray") == serial
+    assert _unit_results(tmp_path / "ray" / "units") == serial
+
+
 def test_reproduce_refuses_bad_arguments(tmp_path, msr_store):
     from skelact.repro import reproduce
 

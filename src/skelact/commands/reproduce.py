@@ -112,6 +112,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--threads", type=int, metavar="N", help="torch CPU threads of each process (default: torch's)"
     )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the model runs as tasks on a Ray cluster (e.g. auto, ray://HEAD:10001; 'local' starts "
+        "one on this machine) instead of --jobs local processes; needs pip install 'skelact[cluster]' "
+        "and the work dir on a filesystem every node shares",
+    )
     p.set_defaults(func=run)
 
 
@@ -215,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         results=True if args.results is None else (None if args.results == "none" else args.results),
         jobs=args.jobs,
         threads=args.threads,
+        ray=args.ray,
     )
     print(f"wrote {result['markdown']} and {result['json']}")
     return 0

@@ -52,6 +52,7 @@ from .targets import ASGCN_SMALL_WIDTH, QUICK_WIDTH, Target, Training, Unit
 __all__ = [
     "Context",
     "augmentation_specs",
+    "publish",
     "build_config",
     "config_digest",
     "store_identity",
@@ -334,7 +335,7 @@ def _record_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path
     return unit_path(ctx.results_dir, ctx.target.name, training.key, unit.key, seed)
 
 
-def _publish(
+def publish(
     ctx: Context,
     training: Training,
     unit: Unit,
@@ -375,7 +376,7 @@ def _earlier(
         if cached is not None:
             ctx.log(f"{what}: done earlier ({path})")
             if path.parent == unit_dir:  # e.g. trained before the records folder existed
-                _publish(ctx, training, unit, seed, cached)
+                publish(ctx, training, unit, seed, cached)
             return True, cached
     if ctx.cached_only:
         ctx.log(f"{what}: not run yet (left out of the report)")
@@ -465,7 +466,7 @@ def _run_last_epoch_unit(
         "wall_time_s": round(final.wall_time_s, 2),
     }  # fmt: skip
     _write_json(result, unit_dir / RESULT_FILE)
-    _publish(ctx, training, unit, seed, result)
+    publish(ctx, training, unit, seed, result)
     return result
 
 
@@ -540,5 +541,5 @@ def _run_validation_unit(
         "wall_time_s": round(float(metrics.get("wall_time_s") or time.time() - started), 2),
     }
     _write_json(result, unit_dir / RESULT_FILE)
-    _publish(ctx, training, unit, seed, result)
+    publish(ctx, training, unit, seed, result)
     return result

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
-from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, run_unit
+from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, publish, run_unit
 from .provenance import code_version
 from .readme import update_readme
 from .report import data_facts, write_report
@@ -217,6 +217,53 @@ def _run_in_parallel(
             raise
 
 
+def _run_on_ray(
+    runs: Sequence[tuple[Context, Any, int, Any]],
+    address: str,
+    threads: int | None,
+    log: Callable[[str], None],
+) -> Iterator[tuple[int, Any, str | None]]:
+    """Run ``runs`` as Ray tasks on the cluster at ``address`` (``"local"``: a Ray instance started
+    here with this machine's cores); yields like :func:`_run_in_parallel`. Each task asks for
+    ``threads`` CPUs (default 1) and runs :func:`_unit_job` exactly as a local worker process does,
+    so the unit records are the same; the work directory must be reachable under the same path on
+    every node (a shared filesystem), the results come back to this process."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray: pip install 'skelact[cluster]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address == "local":
+            ray.init(num_cpus=os.cpu_count(), **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    cpus = int(threads or 1)
+    task = ray.remote(num_cpus=cpus, max_retries=0)(_unit_job)
+    log(f"{len(runs)} model run(s) as Ray tasks on {address} ({cpus} CPU(s) each; "
+        f"{int(ray.cluster_resources().get('CPU', 0))} CPU(s) in the cluster)")  # fmt: skip
+    pending = {
+        task.remote(_job_settings(ctx, threads), training.key, unit.key, seed,
+                    f"[{i + 1}/{len(runs)}] {ctx.target.name}"): i
+        for i, (ctx, unit, seed, training) in enumerate(runs)
+    }  # fmt: skip
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(ready[0])
+            try:
+                yield i, ray.get(ready[0]), None
+            except Exception as e:  # noqa: BLE001 - reported with its unit; the others go on
+                cause = getattr(e, "cause", None) or e
+                yield i, None, f"{type(cause).__name__}: {cause}"
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()
+
+
 def reproduce(
     targets: Sequence[str],
     *,
@@ -238,6 +285,7 @@ def reproduce(
     results: str | os.PathLike[str] | None | bool = True,
     jobs: int = 1,
     threads: int | None = None,
+    ray: str | None = None,
     log: Callable[[str], None] = _log_stderr,
 ) -> dict[str, Any]:
     """Reproduce the papers' results on ``targets`` and write ``out/reproduction.{md,json}``.
@@ -279,6 +327,9 @@ def reproduce(
             fails is reported and the others go on; the call raises at the end.
         threads: torch CPU threads of each model run (of each worker process with ``jobs > 1``;
             default: as they are); on a CPU, ``jobs`` x ``threads`` should not exceed the cores.
+        ray: run the model runs as tasks on the Ray cluster at this address (``"local"``: start
+            one here) instead of local processes (``jobs`` is then ignored; the cluster's CPUs
+            decide how many run at once); the same unit records and report as a local run.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
@@ -390,10 +441,11 @@ def reproduce(
         elapsed = time.time() - started
         log(f"{label} {training.key} {unit.name} seed {seed}: {summary} ({elapsed:.0f} s elapsed)")
 
-    if jobs > 1 and not report_only:
+    if (jobs > 1 or ray) and not report_only:
         done: dict[int, dict[str, Any]] = {}
         failed: list[str] = []
-        for i, result, error in _run_in_parallel(runs, jobs, threads, log):
+        results = _run_on_ray(runs, ray, threads, log) if ray else _run_in_parallel(runs, jobs, threads, log)
+        for i, result, error in results:
             ctx, unit, seed, training = runs[i]
             label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
             if error is not None:
@@ -401,6 +453,7 @@ def reproduce(
                 log(f"{failed[-1]} (FAILED; the other units go on)")
                 continue
             done[i] = result
+            publish(ctx, training, unit, seed, result)  # a record here too (a remote node wrote its own)
             finished(label, runs[i], result)
             for name in found:  # plan order, whatever the order of completion
                 found[name] = [done[j] for j in sorted(done) if runs[j][0].target.name == name]

@@ -10,7 +10,8 @@
   by the same loss through its own optimiser (if the model's ``refine_links`` lets the loss reach
   it; the official code freezes the AIM). The learning-rate schedule counts recognition epochs only.
 
-:func:`make_module` picks the right one for a config.
+:func:`module_class` picks the one of the training recipe the model declares in the registry
+(``register_model(name, training=...)``); :func:`make_module` builds a config's model and wraps it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import torch.nn.functional as F
 from torchmetrics.aggregation import CatMetric
 
 from ..evaluation.metrics import ClassificationMetrics, summarise
+from ..models.registry import NAME_ATTRIBUTE, training_recipe
 from .checkpoint import build_model
 from .config import ExperimentConfig, config_from_dict
 from .optim import build_optimizer, build_scheduler
 
-__all__ = ["AIMScheduleModule", "ActionModule", "make_module", "module_class"]
+__all__ = ["RECIPE_MODULES", "AIMScheduleModule", "ActionModule", "make_module", "module_class"]
 
 #: What a two-stream model's evaluation pass gathers for fitting the fusion weight.
 STREAM_SCORES = ("joint", "line", "labels")
@@ -217,16 +219,41 @@ class AIMScheduleModule(ActionModule):
             scheduler.step()
 
 
-def module_class(model: torch.nn.Module) -> type[ActionModule]:
-    """:class:`AIMScheduleModule` for models with an AIM (``aim_losses`` and
-    ``parameter_groups``), :class:`ActionModule` otherwise."""
-    if (
-        hasattr(model, "parameter_groups")
-        and hasattr(model, "aim_losses")
-        and getattr(model, "has_aim", True)
-    ):
-        return AIMScheduleModule
-    return ActionModule
+#: Training module of each training recipe a model may declare in the registry
+#: (``register_model(name, training=...)``, :func:`skelact.models.registry.training_recipe`).
+RECIPE_MODULES: dict[str, type[ActionModule]] = {
+    "standard": ActionModule,
+    "aim_warmup": AIMScheduleModule,
+}
+
+
+def module_class(model: torch.nn.Module, name: str | None = None) -> type[ActionModule]:
+    """The training module for ``model``: the one of the training recipe its registered model
+    declares (:data:`RECIPE_MODULES`: ``"standard"`` -> :class:`ActionModule`, ``"aim_warmup"`` ->
+    :class:`AIMScheduleModule`).
+
+    ``name`` is the registered model name; by default the one :func:`skelact.models.build` recorded
+    on the model (``model.registry_name``). A model of unknown name, or a recipe without a module,
+    is a ``ValueError`` saying so.
+    """
+    if name is None:
+        name = getattr(model, NAME_ATTRIBUTE, None)
+        if not isinstance(name, str):
+            raise ValueError(
+                f"module_class: {type(model).__name__} carries no registered model name (models built by "
+                "skelact.models.build do); pass name="
+            )
+    try:
+        recipe = training_recipe(name, model)
+    except KeyError as e:
+        raise ValueError(f"module_class: {e.args[0]}") from None
+    try:
+        return RECIPE_MODULES[recipe]
+    except KeyError:
+        raise ValueError(
+            f"model {name!r} declares the training recipe {recipe!r}, which has no training module "
+            f"(known recipes: {', '.join(RECIPE_MODULES)})"
+        ) from None
 
 
 def make_module(config: dict[str, Any], spec: dict[str, Any]) -> ActionModule:

@@ -420,7 +420,16 @@ def _present_bodies(x: torch.Tensor) -> torch.Tensor:
     return x.detach().abs().sum(dim=(1, 2, 3)) > 0
 
 
-@register_model("asgcn")
+def _training_recipe(model: nn.Module) -> str:
+    """AS-GCN's training recipe (declared in the registry): ``"aim_warmup"`` (the AIM warm-up, then
+    two optimisers) when the model has an A-link inference module (``links`` ``"a"`` / ``"as"``),
+    ``"standard"`` otherwise (``links="s"``)."""
+    if not isinstance(model, ASGCN):
+        raise TypeError(f"the asgcn training recipe needs an ASGCN model, got {type(model).__name__}")
+    return "aim_warmup" if model.config.uses_aim else "standard"
+
+
+@register_model("asgcn", training=_training_recipe)
 def build_asgcn(
     num_classes: int, layout: str = "ntu25", in_channels: int = 3, preset: str | None = None, **options: Any
 ) -> ASGCN:

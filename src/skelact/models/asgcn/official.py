@@ -53,8 +53,9 @@ from typing import Any
 
 import torch
 
+from ..registry import build
 from .aim import sender_index
-from .model import ASGCN, ASGCNBlock, build_asgcn
+from .model import ASGCN, ASGCNBlock
 
 __all__ = [
     "OFFICIAL_AIM_ARGS",
@@ -462,7 +463,9 @@ def from_official_state_dicts(
         (``scripts/check_official_parity.py``); evaluation links differ by design: the official
         code samples Gumbel noise at test time, ours take the noiseless argmax.
     """
-    model = build_asgcn(num_classes, layout, in_channels, preset="official", **options)
+    model = build(
+        "asgcn", num_classes=num_classes, layout=layout, in_channels=in_channels, preset="official", **options
+    )
     rules = official_rules(model)
     expected = _expected_official(model, rules)
     given = {

@@ -8,6 +8,11 @@ number and skipped; the stream ends cleanly at end of input.
 
 MODEL is a training checkpoint (``.ckpt``) or a file written by ``skelact export`` (``.onnx``,
 ``.pt2``).
+
+``--incremental`` (ARRN-LSTM checkpoints): each frame runs the model's per-frame part once and
+advances the LSTM state by one step instead of rerunning the window
+(:class:`~skelact.deploy.stream.IncrementalStreamRecognizer`); other models, exported files and
+test-time transforms that are not per-frame are refused with the reason.
 """
 
 from __future__ import annotations
@@ -59,13 +64,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "for a growing JSON-lines file use `tail -f FILE | skelact stream MODEL --source -`")
     p.add_argument("--idle-timeout", type=float, default=2.0, metavar="SECONDS",
                    help="--follow: stop after this long without a new file (default 2)")
+    p.add_argument("--incremental", action="store_true",
+                   help="ARRN-LSTM checkpoints: one frame of compute per frame (the LSTM state carried "
+                   "across frames, the readout over the last --window outputs) instead of rerunning "
+                   "the window; the same as the windowed mode over a stream's first window")
     p.add_argument("--json", action="store_true", help="print one JSON object per prediction")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.sources import open_source, warn_to_stderr
-    from ..deploy.stream import StreamRecognizer, load_stream_model
+    from ..deploy.stream import load_stream_model
 
     for name in ("window", "stride", "top", "min_frames"):
         value = getattr(args, name)
@@ -76,11 +85,16 @@ def run(args: argparse.Namespace) -> int:
         print("skelact stream: error: --max-hold must be >= 0", file=sys.stderr)
         return 2
     loaded = load_stream_model(args.model)
-    recognizer = StreamRecognizer(
-        loaded.model, loaded.layout, args.window or loaded.frames, args.stride, loaded.transform,
-        num_bodies=loaded.bodies, top_k=args.top, labels=loaded.labels, min_frames=args.min_frames,
-        missing_joint=args.missing_joint, missing_body=args.missing_body, max_hold=args.max_hold,
-    )
+    try:
+        recognizer = loaded.recognizer(
+            args.incremental, args.window, args.stride, top_k=args.top, min_frames=args.min_frames,
+            missing_joint=args.missing_joint, missing_body=args.missing_body, max_hold=args.max_hold,
+        )
+    except (TypeError, ValueError) as e:
+        if not args.incremental:
+            raise
+        print(f"skelact stream: error: --incremental: {e}", file=sys.stderr)
+        return 2
     skipped = 0
 
     def on_error(err):

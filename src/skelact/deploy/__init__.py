@@ -5,6 +5,8 @@
 * :class:`StreamRecognizer`: sliding-window recognition over a fixed :class:`FrameRing`, fed from
   :func:`iter_jsonl` / :func:`iter_openpose_dir` sources; :func:`load_stream_model` loads a
   checkpoint or an exported file with its preprocessing.
+* :class:`IncrementalStreamRecognizer`: the incremental mode for ARRN-LSTM checkpoints (one frame
+  of compute per frame, the LSTM state carried across frames).
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from .export import (
 )
 from .ring import FrameRing
 from .sources import FrameRecord, iter_jsonl, iter_openpose_dir, open_source, skeleton_to_jsonl
-from .stream import FrameAssembler, Prediction, StreamModel, StreamRecognizer, load_stream_model
+from .stream import (
+    FrameAssembler,
+    IncrementalStreamRecognizer,
+    NotPerFrameError,
+    Prediction,
+    StreamModel,
+    StreamRecognizer,
+    frame_transform,
+    load_stream_model,
+)
 
 __all__ = [
     "ExportError",
@@ -28,6 +39,8 @@ __all__ = [
     "FrameAssembler",
     "FrameRecord",
     "FrameRing",
+    "IncrementalStreamRecognizer",
+    "NotPerFrameError",
     "Prediction",
     "StreamModel",
     "StreamRecognizer",
@@ -35,6 +48,7 @@ __all__ = [
     "export_onnx",
     "export_program",
     "export_pt2",
+    "frame_transform",
     "iter_jsonl",
     "iter_openpose_dir",
     "load_exported",

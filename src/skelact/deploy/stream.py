@@ -20,13 +20,20 @@ bodies, joints with a confidence) into the fixed ``(M, V, C)`` frame the model e
 The prediction at frame ``t`` equals running the model offline on
 ``transform(frames[max(0, t - window + 1) : t + 1])``: while fewer than ``window`` frames have
 arrived, the window holds what has arrived and the transform pads it as it pads a short sample.
+
+:class:`IncrementalStreamRecognizer` is the incremental mode for ARRN-LSTM PyTorch models: each
+frame runs the per-frame part of the model (RRN, attention) once and advances the LSTM state by one
+step (:class:`~skelact.models.arrn.incremental.IncrementalARRN`), so a frame costs one frame of
+compute, not one window. Its predictions equal the windowed model's over the first ``T`` frames of
+a stream; later the LSTM state carries the history before the window (see that class). It applies
+only per-frame test-time transforms (:func:`frame_transform`) and refuses the others.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +42,18 @@ import numpy as np
 import torch
 
 from ..data.layouts import Layout, get_layout
+from ..data.transforms import Compose, build_transform
+from ..data.transforms import Transform as _TransformStep
 from .ring import FrameRing
 from .sources import FrameRecord
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
 MISSING_POLICIES = ("hold", "zeros")
+
+#: Test-time transforms that act on every frame (and body) alone: the incremental mode applies them
+#: to each new frame, which gives what they give on a whole window.
+PER_FRAME_TRANSFORMS = ("CenterOnHip", "KineticsCentre")
 
 
 @dataclass
@@ -272,10 +285,10 @@ class StreamRecognizer:
             gap = min(index - self._last_index - 1, self.window)
             held = self.assembler.frame
             for _ in range(gap):  # missing frames: hold the last pose
-                self.buffer.push(held)
+                self._add(held)
         if index is not None:
             self._last_index = index
-        self.buffer.push(self.assembler.assemble(frame, confidence))
+        self._add(self.assembler.assemble(frame, confidence))
         if not self._due(before, self.buffer.total):
             return None
         return self.predict()
@@ -286,6 +299,10 @@ class StreamRecognizer:
         if len(self.buffer) == 0 or self.buffer.total == self._last_predicted:
             return None
         return self.predict()
+
+    def _add(self, frame: np.ndarray) -> None:
+        """Take one assembled frame ``(M, V, C)`` into the stream."""
+        self.buffer.push(frame)
 
     def run(self, frames: Iterable[FrameRecord | np.ndarray]) -> Iterator[Prediction]:
         """Push every frame of a source; yield each prediction, and the final :meth:`flush`."""
@@ -314,8 +331,12 @@ class StreamRecognizer:
             logits = self.model(x)
         if isinstance(logits, (tuple, list)):
             logits = logits[0]
+        return self._prediction(logits, start, len(self.buffer))
+
+    def _prediction(self, logits: Any, start: float, window: int, extra_ms: float = 0.0) -> Prediction:
+        """The :class:`Prediction` for ``logits`` of one sample; latency counted from ``start``."""
         scores = torch.softmax(torch.as_tensor(logits).float().reshape(-1), dim=0).cpu().numpy()
-        latency = (time.perf_counter() - start) * 1000.0
+        latency = (time.perf_counter() - start) * 1000.0 + extra_ms
         self.calls += 1
         self._last_predicted = self.buffer.total
         k = min(self.top_k, scores.shape[0])
@@ -324,7 +345,203 @@ class StreamRecognizer:
         labels = None
         if self.labels is not None:
             labels = [self.labels[i] if i < len(self.labels) else str(i) for i, _ in top]
-        return Prediction(self.buffer.total - 1, len(self.buffer), top, scores, latency, labels)
+        return Prediction(self.buffer.total - 1, window, top, scores, latency, labels)
+
+
+# --------------------------------------------------------------------------------------------------
+# Incremental mode (ARRN-LSTM): one frame of compute per frame
+# --------------------------------------------------------------------------------------------------
+
+
+class NotPerFrameError(ValueError):
+    """A test-time transform the incremental mode cannot apply one frame at a time."""
+
+
+def _steps(transforms: Any, layout: str | Layout | None) -> list[_TransformStep]:
+    """The single transforms of ``transforms`` (None, a transform, a Compose, specs, or a list)."""
+    if transforms is None:
+        return []
+    if isinstance(transforms, Compose):
+        return [s for t in transforms.transforms for s in _steps(t, layout)]
+    if isinstance(transforms, _TransformStep):
+        return [transforms]
+    if isinstance(transforms, (str, Mapping)):
+        return [build_transform(transforms, layout)]
+    if isinstance(transforms, (list, tuple)):
+        return [s for t in transforms for s in _steps(t, layout)]
+    raise NotPerFrameError(
+        f"cannot tell whether the transform {transforms!r} acts on each frame alone: give the "
+        "incremental mode transform specs or skelact transforms (skelact.data.transforms)"
+    )
+
+
+def frame_transform(transforms: Any, window: int, layout: str | Layout | None = None) -> Compose:
+    """The per-frame equivalent of a window's test-time transforms, for the incremental mode.
+
+    ``transforms``: None, a skelact transform or :class:`~skelact.data.transforms.Compose`, or a list
+    of them or of specs (``{"name": ..., ...}``), e.g. a checkpoint's normalisation followed by its
+    ``data.test_transforms``. Each step must give on a window of ``window`` frames what it gives
+    on each frame alone:
+
+    * transforms of :data:`PER_FRAME_TRANSFORMS` (``CenterOnHip``, ``KineticsCentre``) are kept and
+      applied to every new frame;
+    * ``UniformSample(frames=window)`` and ``PadTo(frames <= window)`` are the identity on a window
+      of exactly ``window`` frames (the stream the incremental mode equals the windowed model on)
+      and are dropped;
+    * anything else (a resampling to another length, ``DropEmptyFrames``, ``PreNormalize3D``, which
+      normalises with the window's first frame, random transforms, an opaque callable) raises
+      :class:`NotPerFrameError` naming the step: the windowed mode is the one that reproduces it.
+    """
+    kept = []
+    for step in _steps(transforms, layout):
+        name = type(step).__name__
+        if name in PER_FRAME_TRANSFORMS and not getattr(step, "random", False):
+            kept.append(step)
+            continue
+        frames = getattr(step, "frames", None)
+        if name == "UniformSample" and frames == window:
+            continue
+        if name == "PadTo" and frames is not None and frames <= window:
+            continue
+        if getattr(step, "random", False):
+            why = "it is random"
+        elif name in ("UniformSample", "PadTo", "RandomSample", "RandomCrop"):
+            why = f"it changes a window of {window} frames to {frames} (not the identity in time)"
+        elif name == "DropEmptyFrames":
+            why = "it removes frames from the window"
+        elif name == "PreNormalize3D":
+            why = "it normalises every frame with the window's first frame"
+        else:
+            why = "it is not known to act on each frame alone"
+        raise NotPerFrameError(
+            f"the incremental mode applies test-time transforms one frame at a time and cannot apply "
+            f"{step!r}: {why}; use the windowed mode (StreamRecognizer) for this model"
+        )
+    return Compose(kept)
+
+
+class IncrementalStreamRecognizer(StreamRecognizer):
+    """Incremental online recogniser for ARRN-LSTM PyTorch models: one frame of compute per frame.
+
+    Frames are assembled as in :class:`StreamRecognizer` (missing joints, bodies and frames alike);
+    each assembled frame goes through the per-frame test-time transforms (:func:`frame_transform`)
+    and :meth:`IncrementalARRN.advance <skelact.models.arrn.incremental.IncrementalARRN.advance>`
+    (the RRN and attention on that frame, one LSTM step from the carried state). Every ``stride``
+    frames the readout over the last ``window`` LSTM outputs (the model's ``mean`` / ``last`` /
+    ``concat``), the classifier and, for two streams, the fusion of eq. 12 give a
+    :class:`Prediction`; ``stride`` only spaces the predictions, every frame advances the LSTM.
+
+    Relation to the windowed mode (:class:`StreamRecognizer` with the same window ``T``, the same
+    weights): for the first ``T`` frames of a stream and after :meth:`reset`, the prediction at
+    frame ``T`` is the same (the LSTM starts from zero, as in training); after it they differ,
+    because the LSTM state carries the frames before the window where the windowed model restarts
+    the LSTM at the window's first frame. Before frame ``T`` (readouts ``mean`` / ``last``) the
+    prediction is the model on the frames so far, not on them zero-padded to ``T``; ``concat``
+    predicts from frame ``T`` on.
+
+    Args:
+        model: an :class:`~skelact.models.arrn.model.ARRNLSTM` in eval mode (anything else raises
+            ``TypeError``: use :class:`StreamRecognizer`).
+        layout: the model's joint layout.
+        window: ``T``, LSTM outputs in the readout (default: the model's clip length).
+        stride: predict every ``stride`` frames.
+        transform: the window's test-time transforms as skelact transforms or specs; must be
+            per-frame (:func:`frame_transform`, else :class:`NotPerFrameError`).
+        num_bodies, top_k, labels, min_frames, missing_joint, missing_body, max_hold: as for
+            :class:`StreamRecognizer` (``min_frames`` is at least ``T`` for ``readout="concat"``).
+
+    ``latency_ms`` of a prediction is the model work of the push that gave it: the per-frame step(s)
+    and the readout.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        layout: str | Layout,
+        window: int | None = None,
+        stride: int = 1,
+        transform: Any = None,
+        *,
+        num_bodies: int = 2,
+        top_k: int = 5,
+        labels: Sequence[str] | None = None,
+        min_frames: int | None = None,
+        missing_joint: str = "hold",
+        missing_body: str = "zeros",
+        max_hold: int | None = None,
+    ):
+        from ..models.arrn.incremental import IncrementalARRN
+
+        self.incremental = IncrementalARRN(model, window)
+        window = self.incremental.window
+        steps = frame_transform(transform, window, layout)
+        super().__init__(
+            model, layout, window, stride, None, num_bodies=num_bodies, top_k=top_k, labels=labels,
+            min_frames=min_frames, missing_joint=missing_joint, missing_body=missing_body,
+            max_hold=max_hold,
+        )
+        if self.incremental.readout == "concat":
+            self.min_frames = max(self.min_frames, window)
+        self.frame_transform = steps if len(steps) else None
+        # the raw frames are not kept: the ring holds the newest one (and counts the frames)
+        self.buffer = FrameRing(1, self.buffer.frame_shape)
+        self._input = np.zeros((len(self.layout.channels), 1, self.layout.num_joints, int(num_bodies)),
+                               dtype=np.float32)
+        self._pending_ms = 0.0  # model work of the current push
+
+    @property
+    def steps(self) -> int:
+        """Frames the LSTM has advanced since the stream (or the last :meth:`reset`) began."""
+        return self.incremental.frames_seen
+
+    def reset(self) -> None:
+        """Start a new stream: frame state, LSTM state and the readout window back to empty."""
+        super().reset()
+        self.incremental.reset()
+        self._input.fill(0)
+
+    def push(
+        self, frame: np.ndarray | FrameRecord, confidence: np.ndarray | None = None, index: int | None = None
+    ) -> Prediction | None:
+        self._pending_ms = 0.0
+        return super().push(frame, confidence, index)
+
+    push.__doc__ = StreamRecognizer.push.__doc__
+
+    def _add(self, frame: np.ndarray) -> None:
+        start = time.perf_counter()
+        x = np.ascontiguousarray(frame.transpose(2, 1, 0)[:, None], dtype=np.float32)  # (C, 1, V, M)
+        if self.frame_transform is not None:
+            x = self.frame_transform(x, np.random.default_rng(0))
+            if x.shape != self._input.shape:
+                raise ValueError(f"the per-frame transforms gave shape {x.shape}, "
+                                 f"expected {self._input.shape}")
+        self._input[...] = x
+        self.incremental.advance(torch.from_numpy(self._input[:, 0]))
+        self.buffer.push(frame)
+        self._pending_ms += (time.perf_counter() - start) * 1000.0
+
+    def model_input(self) -> np.ndarray:
+        """The newest frame as the model saw it (after the per-frame transforms), ``(C, 1, V, M)``."""
+        return self._input.copy()
+
+    def flush(self) -> Prediction | None:
+        """A final prediction if frames arrived since the last one and the readout can be formed."""
+        self._pending_ms = 0.0
+        if not self.incremental.ready:
+            return None
+        return super().flush()
+
+    def predict(self) -> Prediction:
+        """The readout over the current window now (no frame is advanced)."""
+        if self.buffer.total == 0:
+            raise RuntimeError("no frame pushed yet: nothing to predict")
+        if not self.incremental.ready:
+            raise RuntimeError(f"readout='concat' needs {self.window} frames, "
+                               f"{self.incremental.held} arrived since the start")
+        start = time.perf_counter()
+        logits = self.incremental.logits()
+        return self._prediction(logits[0], start, self.incremental.held, extra_ms=self._pending_ms)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,6 +571,34 @@ class StreamModel:
     transform: Transform | None
     labels: list[str] | None
     source: str
+    normalize_specs: list[Any] | None = None
+    test_specs: list[Any] | None = None
+
+    @property
+    def transform_specs(self) -> list[Any]:
+        """The specs behind :attr:`transform`, normalisation first (what the incremental mode checks
+        and applies per frame)."""
+        return [*(self.normalize_specs or []), *(self.test_specs or [])]
+
+    def recognizer(self, incremental: bool = False, window: int | None = None, stride: int = 1,
+                   **kwargs: Any) -> StreamRecognizer:
+        """A recogniser for this model: windowed (the default; any model), or incremental
+        (:class:`IncrementalStreamRecognizer`; an ARRN-LSTM checkpoint with per-frame transforms).
+        ``kwargs`` go to the recogniser (``top_k``, ``min_frames``, missing-data policies)."""
+        kwargs.setdefault("num_bodies", self.bodies)
+        kwargs.setdefault("labels", self.labels)
+        if incremental:
+            from ..models.arrn.model import ARRNLSTM
+
+            if not isinstance(self.model, ARRNLSTM):
+                kind = f"an exported {self.source} file" if self.source != "checkpoint" else (
+                    f"a {type(self.model).__name__} model")
+                raise TypeError(f"the incremental mode needs an ARRN-LSTM checkpoint (.ckpt) run in "
+                                f"PyTorch, got {kind}; use the windowed mode")
+            return IncrementalStreamRecognizer(self.model, self.layout, window or self.frames, stride,
+                                               self.transform_specs, **kwargs)
+        return StreamRecognizer(self.model, self.layout, window or self.frames, stride, self.transform,
+                                **kwargs)
 
 
 def _window_transform(normalize_specs: Any, test_specs: Any, layout: str) -> Transform:
@@ -393,6 +638,8 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
             transform=_window_transform(meta.get("normalize"), meta.get("test_transforms"), layout),
             labels=[str(c) for c in meta["class_names"]] if meta.get("class_names") else None,
             source=model.format,
+            normalize_specs=list(meta.get("normalize") or []),
+            test_specs=list(meta.get("test_transforms") or []),
         )
     from ..models.checkpoint import read_saved_checkpoint
 
@@ -403,4 +650,5 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
         transform=_window_transform(spec.normalize, saved.test_transforms(), spec.layout),
         labels=list(spec.class_names) or None,
         source="checkpoint",
+        normalize_specs=list(spec.normalize or []), test_specs=list(saved.test_transforms()),
     )

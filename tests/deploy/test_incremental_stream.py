@@ -33,6 +33,7 @@ from skelact.deploy.stream import (
     load_stream_model,
 )
 from skelact.evaluation.fusion import fused_log_scores
+from skelact.models.arrn import incremental
 from skelact.models.arrn.incremental import IncrementalARRN
 
 CKPT = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints"
@@ -52,15 +53,16 @@ def _case(name, ntu_samples, florence):
 
     ``checkpoint``: the saved two-stream ARRN-LSTM (readout mean, T = 8, Florence3D, its own test
     transforms), alpha set off 0.5 so the fusion weight matters. ``mean`` / ``concat`` / ``last``:
-    tiny two-stream models with that readout on the real two-person NTU clip A050 (CenterOnHip per
-    frame, both bodies through the RRN and body pooling).
+    tiny two-stream models with that readout and three LSTM layers (dropout between them, off in
+    eval) on the real two-person NTU clip A050 (CenterOnHip per frame, both bodies through the RRN
+    and body pooling).
     """
     if name == "checkpoint":
         loaded = load_stream_model(CKPT / "arrn_lstm.ckpt")
         assert loaded.frames == T and loaded.model.streams["joint"].readout == "mean"
         loaded.model.fusion_alpha.fill_(0.3)
         return loaded.model, loaded.layout, loaded.transform_specs, florence
-    model = tiny_arrn(readout=name, frames=T)
+    model = tiny_arrn(readout=name, frames=T, lstm_sizes=(16, 12, 16), dropout=0.3)  # 3 layers, eval
     model.fusion_alpha.fill_(0.3)
     specs = [{"name": "CenterOnHip"}, {"name": "UniformSample", "frames": T}]
     return model, "ntu25", specs, ntu_samples[0]
@@ -163,15 +165,23 @@ def test_reset_restores_the_first_window_equality(case, ntu_samples, florence):
 
 
 @pytest.mark.parametrize("window", [4, 16])
-def test_a_frame_costs_one_rrn_call_per_stream_on_its_bodies_whatever_T(window, ntu_samples):
+def test_a_frame_costs_one_rrn_call_per_stream_on_its_bodies_whatever_T(window, ntu_samples, monkeypatch):
     data = ntu_samples[0]  # two people in most frames
-    model = tiny_arrn(readout="mean", frames=window)
+    model = tiny_arrn(readout="mean", frames=window, lstm_sizes=(16, 12))
     calls = []
     lstm_steps = []
+    sequences = []
     hooks = [s.rrn.register_forward_hook(lambda m, args, out, n=n: calls.append((n, args[0].shape[0])))
              for n, s in model.streams.items()]
-    hooks += [layer.register_forward_hook(lambda m, args, out: lstm_steps.append(args[0].shape[1]))
-              for s in model.streams.values() for layer in s.temporal.layers]
+    hooks += [layer.register_forward_hook(lambda m, args, out: sequences.append(args[0].shape))
+              for s in model.streams.values() for layer in s.temporal.layers]  # fmt: skip
+    step = incremental._lstm_step
+
+    def counted_step(layer, x, state):
+        lstm_steps.append((layer.hidden_size, tuple(x.shape)))
+        return step(layer, x, state)
+
+    monkeypatch.setattr(incremental, "_lstm_step", counted_step)
     rec = IncrementalStreamRecognizer(model, "ntu25", window, stride=3, transform=[{"name": "CenterOnHip"}])
     rings = {n: None for n in model.streams}
     try:
@@ -181,7 +191,9 @@ def test_a_frame_costs_one_rrn_call_per_stream_on_its_bodies_whatever_T(window, 
             pred = rec.push(frame)
             bodies = int(np.any(frame != 0, axis=(1, 2)).sum()) or 1
             assert sorted(calls) == [("joint", bodies), ("line", bodies)]  # this frame's bodies only
-            assert lstm_steps == [1, 1]  # one time step per LSTM layer and stream
+            # one time step of one sample per LSTM layer and stream, never a sequence
+            assert sorted(lstm_steps) == [(12, (1, 16)), (12, (1, 16)), (16, (1, 16)), (16, (1, 16))]
+            assert not sequences
             assert (pred is not None) == ((t + 1) % 3 == 0)  # stride spaces predictions, not steps
             for n in rings:
                 ring = rec.incremental._states[n].ring
@@ -191,7 +203,7 @@ def test_a_frame_costs_one_rrn_call_per_stream_on_its_bodies_whatever_T(window, 
         for h in hooks:
             h.remove()
     assert rec.steps == 40 and rec.calls == 40 // 3
-    assert rings["joint"].shape == (1, 2 * window, 16)
+    assert rings["joint"].shape == (1, 2 * window, 12)
 
 
 def test_gaps_in_the_stream_advance_the_lstm_once_per_filled_frame(ntu_samples):

@@ -28,6 +28,7 @@ from skelact.deploy.sources import skeleton_to_jsonl
 from skelact.deploy.stream import (
     IncrementalStreamRecognizer,
     NotPerFrameError,
+    StreamModel,
     StreamRecognizer,
     frame_transform,
     load_stream_model,
@@ -242,6 +243,11 @@ def test_models_and_transforms_it_cannot_serve_are_refused(ntu_samples, tmp_path
     ):
         with pytest.raises(NotPerFrameError, match=why):
             IncrementalStreamRecognizer(model, "ntu25", T, transform=specs)
+    exported = StreamModel(model=lambda x: x, layout="ntu25", frames=T, bodies=2, transform=None,
+                           labels=None, source="onnx")
+    with pytest.raises(TypeError, match="exported onnx file"):
+        exported.recognizer(incremental=True)
+    assert type(exported.recognizer()) is StreamRecognizer  # the windowed mode stays the default
     # per frame or the identity on T frames: accepted, the temporal step dropped
     steps = frame_transform([{"name": "CenterOnHip"}, {"name": "UniformSample", "frames": T},
                              {"name": "PadTo", "frames": T}], T, "ntu25")

@@ -447,11 +447,11 @@ class IncrementalStreamRecognizer(StreamRecognizer):
         stride: predict every ``stride`` frames.
         transform: the window's test-time transforms as skelact transforms or specs; must be
             per-frame (:func:`frame_transform`, else :class:`NotPerFrameError`).
-        num_bodies, top_k, labels, min_frames, missing_joint, missing_body, max_hold: as for
-            :class:`StreamRecognizer` (``min_frames`` is at least ``T`` for ``readout="concat"``).
 
-    ``latency_ms`` of a prediction is the model work of the push that gave it: the per-frame step(s)
-    and the readout.
+    ``num_bodies``, ``top_k``, ``labels``, ``min_frames``, ``missing_joint``, ``missing_body`` and
+    ``max_hold`` are those of :class:`StreamRecognizer` (``min_frames`` is at least ``T`` for
+    ``readout="concat"``). ``latency_ms`` of a prediction is the model work of the push that gave
+    it: the per-frame step(s) and the readout.
     """
 
     def __init__(
@@ -591,8 +591,8 @@ class StreamModel:
             from ..models.arrn.model import ARRNLSTM
 
             if not isinstance(self.model, ARRNLSTM):
-                kind = f"an exported {self.source} file" if self.source != "checkpoint" else (
-                    f"a {type(self.model).__name__} model")
+                kind = (f"an exported {self.source} file" if self.source != "checkpoint"
+                        else f"{type(self.model).__name__}")
                 raise TypeError(f"the incremental mode needs an ARRN-LSTM checkpoint (.ckpt) run in "
                                 f"PyTorch, got {kind}; use the windowed mode")
             return IncrementalStreamRecognizer(self.model, self.layout, window or self.frames, stride,

@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from skelact.data import protocols
     from skelact.evaluation import fused_probabilities
-    from skelact.repro.protocol import Context, _unit_split, build_config
+    from skelact.repro.protocol import unit_split
     from skelact.repro.runner import resolve_store
     from skelact.repro.targets import ALL_TRAININGS, get_target
+    from skelact.repro.unit_config import Context, build_config
     from skelact.train.config import load_config
     from skelact.train.fit import fit_and_score
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(target, store, args.work_dir)
     _, preset, overrides = build_config(ctx, training, unit, args.seed)
     cfg = load_config(preset, [*overrides, *args.overrides])
-    train_idx, _ = _unit_split(ctx, unit)  # the test positions are never used here
+    train_idx, _ = unit_split(ctx, unit)  # the test positions are never used here
     subjects = np.asarray(ctx.store.index["subject"])
     folds = protocols.subject_folds(ctx.store, train_idx, args.cv_folds, seed=args.seed)
     print(

@@ -51,8 +51,8 @@ def msr_store(shared_data, tmp_path_factory):
 
 
 def test_configs_add_the_same_augmentation_before_the_length_transform(msr_store, tmp_path):
-    from skelact.repro.protocol import Context, build_config
     from skelact.repro.targets import get_target, trainings_for
+    from skelact.repro.unit_config import Context, build_config
 
     target = get_target("msr3d")
     ctx = Context(target, msr_store, tmp_path)
@@ -269,7 +269,7 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
 
 def test_results_are_keyed_by_the_data_not_by_where_the_store_lies(msr_store, tmp_path, monkeypatch):
     from skelact.data.store import SkeletonStore
-    from skelact.repro import protocol, reproduce
+    from skelact.repro import cache, reproduce
 
     kw = dict(quick=True, seeds=[0], models=["rrn"], log=lambda s: None)
     copy = tmp_path / "elsewhere" / "msr3d"
@@ -287,7 +287,7 @@ def test_results_are_keyed_by_the_data_not_by_where_the_store_lies(msr_store, tm
     assert [e["per_seed"] for e in again["entries"]] == [e["per_seed"] for e in first["entries"]]
     assert json.loads(record.read_text()) == saved
     # other data under the same path is other data: not found
-    monkeypatch.setattr(protocol, "store_identity", lambda ctx: "store:0000000000000000")
+    monkeypatch.setattr(cache, "store_identity", lambda ctx: "store:0000000000000000")
     with pytest.raises(ConfigError, match="no finished unit result"):
         reproduce(["msr3d"], store=msr_store, out=tmp_path / "r2", work_dir=tmp_path / "w2", results=records,
                   report_only=True, **kw)  # fmt: skip

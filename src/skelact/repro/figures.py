@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import FORECAST_EXAMPLE, unit_path
+from .cache import FORECAST_EXAMPLE, unit_path
 from .targets import TARGETS, trainings_for
 
 __all__ = ["FIGURES", "MAIN_ROWS", "draw_figures"]

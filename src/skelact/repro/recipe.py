@@ -194,8 +194,8 @@ def _job(args: tuple[Any, ...]) -> str:
     import torch
 
     from ..train.fit import fit_and_score
-    from .protocol import Context, build_config
     from .targets import get_target, trainings_for
+    from .unit_config import Context, build_config
 
     store, unit_key, settings, fold_train, fold_val, out, threads = args
     torch.set_num_threads(threads)

@@ -15,11 +15,13 @@ import numpy as np
 
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
-from .protocol import AUGMENT_POLICIES, RECORDS_DIR, Context, publish, run_unit
+from .cache import RECORDS_DIR, publish
+from .protocol import run_unit
 from .provenance import code_version
 from .readme import update_readme
 from .report import data_facts, write_report
 from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, get_target, trainings_for
+from .unit_config import AUGMENT_POLICIES, Context
 
 __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
 
@@ -167,7 +169,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: int, label: str) -> Any:
     """One model run in a worker process of :func:`reproduce` (``jobs > 1``): rebuilds the run's
-    :class:`~skelact.repro.protocol.Context` from plain ``settings`` and calls ``run_unit``."""
+    :class:`~skelact.repro.unit_config.Context` from plain ``settings`` and calls ``run_unit``."""
     threads = settings.pop("threads")
     target = get_target(settings.pop("target"))
     ctx = Context(target, log=_log_stderr, **settings)
@@ -306,7 +308,7 @@ def reproduce(
         epochs: epochs (default: the preset's ``train.epochs``).
         readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
             from the report's entries at the end (the README must hold the block's markers).
-        augment: ``standard`` or ``none`` (see :func:`~skelact.repro.protocol.augmentation_specs`).
+        augment: ``standard`` or ``none`` (see :func:`~skelact.repro.unit_config.augmentation_specs`).
         msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
         florence_file: ``auto`` (the 15-joint world file when present, else the features file),
             ``world`` or ``features``.

@@ -47,6 +47,7 @@ __all__ = [
     "INPUT_FRAMES",
     "ModelConfig",
     "OptimConfig",
+    "PRECISIONS",
     "ScheduleConfig",
     "TrainConfig",
     "ValidationConfig",
@@ -58,6 +59,14 @@ __all__ = [
     "load_config",
     "merge",
 ]
+
+
+#: The values ``train.precision`` accepts (Lightning's; ``"bf16"``, ``"16"``, ``"32"``, ``"64"`` and
+#: the ints are its short spellings).
+PRECISIONS: tuple[str | int, ...] = (
+    "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+    "transformer-engine", "transformer-engine-float16", "32", "bf16", "16", "64", 32, 16, 64,
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,8 +210,15 @@ class TrainConfig:
     num_nodes: int = 1
     #: Lightning strategy: ``auto``, ``ddp``, ``ddp_spawn``, ...
     strategy: str = "auto"
-    #: Lightning precision: ``32-true``, ``16-mixed``, ``bf16-mixed`` (mixed precision on GPU), 64, ...
+    #: Lightning precision (:data:`PRECISIONS`): ``32-true``; ``bf16-mixed`` (bfloat16 autocast of
+    #: matrix products and convolutions, float32 weights, optimiser states and losses; on CPUs too),
+    #: ``16-mixed`` (float16 with loss scaling, GPUs), ``64-true``, ...
     precision: str | int = "32-true"
+    #: ``torch.compile`` the model's training and evaluation calls (``losses``, ``aim_losses``, the
+    #: forward pass, ``stream_logits``); the model itself is not wrapped, so checkpoints are unchanged
+    #: and load in an uncompiled model. The first steps are slow (compilation: seconds on GPU machines,
+    #: up to minutes on small CPUs); see :mod:`skelact.train.module`.
+    compile: bool = False
     gradient_clip: float | None = None
     #: ``torch.use_deterministic_algorithms``: true, false or ``"warn"``.
     deterministic: bool | str = "warn"
@@ -395,6 +411,11 @@ def _check_values(cfg: ExperimentConfig, where: str) -> None:
         _fail("train.devices", where, f"must be an int or 'auto', got {t.devices!r}")
     if isinstance(t.deterministic, str) and t.deterministic != "warn":
         _fail("train.deterministic", where, f"must be true, false or 'warn', got {t.deterministic!r}")
+    if t.precision not in PRECISIONS:
+        _fail(
+            "train.precision", where,
+            f"unknown precision {t.precision!r}; one of {', '.join(repr(p) for p in PRECISIONS)}",
+        )  # fmt: skip
     if not 0.0 < t.averaging.decay < 1.0:
         _fail("train.averaging.decay", where, f"must be in (0, 1), got {t.averaging.decay}")
     if cfg.fusion.alpha is not None and not 0.0 <= cfg.fusion.alpha <= 1.0:

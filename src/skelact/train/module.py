@@ -12,10 +12,22 @@
 
 :func:`module_class` picks the one of the training recipe the model declares in the registry
 (``register_model(name, training=...)``); :func:`make_module` builds a config's model and wraps it.
+
+Mixed precision (``train.precision=bf16-mixed``) is Lightning's: the training and evaluation steps
+run under ``torch.autocast`` (bfloat16 matrix products and convolutions, float32 weights, optimiser
+states and losses), also for the manual optimisation of :class:`AIMScheduleModule`.
+
+``train.compile=true`` runs the model's calls that the modules make (:data:`MODEL_CALLS`:
+``model.losses``, ``model.aim_losses``, ``model(x)``, ``model.stream_logits``) through
+``torch.compile`` (options: :data:`COMPILE_OPTIONS`). The model is passed to the compiled function
+as an argument instead of being wrapped: ``self.model`` stays the plain model, its ``state_dict``
+keys (and so every checkpoint) are those of an uncompiled run, and a copy of the module (weight
+averaging, ``ddp_spawn``) carries no compiled state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -29,10 +41,59 @@ from .checkpoint import build_model
 from .config import ExperimentConfig, config_from_dict
 from .optim import build_optimizer, build_scheduler
 
-__all__ = ["RECIPE_MODULES", "AIMScheduleModule", "ActionModule", "make_module", "module_class"]
+__all__ = [
+    "COMPILE_OPTIONS", "MODEL_CALLS", "RECIPE_MODULES", "AIMScheduleModule", "ActionModule",
+    "compiled_call", "make_module", "module_class",
+]  # fmt: skip
 
 #: What a two-stream model's evaluation pass gathers for fitting the fusion weight.
 STREAM_SCORES = ("joint", "line", "labels")
+
+
+# -- the model calls the modules make (compiled with train.compile) ----------------------------------
+def _losses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    return model.losses(x, y)
+
+
+def _aim_losses(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    return model.aim_losses(x)
+
+
+def _logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x)
+
+
+def _stream_logits(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    return model.stream_logits(x)
+
+
+#: The model calls of the training modules, each a function of ``(model, *inputs)``.
+MODEL_CALLS: dict[str, Callable[..., Any]] = {
+    "losses": _losses,
+    "aim_losses": _aim_losses,
+    "logits": _logits,
+    "stream_logits": _stream_logits,
+}
+
+#: Keyword arguments of ``torch.compile`` for ``train.compile=true`` (default: inductor, default
+#: mode); e.g. ``{"mode": "max-autotune"}``, or ``{"backend": "aot_eager"}`` to check graph capture
+#: without code generation.
+COMPILE_OPTIONS: dict[str, Any] = {}
+
+_compiled: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def compiled_call(name: str) -> Callable[..., Any]:
+    """``torch.compile`` of the model call ``name`` of :data:`MODEL_CALLS` with the current
+    :data:`COMPILE_OPTIONS`, made once per process. It serves every module: Dynamo guards on the
+    model it is given (its structure and mode, not its identity) and compiles again for another
+    model; past ``torch._dynamo.config.recompile_limit`` graphs of one call it warns and runs the
+    call uncompiled."""
+    key = (name, repr(sorted(COMPILE_OPTIONS.items())))
+    fn = _compiled.get(key)
+    if fn is None:
+        fn = _compiled[key] = torch.compile(MODEL_CALLS[name], **COMPILE_OPTIONS)
+    return fn
 
 
 class ActionModule(pl.LightningModule):
@@ -63,9 +124,20 @@ class ActionModule(pl.LightningModule):
     def plateau_monitor(self) -> str:
         return self.cfg.train.schedule.monitor
 
+    @property
+    def compiled(self) -> bool:
+        """Whether the model's calls go through ``torch.compile`` (``train.compile``)."""
+        return bool(self.cfg.train.compile)
+
+    def call_model(self, name: str, *inputs: Any) -> Any:
+        """The model call ``name`` of :data:`MODEL_CALLS` on ``inputs``: compiled with
+        ``train.compile=true`` (:func:`compiled_call`), else the plain call."""
+        fn = compiled_call(name) if self.compiled else MODEL_CALLS[name]
+        return fn(self.model, *inputs)
+
     # -- forward / losses ---------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.call_model("logits", x)
 
     def _log_losses(self, losses: dict[str, torch.Tensor], prefix: str = "train/") -> None:
         """Epoch means under ``<prefix><name>`` (logs), the step's total loss in the progress bar."""
@@ -81,7 +153,7 @@ class ActionModule(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        losses = self.model.losses(x, y)
+        losses = self.call_model("losses", x, y)
         self._log_losses(losses)
         self._log_lr(self.trainer.optimizers[0])
         return losses["loss"]
@@ -89,11 +161,11 @@ class ActionModule(pl.LightningModule):
     # -- evaluation ---------------------------------------------------------------------------
     def _eval_step(self, batch: Any, metrics: ClassificationMetrics) -> None:
         x, y = batch
-        logits = self.model(x)
+        logits = self.call_model("logits", x)
         loss = F.cross_entropy(logits.float(), y)
         metrics.update(logits, y, loss)
         if len(self.stream_scores) and hasattr(self.model, "stream_logits"):
-            for name, s in self.model.stream_logits(x).items():
+            for name, s in self.call_model("stream_logits", x).items():
                 self.stream_scores[name].update(s.float())
             self.stream_scores["labels"].update(y.float())
 
@@ -182,14 +254,14 @@ class AIMScheduleModule(ActionModule):
         x, y = batch
         main, aim = self._optimizers()
         if self.in_warmup and aim is not None:
-            losses = self.model.aim_losses(x)
+            losses = self.call_model("aim_losses", x)
             aim.zero_grad()
             self.manual_backward(losses["loss"])
             self._step(aim)
             self._log_losses(losses, prefix="train/aim_")  # train/aim_loss, train/aim_nll, train/aim_kl
             self._log_lr(self.trainer.optimizers[1])
             return {"loss": losses["loss"].detach()}
-        losses = self.model.losses(x, y)
+        losses = self.call_model("losses", x, y)
         main.zero_grad()
         if aim is not None:
             aim.zero_grad()

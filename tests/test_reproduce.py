@@ -779,8 +779,8 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     unchosen = ("train.optim.weight_decay", "train.gradient_clip")
     assert not any(o.startswith(unchosen) for o in result["chosen"]["overrides"])
     assert result["chosen"]["augment"] == "standard"
-    # 9 distinct settings (each stage's incumbent is the previous winner), 3 subsets x 2 folds
-    assert len(calls) == 9 * 3 * 2 == len(set(calls))
+    # 10 distinct settings (each stage's incumbent is the previous winner), 3 subsets x 2 folds
+    assert len(calls) == 10 * 3 * 2 == len(set(calls))
     assert result["alpha"]["value"] == 0.5  # every alpha scores the same here: the tie goes to 0.5
     first = result["stages"][0]["rows"]
     assert first[0]["criterion"] > first[1]["criterion"]  # higher at its last epoch, yet not chosen
@@ -790,4 +790,4 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     assert md.count("not eligible") == 1
     # again: everything is cached
     recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
-    assert len(calls) == 54
+    assert len(calls) == 60

@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument(option, action="append", help=argparse.SUPPRESS)
     p.add_argument(
         "--augment",
-        choices=["standard", "strong", "none"],
+        choices=["standard", "strong", "stronger", "none"],
         default="standard",
         help="training augmentation, the same for every model (default: standard)",
     )

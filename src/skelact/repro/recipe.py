@@ -121,6 +121,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("augmentation strength", (
         Candidate("standard (rotation 15 deg, scale +-10 %, time warp 0.2)"),
         Candidate("strong (rotation 30 deg, scale +-20 %, time warp 0.3)", augment="strong"),
+        Candidate("stronger (rotation 45 deg, scale +-30 %, time warp 0.4)", augment="stronger"),
     )),
     Stage("weight decay", (
         Candidate("none"),

@@ -20,10 +20,14 @@ __all__ = ["AUGMENT_POLICIES", "Context", "augmentation_specs", "build_config"]
 
 #: Transforms that fix the sequence length (the augmentation goes before them).
 LENGTH_TRANSFORMS = ("RandomSample", "UniformSample", "PadTo", "RandomCrop")
-AUGMENT_POLICIES = ("standard", "strong", "none")
+AUGMENT_POLICIES = ("standard", "strong", "stronger", "none")
 #: Per policy: (max rotation about the vertical axis, about the other two, in degrees; scale range
 #: half-width; time-warp strength).
-_AUGMENT_STRENGTH = {"standard": (15.0, 5.0, 0.1, 0.2), "strong": (30.0, 10.0, 0.2, 0.3)}
+_AUGMENT_STRENGTH = {
+    "standard": (15.0, 5.0, 0.1, 0.2),
+    "strong": (30.0, 10.0, 0.2, 0.3),
+    "stronger": (45.0, 15.0, 0.3, 0.4),
+}
 #: ``--quick``: at most this many training / test sequences per unit (evenly spaced).
 QUICK_TRAIN, QUICK_TEST = 48, 32
 
@@ -70,7 +74,8 @@ def augmentation_specs(policy: str, store: SkeletonStore, train_specs: Sequence[
     where the coordinates are metric 3-D positions (MSRAction3D real-world form, Florence3D world
     file, NTU; not the screen form and not Florence3D's normalised features), a random scale in
     [0.9, 1.1] and a random time warp (speed 0.8-1.2 in 4 pieces). ``strong``: twice the angles
-    (30 and 10 degrees), scale in [0.8, 1.2], time warp 0.7-1.3. ``none``: nothing.
+    (30 and 10 degrees), scale in [0.8, 1.2], time warp 0.7-1.3; ``stronger``: 45 and 15 degrees,
+    scale in [0.7, 1.3], time warp 0.6-1.4. ``none``: nothing.
     """
     if policy not in AUGMENT_POLICIES:
         raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {policy!r}")

@@ -39,6 +39,7 @@ def _fingerprint(data: Any) -> str:
 #: (a new config setting must be added here, or every committed unit record is trained again).
 ADDED_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (
     ("train", "averaging", {"name": "none", "decay": 0.99}),
+    ("train", "compile", False),
 )
 
 

@@ -210,14 +210,15 @@ class TrainConfig:
     num_nodes: int = 1
     #: Lightning strategy: ``auto``, ``ddp``, ``ddp_spawn``, ...
     strategy: str = "auto"
-    #: Lightning precision (:data:`PRECISIONS`): ``32-true``; ``bf16-mixed`` (bfloat16 autocast of
-    #: matrix products and convolutions, float32 weights, optimiser states and losses; on CPUs too),
-    #: ``16-mixed`` (float16 with loss scaling, GPUs), ``64-true``, ...
+    #: Lightning precision (:data:`skelact.train.config.PRECISIONS`): ``32-true``; ``bf16-mixed``
+    #: (bfloat16 autocast of matrix products and convolutions; float32 weights, optimiser states and
+    #: losses; works on CPUs too, but is fast only on GPUs and CPUs with bfloat16 instructions);
+    #: ``16-mixed`` (float16 with loss scaling, GPUs); ``64-true``, ...
     precision: str | int = "32-true"
     #: ``torch.compile`` the model's training and evaluation calls (``losses``, ``aim_losses``, the
     #: forward pass, ``stream_logits``); the model itself is not wrapped, so checkpoints are unchanged
-    #: and load in an uncompiled model. The first steps are slow (compilation: seconds on GPU machines,
-    #: up to minutes on small CPUs); see :mod:`skelact.train.module`.
+    #: and load in an uncompiled model. The first steps compile first (minutes on a small CPU); see
+    #: :mod:`skelact.train.module`.
     compile: bool = False
     gradient_clip: float | None = None
     #: ``torch.use_deterministic_algorithms``: true, false or ``"warn"``.

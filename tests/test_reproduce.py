@@ -791,3 +791,56 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     # again: everything is cached
     recipe.choose_recipe(msr_store, tmp_path, folds=2, jobs=1, log=lambda s: None)
     assert len(calls) == 60
+
+
+def _key_paths(data, prefix=""):
+    out = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and path != "model.options":
+            out += _key_paths(value, path + ".")
+        else:
+            out.append(path)
+    return out
+
+
+#: The config settings every committed unit record's fingerprint was taken over (before the settings
+#: of ``ADDED_AT_DEFAULT`` existed).
+RECORDED_SETTINGS = {
+    "name", "description", "seed", "model.name", "model.options", "model.num_classes", "data.dataset",
+    "data.store", "data.protocol", "data.fold", "data.frames", "data.train_transforms",
+    "data.test_transforms", "data.validation.fraction", "data.validation.by", "data.validation.seed",
+    "data.train_indices", "data.val_indices", "data.test_indices", "data.subset", "data.batch_size",
+    "data.eval_batch_size", "data.num_workers", "data.pin_memory", "train.epochs", "train.optim.name",
+    "train.optim.lr", "train.optim.momentum", "train.optim.nesterov", "train.optim.weight_decay",
+    "train.optim.betas", "train.schedule.name", "train.schedule.step_size", "train.schedule.milestones",
+    "train.schedule.gamma", "train.schedule.monitor", "train.schedule.mode", "train.schedule.patience",
+    "train.schedule.min_lr", "train.aim.warmup_epochs", "train.aim.optim.name", "train.aim.optim.lr",
+    "train.aim.optim.momentum", "train.aim.optim.nesterov", "train.aim.optim.weight_decay",
+    "train.aim.optim.betas", "train.checkpoint.monitor", "train.checkpoint.mode", "train.checkpoint.evaluate",
+    "train.accelerator", "train.devices", "train.num_nodes", "train.strategy", "train.precision",
+    "train.gradient_clip", "train.deterministic", "train.log_every_n_steps", "train.val_every_n_epochs",
+    "train.progress", "fusion.fit", "fusion.grid_points", "fusion.alpha", "reference.paper",
+    "reference.table", "reference.metric", "reference.value", "reference.note",
+}  # fmt: skip
+
+
+def test_a_new_config_setting_does_not_move_the_fingerprints_of_recorded_units():
+    """Every config setting enters the unit fingerprints (:func:`config_digest`), so a setting added to
+    the schema would retrain every committed unit unless it is left out at its default
+    (``ADDED_AT_DEFAULT``): a new setting must be listed there (and here)."""
+    from skelact.repro.cache import ADDED_AT_DEFAULT, config_digest
+    from skelact.train.config import config_to_dict, load_config
+
+    cfg = load_config("arrn_lstm/msr3d_as1")
+    added = tuple(f"{section}.{key}" for section, key, _ in ADDED_AT_DEFAULT)
+    paths = {p for p in _key_paths(config_to_dict(cfg)) if not (p in added or p.startswith(added))}
+    assert paths == RECORDED_SETTINGS, (
+        f"config settings not in the recorded fingerprints: {sorted(paths - RECORDED_SETTINGS)}; "
+        "add them to repro.cache.ADDED_AT_DEFAULT with their default"
+    )
+    # at their defaults the added settings leave the digest alone; set otherwise they change it
+    assert config_digest(load_config("arrn_lstm/msr3d_as1", ["train.compile=false"])) == config_digest(cfg)
+    assert config_digest(load_config("arrn_lstm/msr3d_as1", ["train.compile=true"])) != config_digest(cfg)
+    averaged = load_config("arrn_lstm/msr3d_as1", ["train.averaging.name=none"])
+    assert config_digest(averaged) != config_digest(cfg)  # the preset averages: not the default

@@ -200,14 +200,7 @@ class IncrementalARRN:
         out = {}
         with torch.inference_mode():
             for name, stream in self.streams.items():
-                q = self.outputs(name)  # (N, held, h)
-                if self.readout == "mean":
-                    z = q.mean(dim=1)
-                elif self.readout == "last":
-                    z = q[:, -1]
-                else:
-                    z = q.flatten(1)
-                out[name] = stream.classifier(stream.dropout(z))  # (N, K)
+                out[name] = stream.classify(self.outputs(name))  # (N, held, h) -> (N, K)
         return out
 
     def logits(self) -> torch.Tensor | None:

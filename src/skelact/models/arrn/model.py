@@ -222,7 +222,11 @@ class ARRNStream(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, T, V, M) -> (N, K)`` logits; ``softmax`` of them is ``y_j`` / ``y_l`` of eq. 11."""
-        q = self.features(x)  # (N, T, h)
+        return self.classify(self.features(x))
+
+    def classify(self, q: torch.Tensor) -> torch.Tensor:
+        """The readout of eq. 11 over LSTM outputs ``q`` ``(N, T, h)`` (mean, last or concat), then
+        dropout and the classifier: ``(N, K)`` logits."""
         if self.readout == "mean":
             z = q.mean(dim=1)
         elif self.readout == "last":

@@ -263,6 +263,19 @@ class AIMEncoder(nn.Module):
 
 
 # ------------------------------------------------------------------------------------ decoder ---
+def _pose_readout(hidden: int, channels: int, dropout: float) -> nn.Sequential:
+    """``f_out`` of both decoders: two ReLU layers (dropout after each), then the next-pose mean."""
+    return nn.Sequential(
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, channels),
+    )
+
+
 class AIMDecoder(nn.Module):
     """Decoder steps (a)-(d): next-pose means from the poses and the sampled A-links.
 
@@ -286,15 +299,7 @@ class AIMDecoder(nn.Module):
         self.pair_out = TypedLinear(c, hidden, hidden)  # f_e^(c) layer 2
         self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(hidden + channels, hidden, batch_first=True)
-        self.f_out = nn.Sequential(
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, channels),
-        )
+        self.f_out = _pose_readout(hidden, channels, dropout)
 
     def forward(self, x: torch.Tensor, links: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
         """Poses ``x`` ``(B, F, V, ch)``, links ``(B, V, V - 1, C)`` -> next-pose means ``(B, F - 1, V, ch)``,
@@ -343,15 +348,7 @@ class RecurrentDecoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.gates_input = nn.Linear(channels, 3 * hidden)  # W_i{r,z,n} x + b
         self.gates_message = nn.Linear(hidden, 3 * hidden, bias=False)  # W_h{r,z,n} m
-        self.f_out = nn.Sequential(
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, channels),
-        )
+        self.f_out = _pose_readout(hidden, channels, dropout)
 
     def forward(self, x: torch.Tensor, links: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
         """Poses ``x`` ``(B, F, V, ch)``, links ``(B, V, V - 1, C)`` -> next-pose means

@@ -79,6 +79,33 @@ def test_resolve_config_is_what_the_builder_builds_with():
         resolve_config(nope=1)
 
 
+@pytest.mark.parametrize(("options", "ignored"), [
+    ({"attention": False, "attention_init": "random"}, "attention_init"),
+    ({"lstm_sizes": [8, 8], "hidden_size": 64}, "hidden_size"),
+    ({"lstm_sizes": [8, 8], "mid_size": 64}, "mid_size"),
+    ({"lstm_layers": 2, "mid_size": 64}, "mid_size"),
+])
+def test_an_option_that_another_option_makes_ineffective_warns(options, ignored):
+    with pytest.warns(UserWarning, match=f"option {ignored}=.* has no effect"):
+        resolve_config(layout="kinect20", **options)
+
+
+@pytest.mark.parametrize("options", [
+    {"attention": True, "attention_init": "random"},
+    {"attention": False, "attention_dim": 16},  # the FC of eq. 9 stays without the mask
+    {"lstm_layers": 3, "mid_size": 64},
+    {"lstm_sizes": [8, 8]},
+])
+def test_effective_options_do_not_warn(options, recwarn):
+    resolve_config(layout="kinect20", **options)
+    assert not [w for w in recwarn if "has no effect" in str(w.message)]
+
+
+def test_label_smoothing_must_be_a_probability():
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        resolve_config(label_smoothing=1.0)
+
+
 def test_builder_name_and_its_alias():
     assert MODELS["arrn_lstm"] is build_arrn_lstm and arrn_lstm is build_arrn_lstm
 

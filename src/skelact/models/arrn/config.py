@@ -11,6 +11,7 @@ it. Unknown keys and bad values raise :class:`~skelact.errors.ConfigError` namin
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -90,6 +91,7 @@ def resolve_config(preset: str | None = None, layout: str | Layout = "ntu25", **
     if unknown:
         raise ConfigError(f"arrn_lstm: unknown option(s) {', '.join(unknown)}; "
                           f"known: {', '.join(sorted(known))}")
+    _warn_ignored(options)
     opts = ARRNOptions(preset=preset, **options)
     for key, value in PRESETS[preset].items():
         if getattr(opts, key) is None:
@@ -115,6 +117,7 @@ def resolve_config(preset: str | None = None, layout: str | Layout = "ntu25", **
         "lstm_sizes": len(opts.lstm_sizes) >= 1 and min(opts.lstm_sizes) >= 1,
         "readout": opts.readout in READOUTS,
         "dropout": 0.0 <= opts.dropout < 1.0,
+        "label_smoothing": 0.0 <= opts.label_smoothing < 1.0,
         "body_pool": opts.body_pool in BODY_POOLS,
         "attention_init": opts.attention_init in ATTENTION_INITS,
     }
@@ -122,3 +125,20 @@ def resolve_config(preset: str | None = None, layout: str | Layout = "ntu25", **
     if bad:
         raise ConfigError(f"arrn_lstm: invalid value for {bad[0]}: {getattr(opts, bad[0])!r}")
     return opts
+
+
+def _warn_ignored(options: dict[str, Any]) -> None:
+    """Warn about options given explicitly that another option makes ineffective (a typo'd ablation
+    should not pass silently): the mask's settings without the mask, sizes that ``lstm_sizes``
+    replaces, a middle size without a middle layer."""
+    ignored = []
+    if not options.get("attention", True):
+        if "attention_init" in options:  # the FC of eq. 9 (attention_dim) stays without the mask
+            ignored.append(("attention_init", "attention=False has no mask to initialise (eq. 9)"))
+    if options.get("lstm_sizes") is not None:
+        ignored += [(k, "lstm_sizes is given") for k in ("hidden_size", "mid_size") if k in options]
+    elif "mid_size" in options and options.get("lstm_layers", 3) <= 2:
+        ignored.append(("mid_size", f"lstm_layers={options.get('lstm_layers')} has no middle layer"))
+    for key, reason in ignored:
+        warnings.warn(f"arrn_lstm: option {key}={options[key]!r} has no effect: {reason}",
+                      UserWarning, stacklevel=3)

@@ -180,8 +180,8 @@ def test_center_on_hip_keeps_missing_joints_and_skips_absent_hips():
     np.testing.assert_array_equal(CenterOnHip("florence8")(y), y)  # no hip joints: no-op
 
 
-def test_line_features_delegate_to_the_model_implementation(ntu2):
-    from skelact.models.arrn.lines import line_features
+def test_line_features_delegate_to_the_one_implementation(ntu2):
+    from skelact.data.lines import line_features
 
     out = build_transforms(["LineFeatures"])(ntu2)
     assert out.shape == (3 * 24, *ntu2.shape[1:])

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .layouts import Layout, get_layout
+from .lines import line_features
 
 TRANSFORMS: dict[str, type[Transform]] = {}
 
@@ -271,15 +272,13 @@ class LineFeatures(Transform):
     """ARRN-LSTM line features (eq. 2): each joint's ``C`` coordinates become its ``C (J-1)``
     differences to the other joints, ``(C, T, V, M) -> (C (V-1), T, V, M)``.
 
-    Delegates to :func:`skelact.models.arrn.lines.line_features`, the one implementation of eq. 2
+    Delegates to :func:`skelact.data.lines.line_features`, the one implementation of eq. 2
     (the ARRN model computes its line stream with it too, so use this transform only for models
     that take line features as input).
     """
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         _check_sample(x, "LineFeatures")
-        from ..models.arrn.lines import line_features
-
         return line_features(np.asarray(x), joint_axis=2, channel_axis=0)
 
 

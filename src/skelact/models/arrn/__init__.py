@@ -1,7 +1,7 @@
 """Two-stream ARRN-LSTM (Li et al., "Skeleton-Based Action Recognition with Attentional Recurrent
 Relational Network-LSTM"); see docs/models/arrn_lstm.md for the equation-to-code map.
 
-* :mod:`.lines`: the line features of eq. 2.
+* :mod:`.lines`: the line features of eq. 2 (re-exported from :mod:`skelact.data.lines`).
 * :mod:`.rrn`: the recurrent relational network (eqs. 4-8).
 * :mod:`.model`: attention, LSTM stack, streams, score fusion, the builder :func:`build_arrn_lstm`.
 * :mod:`.config`: options, the per-dataset presets, :func:`resolve_config`.

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...data.layouts import Layout, get_layout
+from ...data.lines import line_features
 from ...errors import ConfigError
 from ...evaluation.fusion import fit_fusion_alpha, fused_log_scores
 from ..registry import register_model
@@ -45,7 +46,6 @@ from .config import (  # noqa: F401  (ATTENTION_INITS, LAYOUT_PRESETS, PRESETS, 
     ARRNOptions,
     resolve_config,
 )
-from .lines import line_features
 from .rrn import RecurrentRelationalNetwork
 
 __all__ = [
@@ -138,7 +138,7 @@ class ARRNStream(nn.Module):
         num_joints: ``J``.
         in_channels: ``C`` of the input joints (3 for x, y, z).
         line: ``False`` for the joint stream, ``True`` for the line stream (input per joint: its
-            ``C (J-1)`` differences to the other joints, :func:`~skelact.models.arrn.lines.line_features`).
+            ``C (J-1)`` differences to the other joints, :func:`~skelact.data.lines.line_features`).
         embed_dim: ``M`` of eqs. 1/3, also the RRN state size.
         iterations: ``E`` RRN iterations.
         message_hidden: hidden width of the message MLP ``f`` (default ``embed_dim``).

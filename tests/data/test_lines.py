@@ -1,6 +1,10 @@
-"""Line features of ARRN-LSTM (eq. 2): one implementation for NumPy and torch, any axes."""
+"""Line features of ARRN-LSTM (eq. 2): one implementation for NumPy and torch, any axes, in
+``skelact.data.lines`` (re-exported by ``skelact.models.arrn``), importable without torch."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +12,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skelact.models.arrn import line_features, other_joints_index
+import skelact.models.arrn
+import skelact.models.arrn.lines
+from skelact.data.lines import line_features, other_joints_index
 
 # A 3-joint skeleton in 3D (one frame), chosen so every difference is distinct.
 C3 = np.array([[0.0, 0.0, 0.0],
@@ -79,3 +85,20 @@ def test_numpy_and_torch_agree_with_a_loop_reference(joints, channels, lead, see
                     for i in range(joints)], axis=1)  # (lead, J, C (J-1))
     np.testing.assert_allclose(line_features(x), ref, atol=1e-6)
     np.testing.assert_allclose(line_features(torch.from_numpy(x)).numpy(), ref, atol=1e-6)
+
+
+def test_models_re_export_the_data_implementation():
+    assert skelact.models.arrn.line_features is line_features
+    assert skelact.models.arrn.lines.line_features is line_features
+    assert skelact.models.arrn.lines.other_joints_index is other_joints_index
+
+
+def test_line_features_and_transforms_import_without_torch():
+    """The data package stays light: the LineFeatures transform and eq. 2 need no torch import."""
+    code = (
+        "import sys; import numpy as np; from skelact.data.transforms import build_transforms; "
+        "x = np.ones((3, 4, 25, 2), np.float32); "
+        "assert build_transforms(['LineFeatures'])(x).shape[0] == 72; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

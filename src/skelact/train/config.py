@@ -36,6 +36,7 @@ import yaml
 
 from ..data.transforms import INPUT_FRAMES
 from ..errors import ConfigError
+from . import presets
 
 __all__ = [
     "AimConfig",
@@ -453,22 +454,6 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
-
-
 def resolve_bases(
     data: dict[str, Any], where: str, base_dir: Path | None, _stack: tuple[str, ...] = ()
 ) -> dict:
@@ -492,15 +477,13 @@ def resolve_bases(
 
 def _load_ref(ref: str, base_dir: Path | None, where: str) -> tuple[dict[str, Any], str, Path | None]:
     """Load a ``_base_`` reference: a YAML path (relative to ``base_dir``) or a preset name."""
-    from . import presets
-
     if ref.endswith((".yaml", ".yml")):
         path = Path(ref)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         if not path.is_file():
             raise ConfigError(f"{where}: _base_ file {ref!r} not found (looked for {path})")
-        return _read_yaml(path), str(path), path.parent
+        return presets.read_yaml(path), str(path), path.parent
     try:
         return presets.preset_source(ref)
     except KeyError as e:
@@ -509,15 +492,13 @@ def _load_ref(ref: str, base_dir: Path | None, where: str) -> tuple[dict[str, An
 
 def load_raw(source: str | os.PathLike | dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     """Read a config source with its ``_base_`` chain resolved: ``(data, where, default_name)``."""
-    from . import presets
-
     if isinstance(source, dict):
         data, where, base_dir, name = dict(source), "<dict>", None, "experiment"
     else:
         text = os.fspath(source)
         path = Path(text)
         if path.is_file():
-            data, where, base_dir, name = _read_yaml(path), str(path), path.parent, path.stem
+            data, where, base_dir, name = presets.read_yaml(path), str(path), path.parent, path.stem
         elif text.endswith((".yaml", ".yml")) and not presets.is_preset(text):
             raise ConfigError(f"config file {text} not found")
         else:

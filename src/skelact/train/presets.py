@@ -22,6 +22,7 @@ Each point becomes the preset ``<model>/<name>`` = ``{_base_: base, ...set}``.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
 import re
@@ -36,7 +37,25 @@ PRESET_ROOT = Path(__file__).resolve().parents[1] / "configs"
 VARIANTS_FILE = "_variants.yaml"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
-__all__ = ["PRESET_ROOT", "is_preset", "list_presets", "normalise_name", "preset_source"]
+__all__ = ["PRESET_ROOT", "is_preset", "list_presets", "normalise_name", "preset_source", "read_yaml"]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A config file's YAML mapping (``{}`` for an empty file); :class:`ConfigError` naming the file
+    when it cannot be read, is not YAML or is not a mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
 
 
 def normalise_name(name: str) -> str:
@@ -149,18 +168,14 @@ def preset_source(name: str) -> tuple[dict[str, Any], str, Path]:
 
     Raises ``KeyError`` with a message suggesting close names when unknown.
     """
-    from .config import _read_yaml
-
     key = normalise_name(name)
     files = _file_presets()
     if key in files:
-        return _read_yaml(files[key]), str(files[key]), files[key].parent
+        return read_yaml(files[key]), str(files[key]), files[key].parent
     variants = _variant_presets()
     if key in variants:
         data, where, base_dir = variants[key]
         return dict(data), where, base_dir
-    import difflib
-
     close = difflib.get_close_matches(key, list_presets(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `skelact train --list` prints them"
     raise KeyError(f"no config file or preset named {name!r}{hint}")

@@ -1,11 +1,13 @@
 """Evaluation: metrics, future-pose error, two-stream fusion (eq. 12) and the selection guard.
 
-A leaf package: it imports torch, NumPy and torchmetrics, nothing of the trainer (no Lightning)
-and no model code, so models, training, reproduction and figures all build on it.
+Above data and models, below the trainer: it imports torch, NumPy, torchmetrics, ``skelact.data`` and
+``skelact.models`` (eq. 12 lives with ARRN-LSTM, :mod:`skelact.models.arrn.fusion`), nothing of the
+trainer (no Lightning), so training, reproduction and figures build on it.
 
 * :mod:`.metrics`: top-1 / top-k / confusion matrix (torchmetrics), JSON summaries, fold means.
 * :mod:`.forecast`: MPJPE per predicted frame of AS-GCN's prediction head and two baselines.
-* :mod:`.fusion`: eq. 12 of ARRN-LSTM and fitting its weight α on validation scores.
+* :mod:`.fusion`: eq. 12 of ARRN-LSTM and fitting its weight α on validation scores (re-exported
+  from :mod:`skelact.models.arrn.fusion`).
 * :mod:`.scores`: a model's raw scores over a loader, and their accuracy summary.
 * :mod:`.selection`: :func:`assert_disjoint`, nothing chosen on test samples or subjects.
 """
@@ -16,7 +18,7 @@ import importlib
 from typing import Any
 
 #: Public name -> the submodule that defines it. Imported on first use (PEP 562), so that importing
-#: one submodule (the model's ``evaluation.fusion``) does not pull in torchmetrics.
+#: one submodule (e.g. ``evaluation.forecast``) does not pull in the others (torchmetrics).
 _WHERE = {
     "evaluate_forecast": "forecast", "format_forecast": "forecast",
     "ALPHA_GRID": "fusion", "fit_fusion_alpha": "fusion", "fused_log_scores": "fusion",

@@ -2,7 +2,7 @@
 
 :func:`collect_scores` is the one place a trained model is run over an evaluation loader for its
 raw scores: two-stream ARRN-LSTM gives each stream's logits (``"joint"``, ``"line"``, what eq. 12
-fuses and :func:`~skelact.evaluation.fusion.fit_fusion_alpha` fits on), any other model its logits
+fuses and :func:`~skelact.models.arrn.fusion.fit_fusion_alpha` fits on), any other model its logits
 (``"logits"``). :func:`accuracy_summary` turns scores and labels into top-1 / top-5 and the
 confusion matrix.
 """

@@ -5,6 +5,8 @@ Relational Network-LSTM"); see docs/models/arrn_lstm.md for the equation-to-code
 * :mod:`.rrn`: the recurrent relational network (eqs. 4-8).
 * :mod:`.model`: attention, LSTM stack, streams, score fusion, the builder :func:`build_arrn_lstm`.
 * :mod:`.config`: options, the per-dataset presets, :func:`resolve_config`.
+* :mod:`.fusion`: the two-stream score fusion of eq. 12 and fitting its weight α (also
+  :mod:`skelact.evaluation.fusion`).
 
 Importing this package registers the ``"arrn_lstm"`` builder (:func:`build_arrn_lstm`;
 ``arrn_lstm`` is an alias of it, its former name).

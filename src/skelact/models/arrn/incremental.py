@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...evaluation.fusion import fused_log_scores
+from .fusion import fused_log_scores
 from .model import ARRNLSTM, ARRNStream
 
 __all__ = ["IncrementalARRN"]

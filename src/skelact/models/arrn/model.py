@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from ...data.layouts import Layout, get_layout
 from ...data.lines import line_features
 from ...errors import ConfigError
-from ...evaluation.fusion import fit_fusion_alpha, fused_log_scores
 from ..registry import register_model
 from .config import (  # noqa: F401  (ATTENTION_INITS, LAYOUT_PRESETS, PRESETS, ARRNOptions: re-exported)
     ATTENTION_INITS,
@@ -46,6 +45,7 @@ from .config import (  # noqa: F401  (ATTENTION_INITS, LAYOUT_PRESETS, PRESETS, 
     ARRNOptions,
     resolve_config,
 )
+from .fusion import fit_fusion_alpha, fused_log_scores
 from .rrn import RecurrentRelationalNetwork
 
 __all__ = [
@@ -306,9 +306,9 @@ class ARRNLSTM(nn.Module):
     def fit_fusion(self, joint_scores: Any, line_scores: Any, labels: Any,
                    grid: Iterable[float] | None = None, logits: bool = True) -> float:
         """Pick ``fusion_alpha`` on validation scores, store and return it
-        (:func:`skelact.evaluation.fit_fusion_alpha`).
+        (:func:`skelact.models.arrn.fusion.fit_fusion_alpha`).
 
-        ``grid`` defaults to :data:`skelact.evaluation.ALPHA_GRID` (0, 0.05, ..., 1). Scores are
+        ``grid`` defaults to :data:`skelact.models.arrn.fusion.ALPHA_GRID` (0, 0.05, ..., 1). Scores are
         the per-stream logits of :meth:`stream_logits` (e.g. from
         :func:`skelact.evaluation.collect_scores`), or probabilities with ``logits=False``.
         """

@@ -20,7 +20,7 @@ from .unit_config import Context
 
 __all__ = [
     "FORECAST_EXAMPLE", "RECORDS_DIR", "RESULT_FILE", "config_digest", "find_earlier", "publish",
-    "store_identity", "work_unit_dir", "unit_fingerprint", "unit_path", "write_json",
+    "store_identity", "work_unit_dir", "unit_fingerprint", "unit_path", "write_json", "write_text",
 ]  # fmt: skip
 
 RESULT_FILE = "unit.json"
@@ -85,11 +85,16 @@ def unit_fingerprint(
     })  # fmt: skip
 
 
-def write_json(data: Any, path: Path) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_json(data: Any, path: Path) -> None:
+    write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
 
 
 def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:

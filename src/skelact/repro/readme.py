@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .cache import write_text
 from .goals import goal_for
+from .templating import render
 
 __all__ = ["BEGIN", "END", "begin_marker", "marked_source", "results_table", "update_readme"]
 
@@ -36,6 +38,7 @@ def marked_source(text: str) -> str | None:
     line = text[start:].split("\n", 1)[0]
     return line[len(BEGIN) :].split(" by skelact reproduce", 1)[0]
 
+#: How the README names the datasets.
 DATASET_NAMES = {
     "msr3d": "MSRAction3D",
     "florence3d": "Florence3D",
@@ -45,60 +48,20 @@ DATASET_NAMES = {
 }
 
 
-def _value(entry: Mapping[str, Any]) -> str:
-    seeds = [str(s) for s in entry.get("seeds") or []]
-    n = len(seeds)
-    text = f"{entry['mean']:.1f}" + (f" ± {entry['std']:.1f}" if n > 1 else "")
-    text += f" ({n} seed{'s' if n != 1 else ''})"
-    return text if entry.get("complete", True) else f"{text}, partial"
-
-
-def _per_seed(entry: Mapping[str, Any]) -> str:
-    per_seed = entry.get("per_seed") or {}
-    seeds = [str(s) for s in entry.get("seeds") or [] if str(s) in per_seed]
-    return " / ".join(f"{per_seed[s]['mean']:.1f}" for s in seeds)
-
-
-def _paper(entry: Mapping[str, Any]) -> str:
-    paper = entry.get("paper")
-    if not paper:
-        return "–"
-    value = f"{paper['value']:.2f}".rstrip("0")
-    value += "0" if value.endswith(".") else ""
-    return value + ("" if paper.get("comparable", True) else " (other data)")
-
-
-def _goal(entry: Mapping[str, Any]) -> str:
-    goal = goal_for(str(entry["target"]), str(entry["row"]))
-    if goal is None:
-        return "–"
-    met = goal.met(entry)
-    return f"{goal.text} ({'met' if met else 'not met'})"
-
-
 def results_table(entries: Sequence[Mapping[str, Any]]) -> str:
-    """One Markdown table of every entry: dataset (first row of each), model, top-1 mean ± std over
-    seeds, the per-seed means, the project's goal and the paper's number."""
-    lines = [
-        "| dataset | model | top-1 % (mean ± std over seeds) | per seed | goal | paper |",
-        "|---|---|---|---|---|---|",
-    ]
-    shown: set[tuple[str, str]] = set()
+    """One Markdown table of every entry (``templates/readme_results.md.j2``): dataset (first row of
+    each), model, top-1 mean ± std over seeds, the per-seed means, the project's goal and the
+    paper's number; then each dataset's selection scheme."""
+    rows, shown, selections = [], set(), {}
     for e in entries:
+        name = DATASET_NAMES.get(str(e["dataset"]), str(e["dataset"]))
         key = (str(e["target"]), str(e.get("variant") or ""))
-        dataset = ""
-        if key not in shown:
-            shown.add(key)
-            name = DATASET_NAMES.get(str(e["dataset"]), str(e["dataset"]))
-            variant = f", {e['variant']}" if e.get("variant") else ""
-            dataset = f"{name}{variant} ({e['protocol']})"
-        lines.append(f"| {dataset} | {e['name']} | {_value(e)} | {_per_seed(e)} | {_goal(e)} | {_paper(e)} |")
-    lines.append("")
-    selections = {}
-    for e in entries:
-        selections.setdefault(DATASET_NAMES.get(str(e["dataset"]), str(e["dataset"])), e.get("selection"))
-    lines += [f"- {name}: {text}." for name, text in selections.items() if text]
-    return "\n".join(lines)
+        variant = f", {e['variant']}" if e.get("variant") else ""
+        rows.append((e, "" if key in shown else f"{name}{variant} ({e['protocol']})"))
+        shown.add(key)
+        selections.setdefault(name, e.get("selection"))
+    text = render("readme_results.md.j2", {"rows": rows, "selections": selections, "goal_for": goal_for})
+    return text.rstrip("\n") + ("" if any(selections.values()) else "\n")
 
 
 def update_readme(
@@ -116,7 +79,5 @@ def update_readme(
     new = text[:start] + begin_marker(source) + "\n\n" + results_table(entries) + "\n\n" + text[end:]
     if new == text:
         return False
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, new)
     return True

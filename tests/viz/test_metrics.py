@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from skelact.data.class_names import NTU60_CLASSES, read_label_names
-from skelact.viz import plot_confusion_matrix, plot_curves, plot_per_class_accuracy
+from skelact.viz import plot_confusion_matrix, plot_curves, plot_per_class_accuracy, save_run_figures
 
 
 def _check_png(path, fig):
@@ -20,6 +20,14 @@ def _check_png(path, fig):
 def _confusion(k, seed=0):
     rng = np.random.default_rng(seed)
     return rng.integers(0, 3, (k, k)) + np.diag(rng.integers(8, 30, k))
+
+
+def test_run_figures_draw_the_test_confusion_matrix(tmp_path):
+    """The writer `skelact train` hands the trainer: confusion_matrix.png from metrics["test"]."""
+    test = {"confusion_matrix": _confusion(4).tolist(), "class_names": list(NTU60_CLASSES[:4])}
+    assert save_run_figures({"test": test}, tmp_path) == {"confusion_matrix": "confusion_matrix.png"}
+    with Image.open(tmp_path / "confusion_matrix.png") as im:
+        assert im.format == "PNG"
 
 
 def test_confusion_small_annotated(tmp_path):

@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.config import load_config
     from ..train.presets import is_preset
     from ..train.runner import run as run_config
+    from ..viz import save_run_figures
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"[2/3] training {cfg.description or cfg.name} ({cfg.train.epochs} epochs) into {run_dir}", flush=True
     )
-    metrics = run_config(cfg, run_dir)
+    metrics = run_config(cfg, run_dir, figures=save_run_figures)
     print("[3/3] evaluation on the held-out subject", flush=True)
     print(_report(metrics, run_dir))
     figures = []

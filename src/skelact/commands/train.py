@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.config import dump_config, load_config
     from ..train.runner import is_global_zero_env, summary_table
     from ..train.runner import run as run_config
+    from ..viz import save_run_figures
 
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         + (["--resume"] if args.resume else [])
     )
     try:
-        metrics = run_config(cfg, out, resume=args.resume, command=command)
+        metrics = run_config(cfg, out, resume=args.resume, command=command, figures=save_run_figures)
     except TrainingDiverged as e:
         print(f"skelact train: {e}", file=sys.stderr)
         return 3

@@ -25,7 +25,10 @@ import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
 from ..evaluation.scores import collect_scores
+from .callbacks import EpochSeed
 from .config import ExperimentConfig
+from .module import AIMScheduleModule
+from .runner import build_trainer, forecast_error, prepare_experiment
 
 __all__ = ["Recorded", "ScoreRecorder", "fit_and_score"]
 
@@ -109,10 +112,6 @@ def fit_and_score(
     ``cfg.data.protocol`` still decides the class numbering (MSR subsets: 8 classes); its split is
     not used.
     """
-    from .callbacks import EpochSeed
-    from .module import AIMScheduleModule
-    from .runner import build_trainer, prepare_experiment
-
     _quiet()
     data = dataclasses.replace(
         cfg.data,
@@ -152,8 +151,6 @@ def fit_and_score(
 def _forecast(model: torch.nn.Module, dm: Any) -> tuple[dict[str, Any] | None, dict[str, np.ndarray] | None]:
     """Future-pose error on the evaluation loader and the forecast of its first clip (None, None
     for a model without a prediction head)."""
-    from .runner import forecast_error
-
     result = forecast_error(model, dm, "test")
     if result is None:
         return None, None

@@ -17,7 +17,8 @@ A run directory holds::
     checkpoints/last.ckpt    written atomically at each epoch end: what --resume continues from
     metrics.json             test (and validation) metrics, fusion weight, wall time, seed, command
     logs/version_N/          CSV logs (one version per start); TensorBoard logs when installed
-    confusion_matrix.png     when skelact.viz is available
+    confusion_matrix.png     drawn by the ``figures`` writer, when given (``skelact train`` passes
+                             :func:`skelact.viz.save_run_figures`; the trainer imports no figures)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import shlex
 import sys
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +41,26 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.seed import seed_everything
 from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint, ThroughputMonitor
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from .._version import __version__
 from ..data import protocols
 from ..errors import ConfigError
+from ..evaluation.forecast import evaluate_forecast
 from ..evaluation.metrics import aggregate_folds, format_table
 from ..machine import hardware
 from ..models.checkpoint import read_saved_checkpoint
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar, StepCounter
 from .checkpoint import AtomicCheckpointIO, build_model, read_checkpoint_file, update_checkpoint
 from .config import ExperimentConfig, config_diff, config_from_dict, config_to_dict, dump_config, load_config
-from .data import SkeletonDataModule
+from .data import SkeletonDataModule, resolve_store_path
 from .inputs import build_experiment_model, open_store
 from .module import ActionModule, AIMScheduleModule, module_class
 
 __all__ = [
-    "Experiment", "evaluate_checkpoint", "forecast_error", "prepare_experiment", "run", "run_experiment",
-    "run_protocol",
+    "Experiment", "FigureWriter", "evaluate_checkpoint", "forecast_error", "prepare_experiment", "run",
+    "run_experiment", "run_protocol",
 ]  # fmt: skip
 
 log = logging.getLogger("skelact.train")
@@ -117,18 +120,20 @@ def _tensorboard_available() -> bool:
     return True
 
 
-def _plot_confusion(metrics: dict[str, Any], path: Path) -> Path | None:
-    """Save the confusion matrix with :func:`skelact.viz.plot_confusion_matrix`, when available."""
+#: Draws a finished run's figures into its directory: ``(metrics, run_dir) -> {figure name: file
+#: name}``, recorded in ``metrics.json`` under ``"figures"``. Given by the caller (``skelact train``:
+#: :func:`skelact.viz.save_run_figures`): the trainer itself draws nothing.
+FigureWriter = Callable[[dict[str, Any], Path], Mapping[str, str]]
+
+
+def _draw_figures(figures: FigureWriter | None, metrics: dict[str, Any], out: Path) -> dict[str, str]:
+    if figures is None:
+        return {}
     try:
-        from ..viz import plot_confusion_matrix
-    except ImportError:
-        return None
-    try:
-        plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), metrics["class_names"], path)
+        return {str(k): str(v) for k, v in figures(metrics, out).items()}
     except Exception as e:  # noqa: BLE001 - a figure must never fail a finished run
-        log.warning("could not draw the confusion matrix: %s", e)
-        return None
-    return path
+        log.warning("could not draw the run's figures: %s", e)
+        return {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,8 +188,6 @@ def build_trainer(
         ]
         loggers.append(CSVLogger(out_dir, name="logs"))
         if _tensorboard_available():
-            from pytorch_lightning.loggers import TensorBoardLogger
-
             loggers.append(TensorBoardLogger(out_dir, name="logs", version="tensorboard"))
         kwargs["plugins"] = [AtomicCheckpointIO()]
     if module.automatic_optimization and t.gradient_clip:
@@ -390,6 +393,7 @@ def run_experiment(
     indices: dict[str, Any] | None = None,
     fold: int | None = None,
     command: str | None = None,
+    figures: FigureWriter | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` into ``out_dir``, evaluate it, write ``metrics.json`` and return the metrics.
 
@@ -403,6 +407,8 @@ def run_experiment(
             split (saved into ``config.yaml`` so the run is reproducible from its directory).
         fold: the fold to run (overrides ``data.fold``).
         command: the command line recorded in the metrics (default: ``sys.argv``).
+        figures: draws the run's figures into ``out_dir`` (:data:`FigureWriter`, e.g.
+            :func:`skelact.viz.save_run_figures`: ``confusion_matrix.png``); None: no figures.
     """
     _quiet_lightning()
     cfg = _with_indices(cfg, indices, fold)
@@ -478,8 +484,7 @@ def run_experiment(
         forecast = forecast_error(module.model, dm, "test")
         if forecast is not None:
             metrics["forecast"] = forecast
-        png = _plot_confusion(test, out / "confusion_matrix.png")
-        metrics["figures"] = {"confusion_matrix": png.name} if png else {}
+        metrics["figures"] = _draw_figures(figures, metrics, out)
         write_json(metrics, out / METRICS_FILE)
     return metrics
 
@@ -496,8 +501,6 @@ def protocol_folds(cfg: ExperimentConfig) -> list[int | None]:
         dataset = cfg.data.dataset
         if dataset is None:
             try:
-                from .data import resolve_store_path
-
                 dataset = json.loads((resolve_store_path(cfg) / "manifest.json").read_text())["dataset"]
             except (OSError, ValueError, KeyError):
                 dataset = None
@@ -511,7 +514,12 @@ def fold_dir(out: Path, fold: int) -> Path:
 
 
 def run_protocol(
-    cfg: ExperimentConfig, out_dir: str | os.PathLike, resume: bool = False, *, command: str | None = None
+    cfg: ExperimentConfig,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    *,
+    command: str | None = None,
+    figures: FigureWriter | None = None,
 ) -> dict[str, Any]:
     """Run every fold of ``cfg``'s protocol (one run directory each) and write a summary.
 
@@ -521,7 +529,7 @@ def run_protocol(
     out = Path(out_dir)
     folds = protocol_folds(cfg)
     if folds == [None]:
-        return run_experiment(cfg, out, resume, command=command)
+        return run_experiment(cfg, out, resume, command=command, figures=figures)
     if is_global_zero_env():
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / CONFIG_FILE)
@@ -530,7 +538,9 @@ def run_protocol(
     for k in folds:
         assert k is not None
         print(f"== {cfg.name}: fold {k} of {len(folds)} ({cfg.data.protocol})", file=sys.stderr, flush=True)
-        per_fold[str(k)] = run_experiment(cfg, fold_dir(out, k), resume, fold=k, command=command)
+        per_fold[str(k)] = run_experiment(
+            cfg, fold_dir(out, k), resume, fold=k, command=command, figures=figures
+        )
     summary = {
         "name": cfg.name,
         "model": cfg.model.name,
@@ -554,12 +564,17 @@ def run_protocol(
 
 
 def run(
-    cfg: ExperimentConfig, out_dir: str | os.PathLike, resume: bool = False, *, command: str | None = None
+    cfg: ExperimentConfig,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    *,
+    command: str | None = None,
+    figures: FigureWriter | None = None,
 ) -> dict[str, Any]:
     """:func:`run_protocol` for several folds (``data.fold: all`` or a list), else :func:`run_experiment`."""
     if cfg.data.fold == "all" or isinstance(cfg.data.fold, list):
-        return run_protocol(cfg, out_dir, resume, command=command)
-    return run_experiment(cfg, out_dir, resume, command=command)
+        return run_protocol(cfg, out_dir, resume, command=command, figures=figures)
+    return run_experiment(cfg, out_dir, resume, command=command, figures=figures)
 
 
 def summary_table(metrics: dict[str, Any]) -> str:
@@ -623,12 +638,8 @@ def evaluate_checkpoint(
 
 
 def forecast_error(model: torch.nn.Module, dm: SkeletonDataModule, split: str) -> dict[str, Any] | None:
-    """Future-pose error of models with a prediction head (AS-GCN), when the forecast module exists."""
+    """Future-pose error of models with a prediction head (AS-GCN); None for other models."""
     if not hasattr(model, "forecast") or getattr(model, "predictor", None) is None:
-        return None
-    try:
-        from ..evaluation.forecast import evaluate_forecast
-    except ImportError:
         return None
     steps = int(
         getattr(model, "prediction_steps", None) or getattr(getattr(model, "config", None), "horizon", 10)

@@ -12,7 +12,8 @@ AS-GCN
 ARRN-LSTM
     :func:`plot_attention` (the attention mask of eq. 9 per stream)
 Evaluation
-    :func:`plot_confusion_matrix`, :func:`plot_per_class_accuracy`, :func:`plot_curves`
+    :func:`plot_confusion_matrix`, :func:`plot_per_class_accuracy`, :func:`plot_curves`;
+    :func:`save_run_figures` (a training run's figures, into its directory)
 
 Colours: Okabe-Ito (colour-blind safe); left limbs blue, right limbs vermillion (from
 ``layout.symmetry``), further bodies in other hue pairs; sequential maps ``cividis``/``viridis``/
@@ -37,6 +38,7 @@ from .metrics import (
     plot_curves,
     plot_per_class_accuracy,
     read_metrics_csv,
+    save_run_figures,
 )
 from .skeleton import animate_skeleton, draw_skeleton, plot_skeleton_frames, to_sequence
 
@@ -59,5 +61,6 @@ __all__ = [
     "plot_per_class_accuracy",
     "plot_skeleton_frames",
     "read_metrics_csv",
+    "save_run_figures",
     "to_sequence",
 ]

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from ._style import CYCLE, OKABE_ITO, fit_title, new_figure, save, styled, suptitle, wrap_label
 
 __all__ = ["find_metrics_csv", "plot_confusion_matrix", "plot_curves", "plot_per_class_accuracy",
-           "read_metrics_csv"]
+           "read_metrics_csv", "save_run_figures"]
 
 
 def _class_names(class_names: Sequence[str] | None, k: int) -> list[str]:
@@ -201,6 +201,20 @@ def plot_per_class_accuracy(
 # ----------------------------------------------------------------------------------------------
 # training curves
 # ----------------------------------------------------------------------------------------------
+def save_run_figures(metrics: dict[str, Any], run_dir: str | os.PathLike) -> dict[str, str]:
+    """The figures of a finished training run, saved into its directory: ``confusion_matrix.png``
+    from the test metrics (``metrics["test"]``: ``confusion_matrix``, ``class_names``).
+
+    The ``figures`` writer ``skelact train`` and ``skelact demo`` pass to
+    :func:`skelact.train.runner.run_experiment`; returns ``{figure name: file name}``, what the run's
+    ``metrics.json`` records under ``"figures"``.
+    """
+    test = metrics["test"]
+    path = pathlib.Path(run_dir) / "confusion_matrix.png"
+    plot_confusion_matrix(np.asarray(test["confusion_matrix"]), test["class_names"], path)
+    return {"confusion_matrix": path.name}
+
+
 def find_metrics_csv(run_dir: str | os.PathLike) -> pathlib.Path:
     """The Lightning CSVLogger file of a run: ``run_dir`` itself when it is a CSV, else the newest
     ``metrics.csv`` under ``run_dir/logs/`` (any depth), else under ``run_dir``."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.prepared import prepared_store
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
 from .cache import RECORDS_DIR, publish
@@ -63,8 +64,6 @@ def resolve_store(
 ) -> Path:
     """The prepared store a target runs on: ``store`` as given, or one prepared from ``src`` (default:
     ``../shared/data/<folder>`` when it exists) into ``<work_dir>/stores/`` (reused when already there)."""
-    from ..data.prepare import discover, prepare
-
     accepted = _ACCEPTED.get(target.dataset, (target.dataset,))
     if store is not None:
         if not is_store(store):
@@ -82,35 +81,8 @@ def resolve_store(
         src = default
     if not Path(src).is_dir():
         raise ConfigError(f"--src {src}: no such folder")
-    tag = target.dataset if bodies is None else f"{target.dataset}-m{bodies}"
-    if target.dataset == "msr3d":
-        tag += f"-{msr_form}"
-    if target.dataset == "florence3d":
-        files = discover("florence3d", src, florence_file=florence_file)
-        if not files:
-            raise ConfigError(f"--src {src}: no Florence3D file ({florence_file})")
-        florence_file = "features" if "Features" in files[0].name else "world"
-        tag += f"-{florence_file}"
-    out = work_dir / "stores" / tag
-    if is_store(out):
-        prepared = (SkeletonStore(out).manifest.get("prepare") or {}).get("src")
-        if prepared == str(src):
-            return out
-        log(f"{out} was prepared from {prepared}; preparing again from {src}")
-    log(f"preparing {target.dataset} from {src} into {out} ...")
-    summary = prepare(
-        target.dataset,
-        src,
-        out,
-        msr_form=msr_form,
-        florence_file=florence_file,
-        bodies=bodies,
-        overwrite=True,
-        progress=False,
-        workers=1,
-    )
-    log(summary.format())
-    return out
+    return prepared_store(target.dataset, src, work_dir / "stores", msr_form=msr_form,
+                          florence_file=florence_file, bodies=bodies, log=log)  # fmt: skip
 
 
 def _preset_bodies(target: Target, models: Sequence[str]) -> int | None:

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from ._version import __version__
+from .data.io import load as _load
 from .data.skeleton import Skeleton
 from .errors import ConfigError, SkeletonFormatError
 
@@ -30,8 +31,6 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
         >>> seq.layout, seq.data.shape, seq.meta["label"]
         ('ntu25', (103, 2, 25, 3), 0)
     """
-    from .data.io import load as _load
-
     return _load(path, format=format, **options)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ._version import __version__
@@ -51,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into a program that stopped reading (e.g. `| head`): exit quietly, as Unix
         # tools do. Point stdout at devnull so the interpreter's final flush does not fail again.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 

@@ -11,6 +11,8 @@ import os
 import platform
 from typing import Any
 
+import torch
+
 __all__ = ["hardware"]
 
 
@@ -27,8 +29,6 @@ def _cpu_model() -> str:
 
 def hardware() -> dict[str, Any]:
     """CPU model and cores, GPU, torch and Python versions of this machine."""
-    import torch
-
     out: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),

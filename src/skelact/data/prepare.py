@@ -41,10 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from ..errors import ConfigError, SkeletonFormatError
 from .class_names import CLASS_NAMES, read_label_names
+from .formats import get_format
+from .formats.ntu import read_missing_list as _read_missing_list
+from .io import iter_samples
 from .store import StoreWriter
+from .transforms import build_transforms
 
 _NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 NTU60_MISSING = ("NTU_RGBD_samples_with_missing_skeletons.txt", "samples_with_missing_skeletons.txt")
@@ -190,9 +195,7 @@ def find_missing_list(dataset: str, src: str | os.PathLike[str]) -> Path | None:
 
 def read_missing_list(path: str | os.PathLike[str]) -> set[str]:
     """Sample names on an official missing-skeleton list (the NTU reader's parser)."""
-    from .formats.ntu import read_missing_list as _read
-
-    return _read(os.fspath(path))
+    return _read_missing_list(os.fspath(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,15 +305,11 @@ def _init_worker(job: _Job) -> None:
     _JOB = job
     _NORMALIZE = None
     if job.normalize:
-        from .transforms import build_transforms
-
         _NORMALIZE = build_transforms(job.normalize, layout=job.layout)
 
 
 def _parse_file(path: str) -> tuple[str, list[tuple[np.ndarray, dict[str, Any]]] | None, str | None]:
     """Parse one file into ``[(data (T, M, V, C), meta), ...]``, or report its error line."""
-    from .io import iter_samples
-
     assert _JOB is not None
     try:
         out = []
@@ -428,8 +427,6 @@ def prepare(
         SkeletonFormatError: when no file parses (the summary's first errors are in the message).
         FileExistsError: ``out`` exists and ``overwrite`` is false.
     """
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]
-
     t0 = time.perf_counter()
     spec = get_dataset(dataset)
     src, out = Path(src), Path(out)
@@ -445,8 +442,6 @@ def prepare(
     summary.normalize = norm
     layout = _expected_layout(spec.name, files[0])
     if norm:  # fail on bad specs here, once, not in every worker
-        from .transforms import build_transforms
-
         build_transforms(norm, layout=layout)
     job = _Job(spec.reader_format, _reader_options(spec, m, reader_options), norm, layout)
     chunk = chunksize or max(1, min(32, len(files) // (max(workers, 1) * 8)))
@@ -535,8 +530,6 @@ def _select_files(
 
 def _reader_options(spec: DatasetSpec, bodies: int, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """Reader options: ``max_bodies`` where the reader takes it, then the caller's (checked here)."""
-    from .formats import get_format
-
     allowed = get_format(spec.reader_format).option_names()
     options = {"max_bodies": bodies} if "max_bodies" in allowed else {}
     options.update(extra or {})

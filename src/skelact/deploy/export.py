@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.export import Dim
 
 from .._version import __version__
 
@@ -266,8 +267,6 @@ def _has_rnn(model: nn.Module) -> bool:
 
 
 def _dims(dynamic_batch: bool, dynamic_time: bool):
-    from torch.export import Dim
-
     spec: dict[int, Any] = {}
     if dynamic_batch:
         spec[0] = Dim("batch", min=1)

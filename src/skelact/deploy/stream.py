@@ -42,8 +42,12 @@ import numpy as np
 import torch
 
 from ..data.layouts import Layout, get_layout
-from ..data.transforms import Compose, build_transform
+from ..data.transforms import Compose, build_transform, build_transforms
 from ..data.transforms import Transform as _TransformStep
+from ..models.arrn.incremental import IncrementalARRN
+from ..models.arrn.model import ARRNLSTM
+from ..models.checkpoint import read_saved_checkpoint
+from .export import load_exported
 from .ring import FrameRing
 from .sources import FrameRecord
 
@@ -470,8 +474,6 @@ class IncrementalStreamRecognizer(StreamRecognizer):
         missing_body: str = "zeros",
         max_hold: int | None = None,
     ):
-        from ..models.arrn.incremental import IncrementalARRN
-
         self.incremental = IncrementalARRN(model, window)
         window = self.incremental.window
         steps = frame_transform(transform, window, layout)
@@ -588,8 +590,6 @@ class StreamModel:
         kwargs.setdefault("num_bodies", self.bodies)
         kwargs.setdefault("labels", self.labels)
         if incremental:
-            from ..models.arrn.model import ARRNLSTM
-
             if not isinstance(self.model, ARRNLSTM):
                 kind = (f"an exported {self.source} file" if self.source != "checkpoint"
                         else f"{type(self.model).__name__}")
@@ -604,8 +604,6 @@ class StreamModel:
 def _window_transform(normalize_specs: Any, test_specs: Any, layout: str) -> Transform:
     """The offline prediction pipeline (:class:`skelact.train.inference.Predictor`) as one callable
     (seeded generators: test transforms are deterministic, the seed only pins any randomness)."""
-    from ..data.transforms import build_transforms
-
     normalize = build_transforms(list(normalize_specs or []), layout=layout)
     transform = build_transforms(list(test_specs or []), layout=layout)
 
@@ -625,8 +623,6 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     if path.suffix.lower() in (".onnx", ".pt2"):
-        from .export import load_exported
-
         model, meta = load_exported(path)
         missing = [k for k in ("layout", "window_frames", "bodies") if k not in meta]
         if missing:
@@ -641,8 +637,6 @@ def load_stream_model(path: str | os.PathLike) -> StreamModel:
             normalize_specs=list(meta.get("normalize") or []),
             test_specs=list(meta.get("test_transforms") or []),
         )
-    from ..models.checkpoint import read_saved_checkpoint
-
     saved = read_saved_checkpoint(path)
     spec = saved.spec
     return StreamModel(

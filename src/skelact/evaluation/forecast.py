@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from ..data.layouts import get_layout
+
 __all__ = [
     "METHODS",
     "METHOD_LABELS",
@@ -157,8 +159,6 @@ def evaluate_forecast(
             layout = spec.get("layout")
         coord_channels = 3
         if layout is not None:
-            from ..data.layouts import get_layout
-
             coord_channels = get_layout(layout).dims
     methods = METHODS if model is not None else METHODS[1:]
     sums = {m: torch.zeros(steps, dtype=torch.float64) for m in methods}

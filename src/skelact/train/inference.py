@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.formats import get_format
 from ..data.io import detect_format, iter_samples
 from ..data.skeleton import Skeleton
 from ..data.transforms import build_transforms
@@ -91,8 +92,6 @@ class Predictor:
 
     def read(self, path: str | os.PathLike) -> Iterator[Skeleton]:
         """The sequences of a raw file, read with the store's number of bodies where the format allows."""
-        from ..data.formats import get_format
-
         fmt = detect_format(path)
         options = {}
         if "max_bodies" in get_format(fmt).option_names():

@@ -141,8 +141,6 @@ def fit_title(title: str, width_in: float, fontsize: float = 11.0) -> tuple[str,
 
 def suptitle(fig: Figure, title: str, fontsize: float | None = None, **kw) -> None:
     """``fig.suptitle`` wrapped to the figure width."""
-    import matplotlib as mpl
-
     size = fontsize or mpl.rcParams["figure.titlesize"]
     size = float(size) if not isinstance(size, str) else 11.0
     text, _ = fit_title(title, fig.get_figwidth(), size)

@@ -8,11 +8,13 @@ import re
 from typing import Any
 
 import numpy as np
+import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..data.layouts import Layout, get_layout
+from ..data.skeleton import Skeleton
 from ._style import LINK_COLOR, new_figure, save, short_name, styled, suptitle
 from .skeleton import DEFAULT_VIEW, SkeletonView, to_sequence
 
@@ -39,10 +41,6 @@ def _model_layout(model: Any) -> str | None:
 
 def _batch(x: Any):
     """Model input ``(1, C, T, V, M)`` float32 tensor from a Skeleton / (C,T,V,M) / (N,C,T,V,M)."""
-    import torch
-
-    from ..data.skeleton import Skeleton
-
     if isinstance(x, Skeleton):
         x = x.to_model_input()
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32)
@@ -87,8 +85,6 @@ def link_probabilities(
     if hasattr(model_or_links, "infer_links"):
         if x is None:
             raise ValueError("a model needs a sample x to infer links from")
-        import torch
-
         with torch.no_grad():
             links = model_or_links.infer_links(_batch(x))
     else:

@@ -30,13 +30,17 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
+from matplotlib.animation import FFMpegWriter
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from mpl_toolkits.mplot3d.art3d import Line3DCollection
+from PIL import Image
 
+from ..data.class_names import CLASS_NAMES
 from ..data.layouts import LAYOUTS, Layout, get_layout
 from ..data.skeleton import Skeleton
 from ._style import BODY_COLORS, fit_title, new_figure, save, short_name, styled, suptitle
@@ -434,8 +438,6 @@ def _class_name(meta: dict) -> str | None:
     label, dataset = meta.get("label"), str(meta.get("dataset") or "").lower()
     if label is None or int(label) < 0 or not dataset:
         return None
-    from ..data.class_names import CLASS_NAMES
-
     key = next((k for k in ("ntu120", "msr3d", "florence3d") if dataset.startswith(k[:3])), None)
     names = CLASS_NAMES.get(key or "", ())
     return names[int(label)] if int(label) < len(names) else None
@@ -597,15 +599,11 @@ def animate_skeleton(
 
 
 def _ffmpeg_available() -> bool:
-    import matplotlib as mpl
-
     exe = mpl.rcParams.get("animation.ffmpeg_path", "ffmpeg")
     return shutil.which(exe) is not None or shutil.which("ffmpeg") is not None
 
 
 def _write_gif(fig: Figure, frames, path: pathlib.Path, fps: float) -> None:
-    from PIL import Image
-
     canvas = fig.canvas
     images = []
     for _ in frames:
@@ -626,8 +624,6 @@ def _write_gif(fig: Figure, frames, path: pathlib.Path, fps: float) -> None:
 
 
 def _write_mp4(fig: Figure, frames, path: pathlib.Path, fps: float, dpi: int) -> None:
-    from matplotlib.animation import FFMpegWriter
-
     writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
     # yuv420p needs even sizes
     w, h = fig.get_size_inches() * dpi

@@ -33,6 +33,8 @@ import numpy as np
 
 from .._version import __version__
 from ..data.facts import store_facts
+from ..models.asgcn.config import resolve_config as asgcn_config
+from ..train import config as train_config
 from .paper import paper_result
 from .provenance import summarize
 from .targets import TARGETS, Row, Target, Training, trainings_for
@@ -58,47 +60,30 @@ class Variant:
 def variant_of(target: Target, facts: Mapping[str, Any]) -> Variant:
     """Which variant of the data the store holds (from its layout and channels)."""
     n = facts.get("num_samples")
+    if target.name == "msr3d" and facts.get("channels") == ["x", "y", "z"]:
+        return Variant("Real3D, 20 joints", "MSRAction3DSkeletonReal3D: real-world joint coordinates "
+                       f"(--msr-form real3d), {n} sequences", True)  # fmt: skip
     if target.name == "msr3d":
-        if facts.get("channels") == ["x", "y", "z"]:
-            return Variant(
-                "Real3D, 20 joints",
-                f"MSRAction3DSkeletonReal3D: real-world joint coordinates (--msr-form real3d), {n} sequences",
-                True,
-            )
+        return Variant("screen coordinates, 20 joints", "MSRAction3DSkeleton(20joints): screen coordinates "
+                       f"u, v, depth (--msr-form screen), {n} sequences", True)  # fmt: skip
+    if target.name == "florence3d" and facts.get("layout") == "florence8":
         return Variant(
-            "screen coordinates, 20 joints",
-            f"MSRAction3DSkeleton(20joints): screen coordinates u, v, depth (--msr-form screen), "
-            f"{n} sequences",
-            True,
-        )
+            "features file, 8 joints", f"Florence_dataset_Features.txt: 8 normalised joints, {n} sequences",
+            False, "variant, not directly comparable: the paper used the 15-joint world-coordinates file; "
+            "this is the 8-joint normalised features file (elbows, wrists, knees, ankles)",
+        )  # fmt: skip
     if target.name == "florence3d":
-        if facts.get("layout") == "florence8":
-            return Variant(
-                "features file, 8 joints",
-                f"Florence_dataset_Features.txt: 8 normalised joints, {n} sequences",
-                False,
-                "variant, not directly comparable: the paper used the 15-joint world-coordinates file; this "
-                "is the 8-joint normalised features file (elbows, wrists, knees, ankles)",
-            )
-        return Variant(
-            "world coordinates, 15 joints",
-            f"Florence_dataset_WorldCoordinates.txt: 15 joints, {n} sequences (as the paper)",
-            True,
-        )
-    return Variant(
-        f"{facts.get('layout')}",
-        f"{facts.get('dataset')} store, {n} sequences, layout {facts.get('layout')}",
-        True,
-    )
+        return Variant("world coordinates, 15 joints", "Florence_dataset_WorldCoordinates.txt: 15 joints, "
+                       f"{n} sequences (as the paper)", True)  # fmt: skip
+    layout = facts.get("layout")
+    return Variant(f"{layout}", f"{facts.get('dataset')} store, {n} sequences, layout {layout}", True)
 
 
 def hardware_text(hw: Mapping[str, Any]) -> str:
     """One line: CPU, cores, GPU, torch."""
     gpu = f", GPU {hw['gpu']}" if hw.get("gpu") else ", no GPU"
-    return (
-        f"{hw.get('cpu')}, {hw.get('cpu_count')} cores{gpu}; torch {hw.get('torch')} "
-        f"({hw.get('torch_threads')} threads)"
-    )
+    threads = hw.get("torch_threads")
+    return f"{hw.get('cpu')}, {hw.get('cpu_count')} cores{gpu}; torch {hw.get('torch')} ({threads} threads)"
 
 
 def _std(values: Sequence[float]) -> float:
@@ -111,120 +96,85 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
 
 
-def _common_overrides(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    lists = [[o for o in r["overrides"] if not o.startswith("seed=")] for r in results]
-    first = lists[0]
-    return [o for o in first if all(o in other for other in lists)]
+def _selection_text(result: Mapping[str, Any]) -> str:
+    if result.get("selection") == "last-epoch":
+        return (
+            f"one training on all training subjects for {result['max_epochs']} epochs, its last epoch tested "
+            f"once (weight averaging: {result.get('averaging', 'none')}); the fusion weight fixed by the "
+            "preset (chosen by cross-validation over training subjects with the recipe)"
+        )
+    return "the preset's validation split chooses the checkpoint and the fusion weight; tested once"
 
 
 def _row_entry(
-    target: Target,
-    planned: Sequence[str],
-    training: Training,
-    row: Row,
-    results: list[dict[str, Any]],
-    seeds: Sequence[int],
-    facts: Mapping[str, Any],
-    common: Mapping[str, Any],
-) -> dict[str, Any]:
+    target: Target, planned: Sequence[str], training: Training, row: Row, results: list[dict[str, Any]],
+    seeds: Sequence[int], facts: Mapping[str, Any], common: Mapping[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    cell = {(r["unit"], r["seed"]): r["rows"][row.key] for r in results}  # the row's result per unit, seed
     units = [u for u in target.units if any(r["unit"] == u.key for r in results)]
-    by = {(r["unit"], r["seed"]): r for r in results}
     per_seed: dict[str, Any] = {}
-    complete_seeds = []
+    complete = []  # the seeds with every planned unit
     for seed in seeds:
-        accs = {u.name: by[(u.key, seed)]["rows"][row.key]["top1"] for u in units if (u.key, seed) in by}
-        if not accs:
+        got = {u.name: cell[(u.key, seed)] for u in units if (u.key, seed) in cell}
+        if not got:
             continue
-        correct = sum(
-            np.trace(np.asarray(by[(u.key, seed)]["rows"][row.key]["confusion_matrix"]))
-            for u in units
-            if (u.key, seed) in by
-        )
-        total = sum(by[(u.key, seed)]["rows"][row.key]["num_samples"] for u in units if (u.key, seed) in by)
+        correct = sum(np.trace(np.asarray(c["confusion_matrix"])) for c in got.values())
+        total = sum(c["num_samples"] for c in got.values())
         per_seed[str(seed)] = {
-            "folds": {k: _r(v) for k, v in accs.items()},
-            "mean": _r(float(np.mean(list(accs.values())))),
+            "folds": {k: _r(c["top1"]) for k, c in got.items()},
+            "mean": _r(float(np.mean([c["top1"] for c in got.values()]))),
             "pooled": _r(100.0 * correct / total) if total else None,
         }
-        if len(accs) == len(planned):
-            complete_seeds.append(seed)
-    means = [per_seed[str(s)]["mean"] for s in complete_seeds] or [v["mean"] for v in per_seed.values()]
-    # Per unit, the mean over the same seeds as ``mean`` (the complete ones), so that the per-unit
-    # row averages to the Mean column; an unfinished seed shows only in ``per_seed``.
-    folds = {}
-    for u in units:
-        vals = [by[(u.key, s)]["rows"][row.key]["top1"] for s in complete_seeds or seeds if (u.key, s) in by]
-        folds[u.name] = _r(float(np.mean(vals)))
-    chosen = {
-        u.name: {
-            str(s): {
-                k: by[(u.key, s)]["rows"][row.key].get(k)
-                for k in ("epoch", "alpha")
-                if by[(u.key, s)]["rows"][row.key].get(k) is not None
-            }
-            for s in seeds
-            if (u.key, s) in by
-        }
+        if len(got) == len(planned):
+            complete.append(seed)
+    means = [per_seed[str(s)]["mean"] for s in complete] or [v["mean"] for v in per_seed.values()]
+    # per unit, the mean over the same seeds as ``mean`` (the complete ones), so that the per-unit
+    # row averages to the Mean column; an unfinished seed shows only in ``per_seed``
+    folds = {
+        u.name: _r(float(np.mean([cell[k]["top1"] for s in complete or seeds if (k := (u.key, s)) in cell])))
         for u in units
     }
+    chosen = {
+        u.name: {
+            str(s): {k: v for k in ("epoch", "alpha") if (v := cell[(u.key, s)].get(k)) is not None}
+            for s in seeds if (u.key, s) in cell
+        }
+        for u in units
+    }  # fmt: skip
     paper = paper_result(target.name, row.key)
     variant = variant_of(target, facts)
-    comparable = variant.comparable
     mean = _r(float(np.mean(means))) if means else None
     paper_dict = None
     if paper is not None:
-        paper_dict = {**paper.to_dict(), "comparable": comparable}
+        paper_dict = {**paper.to_dict(), "comparable": variant.comparable}
         if mean is not None:
             paper_dict["difference"] = _r(mean - paper.value)
-    presets = {u.name: training.preset_for(u) for u in units}
     one = results[0]
+    overrides = [[o for o in r["overrides"] if not o.startswith("seed=")] for r in results]
     return {
-        "dataset": target.dataset,
-        "target": target.name,
-        "model": row.label,
-        "architecture": row.model,
-        "row": row.key,
-        "name": row.label,
-        "stream": row.stream,
-        "attention": row.attention,
-        "protocol": target.short_protocol,
-        "protocol_details": target.protocol,
-        "selection": _selection_text(target, one),
-        "scheme": one.get("selection"),
-        "variant": variant.name,
-        "variant_details": variant.description,
-        "note": variant.note,
-        "comparable": comparable,
-        "folds": folds,
-        "mean": mean,
+        "dataset": target.dataset, "target": target.name, "model": row.label, "architecture": row.model,
+        "row": row.key, "name": row.label, "stream": row.stream, "attention": row.attention,
+        "protocol": target.short_protocol, "protocol_details": target.protocol,
+        "selection": _selection_text(one), "scheme": one.get("selection"),
+        "variant": variant.name, "variant_details": variant.description, "note": variant.note,
+        "comparable": variant.comparable, "folds": folds, "mean": mean,
         "std": _r(_std(means)) if means else None,
-        "pooled": _r(float(np.mean([per_seed[str(s)]["pooled"] for s in complete_seeds])))
-        if complete_seeds
-        else None,
-        "seeds": complete_seeds,
-        "per_seed": per_seed,
-        "complete": len(complete_seeds) == len(seeds) and len(seeds) > 0,
-        "units_planned": len(planned),
+        "pooled": _r(float(np.mean([per_seed[str(s)]["pooled"] for s in complete]))) if complete else None,
+        "seeds": complete, "per_seed": per_seed,
+        "complete": len(complete) == len(seeds) and len(seeds) > 0, "units_planned": len(planned),
         "config": {
-            "presets": presets,
-            "overrides": _common_overrides(results),
-            "seed_override": "seed=<seed>",
-            "max_epochs": one.get("max_epochs"),
+            "presets": {u.name: training.preset_for(u) for u in units},
+            "overrides": [o for o in overrides[0] if all(o in other for other in overrides)],  # common to all
+            "seed_override": "seed=<seed>", "max_epochs": one.get("max_epochs"),
         },
-        "command": common["command"],
-        "hardware": hardware_text(common["hardware"]),
-        "hardware_details": common["hardware"],
-        "trained_with": summarize(results),
+        "command": common["command"], "hardware": hardware_text(common["hardware"]),
+        "hardware_details": common["hardware"], "trained_with": summarize(results),
         "wall_time_s": _r(sum(r["wall_time_s"] for r in results), 1),
         "wall_time_note": "training time of the model run that gives this row (shared by the rows of one "
-        "run)",
-        "num_parameters": one.get("num_parameters"),
-        "paper": paper_dict,
-        "chosen": chosen,
-        "forecast": forecast_summary(target, results),
-        "quick": common["quick"],
+        "run)", "num_parameters": one.get("num_parameters"), "paper": paper_dict, "chosen": chosen,
+        "forecast": forecast_summary(target, results), "quick": common["quick"],
         "skelact_version": __version__,
-    }
+    }  # fmt: skip
 
 
 def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -235,24 +185,26 @@ def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> di
     with_fc = [r for r in results if r.get("forecast")]
     if not with_fc:
         return None
-    steps = int(with_fc[0]["forecast"]["steps"])
-    methods = list(with_fc[0]["forecast"]["mpjpe"])
+    first = with_fc[0]["forecast"]
+    steps, methods = int(first["steps"]), list(first["mpjpe"])
 
     def pool(group: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         weight = np.zeros(steps)  # body-frames scored per step (a step without any has no value)
         sums = {m: np.zeros(steps) for m in methods}
         for r in group:
-            fc = r["forecast"]
-            w = np.asarray(fc["count"], dtype=np.float64)
+            fc, w = r["forecast"], np.asarray(r["forecast"]["count"], dtype=np.float64)
             weight += w
             for m in methods:
                 sums[m] += [0.0 if v is None else v * wk for v, wk in zip(fc["mpjpe"][m], w, strict=True)]
-        per_step = {
-            m: [_r(float(v / wt), 4) if wt > 0 else None for v, wt in zip(sums[m], weight, strict=True)]
-            for m in methods
-        }
-        mean = {m: _r(float(sums[m].sum() / weight.sum()), 4) if weight.sum() > 0 else None for m in methods}
-        return {"mpjpe": per_step, "mean": mean, "body_frames": [int(v) for v in weight]}
+        total = weight.sum()
+        return {
+            "mpjpe": {
+                m: [_r(float(v / k), 4) if k > 0 else None for v, k in zip(sums[m], weight, strict=True)]
+                for m in methods
+            },
+            "mean": {m: _r(float(sums[m].sum() / total), 4) if total > 0 else None for m in methods},
+            "body_frames": [int(v) for v in weight],
+        }  # fmt: skip
 
     per_unit = {}
     for u in target.units:
@@ -260,40 +212,22 @@ def forecast_summary(target: Target, results: Sequence[Mapping[str, Any]]) -> di
         if group:
             per_unit[u.name] = {**pool(group), "seeds": sorted({int(r["seed"]) for r in group})}
     return {
-        "steps": steps,
-        "pred_weight": _pred_weight(with_fc[0]),
-        "observed_frames": with_fc[0]["forecast"].get("observed_frames"),
-        "coord_channels": with_fc[0]["forecast"].get("coord_channels"),
-        "methods": methods,
-        "units": len(per_unit),
-        "runs": len(with_fc),
-        **pool(with_fc),
-        "per_unit": per_unit,
+        "steps": steps, "pred_weight": _pred_weight(with_fc[0]),
+        "observed_frames": first.get("observed_frames"), "coord_channels": first.get("coord_channels"),
+        "methods": methods, "units": len(per_unit),
+        "runs": len(with_fc), **pool(with_fc), "per_unit": per_unit,
         "note": "MPJPE in the units of the model input (after the preset's transforms); each step's error "
         "is averaged over the scored joints of all test clips, units and seeds",
-    }
+    }  # fmt: skip
 
 
 def _pred_weight(result: Mapping[str, Any]) -> float | None:
     """The prediction-loss weight (eq. 6's w_pred) a unit's AS-GCN was trained with."""
     try:
-        from ..models.asgcn.config import resolve_config
-        from ..train.config import load_config
-
-        options = load_config(result["preset"], list(result.get("overrides") or [])).model.options
-        return float(resolve_config(**dict(options)).pred_weight)
+        cfg = train_config.load_config(result["preset"], list(result.get("overrides") or []))
+        return float(asgcn_config(**dict(cfg.model.options)).pred_weight)
     except Exception:  # noqa: BLE001 - informative only
         return None
-
-
-def _selection_text(target: Target, result: Mapping[str, Any]) -> str:
-    if result.get("selection") == "last-epoch":
-        return (
-            f"one training on all training subjects for {result['max_epochs']} epochs, its last epoch tested "
-            f"once (weight averaging: {result.get('averaging', 'none')}); the fusion weight fixed by the "
-            "preset (chosen by cross-validation over training subjects with the recipe)"
-        )
-    return "the preset's validation split chooses the checkpoint and the fusion weight; tested once"
 
 
 def build_entries(
@@ -319,12 +253,9 @@ def build_entries(
         units = list((planned or {}).get(name) or [u.key for u in target.units])
         for training in trainings_for(target, list(models)):
             mine = [r for r in results if r["training"] == training.key]
-            if not mine:
-                continue
-            for row in training.rows:
-                entries.append(
-                    _row_entry(target, units, training, row, mine, seeds, facts.get(name, {}), common)
-                )
+            for row in training.rows if mine else ():
+                entries.append(_row_entry(target, units, training, row, mine, seeds, facts.get(name, {}),
+                                          common))  # fmt: skip
     for e in entries:
         ablation = attention_ablation(e, entries)
         if ablation is not None:
@@ -337,18 +268,15 @@ def attention_ablation(
 ) -> dict[str, Any] | None:
     """The attention mask's effect for an ARRN-LSTM row ``entry``: its accuracy minus that of the
     RRN-LSTM row of the same stream (attention off) on the same target, paired by unit and seed
-    (the same protocol split), beside the paper's differences on NTU
-    RGB+D (Table 2, the only table with the ablation). None for other rows or without RRN rows."""
+    (the same protocol split), beside the paper's differences on NTU RGB+D (Table 2, the only table
+    with the ablation). None for other rows or without RRN rows."""
     if entry.get("architecture") != "arrn_lstm" or not entry.get("attention"):
         return None
-    other = next(
-        (
-            o for o in entries
-            if o["target"] == entry["target"] and o.get("architecture") == "arrn_lstm"
-            and not o.get("attention") and o.get("stream") == entry.get("stream")
-        ),
-        None,
-    )  # fmt: skip
+    other = next((
+        o for o in entries
+        if o["target"] == entry["target"] and o.get("architecture") == "arrn_lstm"
+        and not o.get("attention") and o.get("stream") == entry.get("stream")
+    ), None)  # fmt: skip
     if other is None:
         return None
     diffs = [
@@ -368,14 +296,9 @@ def attention_ablation(
             paper[ntu] = round(a.value - r.value, 2)
     sd = _std(d.tolist()) if d.size > 1 else None
     return {
-        "row": other["row"],
-        "name": other["name"],
-        "pairs": int(d.size),
-        "mean_difference": _r(float(d.mean())),
-        "std_difference": _r(sd),
+        "row": other["row"], "name": other["name"], "pairs": int(d.size),
+        "mean_difference": _r(float(d.mean())), "std_difference": _r(sd),
         "standard_error": None if sd is None else _r(sd / np.sqrt(d.size)),
-        "better": int((d > 0).sum()),
-        "equal": int((d == 0).sum()),
-        "worse": int((d < 0).sum()),
+        "better": int((d > 0).sum()), "equal": int((d == 0).sum()), "worse": int((d < 0).sum()),
         "paper_difference": paper,
-    }
+    }  # fmt: skip

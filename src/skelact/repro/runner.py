@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
+import multiprocessing
 import os
 import sys
 import time
@@ -12,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..data.prepared import prepared_store
 from ..data.store import SkeletonStore, is_store
 from ..errors import ConfigError
+from ..train import config as train_config
 from .cache import RECORDS_DIR, publish
 from .protocol import run_unit
 from .provenance import code_version
 from .readme import update_readme
 from .report import data_facts, write_report
-from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, get_target, trainings_for
+from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, Training, Unit, get_target, trainings_for
 from .unit_config import AUGMENT_POLICIES, Context
 
 __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
@@ -32,6 +36,8 @@ DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
 DEFAULT_WORK_DIR = Path("work_dirs") / "reproduce"
 #: Stores a target accepts (NTU60 protocols also apply to an NTU120 store).
 _ACCEPTED = {"ntu60": ("ntu60", "ntu120")}
+#: One model run: its context, unit, seed and training.
+Run = tuple[Context, Unit, int, Training]
 
 
 def _log_stderr(message: str) -> None:
@@ -73,12 +79,11 @@ def resolve_store(
             raise ConfigError(f"--store {store} holds {got!r} data; {target.name} needs {'/'.join(accepted)}")
         return Path(store)
     if src is None:
-        default = DEFAULT_DATA_ROOT / target.raw_folder
-        if not default.is_dir():
+        src = DEFAULT_DATA_ROOT / target.raw_folder
+        if not src.is_dir():
             raise ConfigError(
-                f"{target.name}: no data; pass --src RAW_DIR or --store STORE (looked for {default})"
+                f"{target.name}: no data; pass --src RAW_DIR or --store STORE (looked for {src})"
             )
-        src = default
     if not Path(src).is_dir():
         raise ConfigError(f"--src {src}: no such folder")
     return prepared_store(target.dataset, src, work_dir / "stores", msr_form=msr_form,
@@ -88,36 +93,27 @@ def resolve_store(
 def _preset_bodies(target: Target, models: Sequence[str]) -> int | None:
     """Bodies per frame the target's presets build their models for (``model.options.num_bodies``),
     when they all agree on one (e.g. AS-GCN on Kinetics: 1); None = the dataset's default."""
-    from ..train.config import load_config
-
-    found = set()
-    for training in trainings_for(target, list(models)):
-        found.add(load_config(training.preset_for(target.units[0])).model.options.get("num_bodies"))
+    found = {
+        train_config.load_config(t.preset_for(target.units[0])).model.options.get("num_bodies")
+        for t in trainings_for(target, list(models))
+    }
     return found.pop() if len(found) == 1 and None not in found and target.selection == "validation" else None
 
 
 def _running_table(target: Target, results: list[dict[str, Any]], models: Sequence[str]) -> str:
     """Accuracy so far: one line per row, one column per unit (mean over the seeds done)."""
     units = [u for u in target.units if any(r["unit"] == u.key for r in results)]
-    width = max([len(row.label) for t in trainings_for(target, list(models)) for row in t.rows] + [5])
+    trainings = trainings_for(target, list(models))
+    width = max([len(row.label) for t in trainings for row in t.rows] + [5])
     cols = [max(8, len(u.name)) for u in units]
-    head = (
-        f"{'':<{width}} "
-        + " ".join(f"{u.name:>{c}}" for u, c in zip(units, cols, strict=True))
-        + f" {'mean':>8}"
-    )
-    lines = [head]
-    for training in trainings_for(target, list(models)):
-        mine = [r for r in results if r["training"] == training.key]
-        if not mine:
-            continue
-        for row in training.rows:
-            cells, means = [], []
-            for u, c in zip(units, cols, strict=True):
-                vals = [r["rows"][row.key]["top1"] for r in mine if r["unit"] == u.key]
-                cells.append(f"{np.mean(vals):{c}.1f}" if vals else " " * c)
-                if vals:
-                    means.append(float(np.mean(vals)))
+    head = " ".join(f"{u.name:>{c}}" for u, c in zip(units, cols, strict=True))
+    lines = [f"{'':<{width}} {head} {'mean':>8}"]
+    for t in trainings:
+        mine = [r for r in results if r["training"] == t.key]
+        for row in t.rows if mine else ():
+            vals = [[r["rows"][row.key]["top1"] for r in mine if r["unit"] == u.key] for u in units]
+            cells = [f"{np.mean(v):{c}.1f}" if v else " " * c for v, c in zip(vals, cols, strict=True)]
+            means = [float(np.mean(v)) for v in vals if v]
             mean = f"{np.mean(means):8.1f}" if means else ""
             lines.append(f"{row.label:<{width}} " + " ".join(cells) + f" {mean}")
     return "\n".join(lines)
@@ -126,13 +122,9 @@ def _running_table(target: Target, results: list[dict[str, Any]], models: Sequen
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
     """torch's CPU threads set to ``threads`` (None: left as they are) for the block."""
-    if threads is None:
-        yield
-        return
-    import torch
-
     before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
+    if threads is not None:
+        torch.set_num_threads(int(threads))
     try:
         yield
     finally:
@@ -140,7 +132,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: int, label: str) -> Any:
-    """One model run in a worker process of :func:`reproduce` (``jobs > 1``): rebuilds the run's
+    """One model run in a worker process (``jobs > 1``) or a Ray task: rebuilds the run's
     :class:`~skelact.repro.unit_config.Context` from plain ``settings`` and calls ``run_unit``."""
     threads = settings.pop("threads")
     target = get_target(settings.pop("target"))
@@ -151,89 +143,58 @@ def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: 
         return run_unit(ctx, training, unit, seed, label=label)
 
 
-def _job_settings(ctx: Context, threads: int | None) -> dict[str, Any]:
-    """What a worker process needs to rebuild ``ctx``: its plain fields (the target by name; not
-    the log function or the opened store)."""
-    skip = ("target", "log", "_store")
-    settings = {f.name: getattr(ctx, f.name) for f in fields(Context) if f.name not in skip}
-    return {**settings, "target": ctx.target.name, "threads": threads}
-
-
-def _run_in_parallel(
-    runs: Sequence[tuple[Context, Any, int, Any]], jobs: int, threads: int | None, log: Callable[[str], None]
+def _run_elsewhere(
+    runs: Sequence[Run], jobs: int, threads: int | None, ray_address: str | None, log: Callable[[str], None]
 ) -> Iterator[tuple[int, Any, str | None]]:
-    """Run ``runs`` (context, unit, seed, training) in ``jobs`` worker processes; yields
-    ``(index, result, None)`` or ``(index, None, error text)`` in the order they finish."""
-    import concurrent.futures as cf
-    import multiprocessing
-
-    workers = min(jobs, len(runs))
-    each = f", {threads} thread(s) each" if threads else ""
-    log(f"{len(runs)} model run(s) on {workers} worker process(es){each}")
-    # spawn: a fresh interpreter per worker (fork after torch has started threads can deadlock)
-    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {
-            pool.submit(
-                _unit_job, _job_settings(ctx, threads), training.key, unit.key, seed,
-                f"[{i + 1}/{len(runs)}] {ctx.target.name}",
-            ): i
-            for i, (ctx, unit, seed, training) in enumerate(runs)
-        }  # fmt: skip
-        try:
-            for future in cf.as_completed(futures):
-                i = futures[future]
-                try:
-                    yield i, future.result(), None
-                except Exception as e:  # noqa: BLE001 - reported with its unit; the others go on
-                    yield i, None, f"{type(e).__name__}: {e}"
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-def _run_on_ray(
-    runs: Sequence[tuple[Context, Any, int, Any]],
-    address: str,
-    threads: int | None,
-    log: Callable[[str], None],
-) -> Iterator[tuple[int, Any, str | None]]:
-    """Run ``runs`` as Ray tasks on the cluster at ``address`` (``"local"``: a Ray instance started
-    here with this machine's cores); yields like :func:`_run_in_parallel`. Each task asks for
-    ``threads`` CPUs (default 1) and runs :func:`_unit_job` exactly as a local worker process does,
-    so the unit records are the same; the work directory must be reachable under the same path on
-    every node (a shared filesystem), the results come back to this process."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--ray needs Ray: pip install 'skelact[cluster]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address == "local":
-            ray.init(num_cpus=os.cpu_count(), **kwargs)
-        else:
-            ray.init(address=address, **kwargs)
-    cpus = int(threads or 1)
-    task = ray.remote(num_cpus=cpus, max_retries=0)(_unit_job)
-    log(f"{len(runs)} model run(s) as Ray tasks on {address} ({cpus} CPU(s) each; "
-        f"{int(ray.cluster_resources().get('CPU', 0))} CPU(s) in the cluster)")  # fmt: skip
-    pending = {
-        task.remote(_job_settings(ctx, threads), training.key, unit.key, seed,
-                    f"[{i + 1}/{len(runs)}] {ctx.target.name}"): i
+    """Run ``runs`` in ``jobs`` worker processes, or as Ray tasks on the cluster at ``ray_address``
+    (``"local"``: a Ray instance started here with this machine's cores; each task asks for
+    ``threads`` CPUs, the work directory must lie under the same path on every node); yields
+    ``(index, result, None)`` or ``(index, None, error text)`` in the order they finish. Every run
+    is :func:`_unit_job`, so the unit records are the same as those of a run in this process."""
+    skip = ("target", "log", "_store")  # what a worker rebuilds: the target by name, a log, the store
+    args = [
+        ({**{f.name: getattr(ctx, f.name) for f in fields(Context) if f.name not in skip},
+          "target": ctx.target.name, "threads": threads},
+         training.key, unit.key, seed, f"[{i + 1}/{len(runs)}] {ctx.target.name}")
         for i, (ctx, unit, seed, training) in enumerate(runs)
-    }  # fmt: skip
+    ]  # fmt: skip
+    started_here = False
+    if ray_address:
+        try:
+            import ray  # optional: skelact[cluster]
+        except ImportError:
+            raise ConfigError("--ray needs Ray: pip install 'skelact[cluster]'") from None
+        if started_here := not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            where = {"num_cpus": os.cpu_count()} if ray_address == "local" else {"address": ray_address}
+            ray.init(**where, **kwargs)
+        task = ray.remote(num_cpus=int(threads or 1), max_retries=0)(_unit_job)
+        log(f"{len(runs)} model run(s) as Ray tasks on {ray_address} ({int(threads or 1)} CPU(s) each; "
+            f"{int(ray.cluster_resources().get('CPU', 0))} CPU(s) in the cluster)")  # fmt: skip
+        refs = [task.remote(*a) for a in args]
+        futures = {ref.future(): i for i, ref in enumerate(refs)}
+    else:
+        workers = min(jobs, len(runs))
+        each = f", {threads} thread(s) each" if threads else ""
+        log(f"{len(runs)} model run(s) on {workers} worker process(es){each}")
+        # spawn: a fresh interpreter per worker (fork after torch has started threads can deadlock)
+        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        futures = {pool.submit(_unit_job, *a): i for i, a in enumerate(args)}
+    finished = False
     try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            i = pending.pop(ready[0])
+        for future in cf.as_completed(futures):
             try:
-                yield i, ray.get(ready[0]), None
+                yield futures[future], future.result(), None
             except Exception as e:  # noqa: BLE001 - reported with its unit; the others go on
-                cause = getattr(e, "cause", None) or e
-                yield i, None, f"{type(cause).__name__}: {cause}"
+                cause = getattr(e, "cause", None) or e  # a Ray task's error wraps the worker's
+                yield futures[future], None, f"{type(cause).__name__}: {cause}"
+        finished = True
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        if not ray_address:
+            pool.shutdown(wait=finished, cancel_futures=not finished)
+        for future, i in futures.items() if ray_address else ():
+            if not future.done():
+                ray.cancel(refs[i], force=True)
         if started_here:
             ray.shutdown()
 
@@ -308,108 +269,57 @@ def reproduce(
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
     code_version()  # the commit of the code this process loaded (cached; a later commit does not change it)
-    names = list(dict.fromkeys(targets))
+    names, models = list(dict.fromkeys(targets)), list(dict.fromkeys(models))
+    seeds = [int(s) for s in dict.fromkeys(seeds)]
     if not names:
         raise ConfigError("no target given; known: " + ", ".join(TARGETS))
     chosen = [get_target(n) for n in names]
-    seeds = [int(s) for s in dict.fromkeys(seeds)]
-    if not seeds:
-        raise ConfigError("no seed given")
-    if augment not in AUGMENT_POLICIES:
-        raise ConfigError(f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {augment!r}")
-    if epochs is not None and epochs < 1:
-        raise ConfigError(f"epochs must be >= 1, got {epochs}")
-    if jobs < 1:
-        raise ConfigError(f"jobs must be >= 1, got {jobs}")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}")
-    models = list(dict.fromkeys(models))
-    for t in chosen:
-        if not trainings_for(t, models):
-            raise ConfigError(
-                f"{t.name}: none of the models {models} has a preset there (has: {', '.join(t.models)})"
-            )
-    if quick:
-        seeds = seeds[:1]
+    for ok, message in (
+        (seeds, "no seed given"),
+        (augment in AUGMENT_POLICIES,
+         f"augment must be one of {', '.join(AUGMENT_POLICIES)}, got {augment!r}"),
+        (epochs is None or epochs >= 1, f"epochs must be >= 1, got {epochs}"),
+        (jobs >= 1, f"jobs must be >= 1, got {jobs}"),
+        (threads is None or threads >= 1, f"threads must be >= 1, got {threads}"),
+        *((trainings_for(t, models), f"{t.name}: none of the models {models} has a preset there (has: "
+           f"{', '.join(t.models)})") for t in chosen),
+    ):  # fmt: skip
+        if not ok:
+            raise ConfigError(message)
+    seeds = seeds[:1] if quick else seeds
     wanted = None if units is None else {u.lower() for u in units}
-    if wanted is not None:
-        known = {u.key for t in chosen for u in t.units}
-        if not wanted <= known:
-            unknown = ", ".join(sorted(wanted - known))
-            raise ConfigError(f"unknown unit(s) {unknown}; known: {', '.join(sorted(known))}")
+    known = {u.key for t in chosen for u in t.units}
+    if wanted is not None and not wanted <= known:
+        unknown = ", ".join(sorted(wanted - known))
+        raise ConfigError(f"unknown unit(s) {unknown}; known: {', '.join(sorted(known))}")
     work = Path(work_dir)
-    if results is True:
-        results_dir: Path | None = Path(out) / RECORDS_DIR
-    elif results is None or results is False:
-        results_dir = None
-    else:
-        results_dir = Path(results)
-    several = len(chosen) > 1
-    contexts: list[Context] = []
-    facts: dict[str, dict[str, Any]] = {}
+    results_dir = Path(out) / RECORDS_DIR if results is True else (Path(results) if results else None)
+    contexts, facts, planned, plan = [], {}, {}, []
     for t in chosen:
         path = resolve_store(
-            t,
-            src=_per_target(src, t.name, several, "--src"),
-            store=_per_target(store, t.name, several, "--store"),
-            work_dir=work,
-            msr_form=msr_form,
-            florence_file=florence_file,
-            bodies=_preset_bodies(t, models),
-            log=log,
-        )
-        ctx = Context(
-            t,
-            path,
-            work,
-            seeds=tuple(seeds),
-            epochs=epochs,
-            augment=augment,
-            quick=quick,
-            command=command,
-            cached_only=report_only,
-            results_dir=results_dir,
-            log=log,
-        )
+            t, src=_per_target(src, t.name, len(chosen) > 1, "--src"), work_dir=work, msr_form=msr_form,
+            store=_per_target(store, t.name, len(chosen) > 1, "--store"), florence_file=florence_file,
+            bodies=_preset_bodies(t, models), log=log,
+        )  # fmt: skip
+        ctx = Context(t, path, work, seeds=tuple(seeds), epochs=epochs, augment=augment, quick=quick,
+                      command=command, cached_only=report_only, results_dir=results_dir, log=log)  # fmt: skip
         contexts.append(ctx)
         facts[t.name] = data_facts(t, ctx.store)
-
-    plan = []
-    planned: dict[str, list[str]] = {}
-    for ctx in contexts:
-        units = ctx.target.units[:1] if quick else ctx.target.units
-        if wanted is not None:
-            units = [u for u in units if u.key in wanted]
-        planned[ctx.target.name] = [u.key for u in units]
-        for unit in units:
-            for seed in seeds:
-                plan.append((ctx, unit, seed, trainings_for(ctx.target, models)))
-    runs = [(ctx, unit, seed, t) for ctx, unit, seed, trainings in plan for t in trainings]
-    log(
-        f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {len(runs)} model run(s); "
-        f"report in {out}, work files in {work}"
-    )
+        mine = [u for u in (t.units[:1] if quick else t.units) if wanted is None or u.key in wanted]
+        planned[t.name] = [u.key for u in mine]
+        plan += [(ctx, unit, seed, trainings_for(t, models)) for unit in mine for seed in seeds]
+    runs: list[Run] = [(ctx, unit, seed, t) for ctx, unit, seed, trainings in plan for t in trainings]
+    log(f"reproduce {' '.join(names)}: {len(plan)} unit(s) x seed(s), {len(runs)} model run(s); "
+        f"report in {out}, work files in {work}")  # fmt: skip
     found: dict[str, list[dict[str, Any]]] = {ctx.target.name: [] for ctx in contexts}
-    started = time.time()
-    paths: tuple[Any, ...] = ()
+    started, paths = time.time(), ()
 
     def report() -> tuple[Any, ...]:
-        return write_report(
-            found,
-            out,
-            seeds=seeds,
-            models=models,
-            facts=facts,
-            command=command,
-            quick=quick,
-            work_dir=work,
-            augment=augment,
-            planned=planned,
-            log=log,
-            results_dir=results_dir,
-        )
+        return write_report(found, out, seeds=seeds, models=models, facts=facts, command=command, quick=quick,
+                            work_dir=work, augment=augment, planned=planned, log=log,
+                            results_dir=results_dir)  # fmt: skip
 
-    def finished(label: str, run: tuple[Context, Any, int, Any], result: dict[str, Any]) -> None:
+    def finished(label: str, run: Run, result: dict[str, Any]) -> None:
         _, unit, seed, training = run
         summary = ", ".join(f"{k} {v['top1']:.1f}" for k, v in result["rows"].items())
         elapsed = time.time() - started
@@ -418,8 +328,7 @@ def reproduce(
     if (jobs > 1 or ray) and not report_only:
         done: dict[int, dict[str, Any]] = {}
         failed: list[str] = []
-        results = _run_on_ray(runs, ray, threads, log) if ray else _run_in_parallel(runs, jobs, threads, log)
-        for i, result, error in results:
+        for i, result, error in _run_elsewhere(runs, jobs, threads, ray, log):
             ctx, unit, seed, training = runs[i]
             label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
             if error is not None:
@@ -438,24 +347,22 @@ def reproduce(
                 log(f"report (partial): {paths[1]} and {paths[0]}")
             raise RuntimeError(f"{len(failed)} of {len(runs)} model run(s) failed:\n" + "\n".join(failed))
     else:
-        done_runs = 0
         with _torch_threads(threads):
+            n = 0
             for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
                 added = False
                 for training in trainings:
-                    done_runs += 1
-                    label = f"[{done_runs}/{len(runs)}] {ctx.target.name}"
+                    n += 1
+                    label = f"[{n}/{len(runs)}] {ctx.target.name}"
                     result = run_unit(ctx, training, unit, seed, label=label)
-                    if result is None:  # report_only, not run yet
-                        continue
-                    found[ctx.target.name].append(result)
-                    finished(label, (ctx, unit, seed, training), result)
-                    added = True
+                    if result is not None:  # None: report_only, not run yet
+                        found[ctx.target.name].append(result)
+                        finished(label, (ctx, unit, seed, training), result)
+                        added = True
                 if added:  # an empty table says nothing (report_only, a unit not run yet)
                     log(_running_table(ctx.target, found[ctx.target.name], models))
-                if report_only and step < len(plan):
-                    continue  # nothing new to show: one report at the end
-                paths = report()
+                if not report_only or step == len(plan):  # report_only: one report at the end
+                    paths = report()
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")

@@ -28,6 +28,7 @@ cached under the work directory, so an interrupted run continues where it stoppe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,10 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..data import protocols
+from ..data.store import SkeletonStore
 from ..evaluation.fusion import ALPHA_GRID, fused_probabilities, softmax
 from ..evaluation.selection import assert_disjoint
+from ..train.config import load_config
+from ..train.fit import fit_and_score
+from .targets import get_target, trainings_for
+from .templating import render
+from .unit_config import Context, build_config
 
 __all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores"]
 
@@ -147,13 +155,14 @@ class Settings:
 
     def with_candidate(self, c: Candidate) -> Settings:
         over = dict(self.overrides)
-        for o in c.overrides:
-            key, _, value = o.partition("=")
-            over[key] = value
+        over.update(o.partition("=")[::2] for o in c.overrides)
         return Settings(over, c.augment or self.augment)
 
     def override_list(self) -> list[str]:
         return [f"{k}={v}" for k, v in self.overrides.items()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"overrides": self.override_list(), "augment": self.augment}
 
     def key(self) -> str:
         """The same key for the same settings, whatever order they were set in."""
@@ -167,59 +176,38 @@ def evaluate_scores(
     """Accuracies of one set of out-of-fold scores ``{head: (E, N, K)}`` recorded at ``epochs``:
     the last epoch's (``joint``, ``line``, ``fused`` at ``alpha``), the best epoch's and the mean
     over the last :data:`TAIL` recorded epochs, in percent."""
-
-    def acc(probs: np.ndarray) -> float:
+    def acc(e: int, head: str) -> float:
+        if head == "fused":
+            probs = fused_probabilities(scores["joint"][e], scores["line"][e], alpha)
+        else:
+            probs = softmax(scores[head][e])
         return float(100.0 * (probs.argmax(-1) == labels).mean())
 
     out: dict[str, Any] = {}
     for head in ("joint", "line", "fused"):
-        if head == "fused":
-            curve = [
-                acc(fused_probabilities(scores["joint"][e], scores["line"][e], alpha))
-                for e in range(len(epochs))
-            ]
-        else:
-            curve = [acc(softmax(scores[head][e])) for e in range(len(epochs))]
+        curve = [acc(e, head) for e in range(len(epochs))]
         tail = [c for c, ep in zip(curve, epochs, strict=True) if ep > epochs[-1] - TAIL]
         out[head] = {"last": curve[-1], "best": max(curve), "tail_mean": float(np.mean(tail))}
     return out
 
 
-def _score_epochs(epochs: int) -> list[int]:
-    """Every 10th epoch and each of the last :data:`TAIL` (the curve the report shows)."""
-    return sorted({*range(10, epochs + 1, 10), *range(max(1, epochs - TAIL + 1), epochs + 1)})
-
-
 def _job(args: tuple[Any, ...]) -> str:
-    """One cross-validation training in a worker process: train, score, save ``.npz``."""
-    import torch
-
-    from ..train.fit import fit_and_score
-    from .targets import get_target, trainings_for
-    from .unit_config import Context, build_config
-
+    """One cross-validation training in a worker process: train, score every 10th epoch and each
+    of the last :data:`TAIL`, save ``.npz``."""
     store, unit_key, settings, fold_train, fold_val, out, threads = args
     torch.set_num_threads(threads)
     target = get_target("msr3d")
     ctx = Context(target=target, store_path=Path(store), work_dir=Path(out).parent, augment=settings.augment)
-    training = next(t for t in trainings_for(target, ["arrn"]))
+    training = trainings_for(target, ["arrn"])[0]
     unit = next(u for u in target.units if u.key == unit_key)
-    from ..train.config import load_config
-
     _, preset, overrides = build_config(ctx, training, unit, 0)
     cfg = load_config(preset, [*overrides, *settings.override_list()])
     epochs = int(cfg.train.epochs)
-    rec = fit_and_score(
-        cfg, np.asarray(fold_train), np.asarray(fold_val), epochs=epochs, score_epochs=_score_epochs(epochs)
-    )
+    scored = sorted({*range(10, epochs + 1, 10), *range(max(1, epochs - TAIL + 1), epochs + 1)})
+    rec = fit_and_score(cfg, np.asarray(fold_train), np.asarray(fold_val), epochs=epochs, score_epochs=scored)
     tmp = Path(out).with_name(f".{Path(out).stem}.tmp-{os.getpid()}.npz")
-    np.savez_compressed(
-        tmp,
-        labels=rec.labels,
-        epochs=rec.epochs,
-        wall=np.array(rec.wall_time_s),
-        **{f"scores_{k}": v.astype(np.float32) for k, v in rec.scores.items()},
-    )
+    np.savez_compressed(tmp, labels=rec.labels, epochs=rec.epochs, wall=np.array(rec.wall_time_s),
+                        **{f"scores_{k}": v.astype(np.float32) for k, v in rec.scores.items()})  # fmt: skip
     os.replace(tmp, out)
     return str(out)
 
@@ -253,16 +241,14 @@ def choose_recipe(
 ) -> dict[str, Any]:
     """Run the stages on the MSRAction3D store ``store`` and return the result (see the module
     docstring); trainings are cached in ``work_dir``."""
-    from ..data.store import SkeletonStore
-
     st = SkeletonStore(store)
     subjects = np.asarray(st.index["subject"])
     splits = {}
     for unit in UNITS:
         split = protocols.split(st, f"msr3d-{unit}")
-        train_idx, test_idx = np.asarray(split["train"]), np.asarray(split["test"])
-        cv = protocols.subject_folds(st, train_idx, folds, seed=0)
-        assert_disjoint([f["train"] for f in cv] + [f["val"] for f in cv], test_idx, subjects)
+        cv = protocols.subject_folds(st, np.asarray(split["train"]), folds, seed=0)
+        held_out = [f["train"] for f in cv] + [f["val"] for f in cv]
+        assert_disjoint(held_out, np.asarray(split["test"]), subjects)
         splits[unit] = cv
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -278,53 +264,36 @@ def choose_recipe(
                 for fold, p in zip(splits[unit], ps, strict=True):
                     if not p.is_file():
                         p.parent.mkdir(parents=True, exist_ok=True)
-                        (p.parent / "settings.json").write_text(
-                            json.dumps({"overrides": s.override_list(), "augment": s.augment}, indent=1)
-                        )
-                        todo.append(
-                            (
-                                str(store),
-                                unit,
-                                s,
-                                fold["train"].tolist(),
-                                fold["val"].tolist(),
-                                str(p),
-                                threads,
-                            )
-                        )
+                        (p.parent / "settings.json").write_text(json.dumps(s.to_dict(), indent=1))
+                        item = (fold["train"].tolist(), fold["val"].tolist(), str(p), threads)
+                        todo.append((str(store), unit, s, *item))
         if not todo:
             return
         log(f"  {len(todo)} cross-validation training(s), {jobs} at a time ...")
         started = time.time()
-        if jobs == 1:  # in this process
-            for n, item in enumerate(todo, 1):
-                log(f"  [{n}/{len(todo)}] {_job(item)} ({time.time() - started:.0f} s)")
-            return
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            for n, done in enumerate(pool.map(_job, todo), 1):
-                log(f"  [{n}/{len(todo)}] {done} ({time.time() - started:.0f} s)")
+        with contextlib.ExitStack() as stack:
+            if jobs == 1:  # in this process
+                done = map(_job, todo)
+            else:
+                pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=get_context("spawn")))
+                done = pool.map(_job, todo)
+            for n, path in enumerate(done, 1):
+                log(f"  [{n}/{len(todo)}] {path} ({time.time() - started:.0f} s)")
 
     def score(s: Settings) -> dict[str, Any]:
-        if s.key() in evaluated:
-            return evaluated[s.key()]
-        per_unit, wall = {}, 0.0
-        for unit, ps in paths(s).items():
-            scores, labels, epochs, w = _pooled(ps)
-            per_unit[unit] = evaluate_scores(scores, labels, epochs)
-            wall += w
-        mean = {
-            h: {m: float(np.mean([per_unit[u][h][m] for u in UNITS])) for m in ("last", "best", "tail_mean")}
-            for h in ("joint", "line", "fused")
-        }
-        result = {
-            "settings": {"overrides": s.override_list(), "augment": s.augment},
-            "per_unit": per_unit,
-            "mean": mean,
-            "criterion": mean["fused"]["last"],
-            "train_wall_s": round(wall, 1),
-        }
-        evaluated[s.key()] = result
-        return result
+        if s.key() not in evaluated:
+            per_unit, wall = {}, 0.0
+            for unit, ps in paths(s).items():
+                scores, labels, epochs, w = _pooled(ps)
+                per_unit[unit] = evaluate_scores(scores, labels, epochs)
+                wall += w
+            mean = {h: {m: float(np.mean([per_unit[u][h][m] for u in UNITS])) for m in per_unit[UNITS[0]][h]}
+                    for h in ("joint", "line", "fused")}  # fmt: skip
+            evaluated[s.key()] = {
+                "settings": s.to_dict(), "per_unit": per_unit, "mean": mean,
+                "criterion": mean["fused"]["last"], "train_wall_s": round(wall, 1),
+            }  # fmt: skip
+        return evaluated[s.key()]
 
     current = Settings().with_candidate(Candidate("base", base))
     stage_results = []
@@ -332,12 +301,9 @@ def choose_recipe(
         log(f"stage: {stage.factor}")
         options = [current.with_candidate(c) for c in stage.candidates]
         run(options)
-        rows = []
-        for c, s in zip(stage.candidates, options, strict=True):
-            rows.append({"candidate": c.name, **score(s)})
+        rows = [{"candidate": c.name, **score(s)} for c, s in zip(stage.candidates, options, strict=True)]
         for row in rows:
-            gap = row["mean"]["fused"]["best"] - row["mean"]["fused"]["last"]
-            row["stable"] = bool(gap <= STABLE_MARGIN)
+            row["stable"] = bool(row["mean"]["fused"]["best"] - row["mean"]["fused"]["last"] <= STABLE_MARGIN)
         eligible = [i for i, row in enumerate(rows) if row["stable"]] or list(range(len(rows)))
         best = max(eligible, key=lambda i: (rows[i]["criterion"], -i))
         current = options[best]
@@ -345,27 +311,21 @@ def choose_recipe(
         log(f"  chosen: {rows[best]['candidate']} (CV two-stream {rows[best]['criterion']:.1f})")
 
     # the fusion weight, on the winner's pooled out-of-fold scores of all subsets (last epoch)
-    correct = np.zeros(len(ALPHA_GRID))
-    total = 0
+    correct, total = np.zeros(len(ALPHA_GRID)), 0
     for ps in paths(current).values():
         scores, labels, _, _ = _pooled(ps)
         for i, a in enumerate(ALPHA_GRID):
-            correct[i] += (
-                fused_probabilities(scores["joint"][-1], scores["line"][-1], a).argmax(-1) == labels
-            ).sum()
+            fused = fused_probabilities(scores["joint"][-1], scores["line"][-1], a)
+            correct[i] += (fused.argmax(-1) == labels).sum()
         total += len(labels)
-    order = sorted(
+    # the most sequences right; ties: the alpha closest to 0.5, then the larger
+    best_alpha = min(
         range(len(ALPHA_GRID)), key=lambda i: (-correct[i], abs(ALPHA_GRID[i] - 0.5), -ALPHA_GRID[i])
     )
-    alpha = float(ALPHA_GRID[order[0]])
     return {
         "cv": {
-            "dataset": "msr3d",
-            "units": list(UNITS),
-            "folds": folds,
-            "fold_seed": 0,
-            "model": TRAINING.format(unit="{as1,as2,as3}"),
-            "criterion": CRITERION,
+            "dataset": "msr3d", "units": list(UNITS), "folds": folds, "fold_seed": 0,
+            "model": TRAINING.format(unit="{as1,as2,as3}"), "criterion": CRITERION,
             "stable_margin": STABLE_MARGIN,
         },
         "base": list(base),
@@ -373,20 +333,15 @@ def choose_recipe(
         # every distinct training once (a stage's incumbent is the previous stage's winner)
         "trainings": len(evaluated) * len(UNITS) * folds,
         "train_time_s": round(sum(r["train_wall_s"] for r in evaluated.values()), 1),
-        "chosen": {"overrides": current.override_list(), "augment": current.augment},
-        "alpha": {
-            "value": alpha,
-            "grid": ALPHA_GRID.tolist(),
-            "oof_top1": [float(100.0 * c / total) for c in correct],
-        },
-    }
+        "chosen": current.to_dict(),
+        "alpha": {"value": float(ALPHA_GRID[best_alpha]), "grid": ALPHA_GRID.tolist(),
+                  "oof_top1": [float(100.0 * c / total) for c in correct]},
+    }  # fmt: skip
 
 
 def recipe_markdown(result: dict[str, Any]) -> str:
     """The recipe choice as a Markdown page (``templates/recipe.md.j2``): one table per factor, then
     the chosen settings."""
-    from .templating import render
-
     cv = result["cv"]
     return render("recipe.md.j2", {
         "command": result.get("command", "scripts/choose_recipe.py"), "trainings": result["trainings"],

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..train.config import config_to_dict
 from .targets import Training, Unit
 from .unit_config import Context
 
@@ -48,8 +49,6 @@ def config_digest(cfg: Any, store: str | None = None) -> str:
     part of every cache fingerprint, so a changed preset file invalidates the units trained with it.
     Settings of :data:`ADDED_AT_DEFAULT` at their default are left out.
     ``store``: what stands for ``data.store`` in the digest instead of its path."""
-    from ..train.config import config_to_dict
-
     data = config_to_dict(cfg)
     for section, key, default in ADDED_AT_DEFAULT:
         if data.get(section, {}).get(key) == default:  # a setting added later, left at its default

@@ -14,6 +14,7 @@ import yaml
 
 from ..data.store import SkeletonStore
 from ..errors import ConfigError
+from ..train import config as train_config  # through the module: a test swaps load_config
 from .targets import ASGCN_SMALL_WIDTH, QUICK_WIDTH, Target, Training, Unit
 
 __all__ = ["AUGMENT_POLICIES", "Context", "augmentation_specs", "build_config"]
@@ -109,10 +110,8 @@ def _drop_empty(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def build_config(ctx: Context, training: Training, unit: Unit, seed: int) -> tuple[Any, str, list[str]]:
     """``(config, preset name, overrides)`` of one training: the preset plus the reproduction's
     overrides (store, seed, data handling, augmentation, width, epochs)."""
-    from ..train.config import load_config
-
     preset = training.preset_for(unit)
-    base = load_config(preset)
+    base = train_config.load_config(preset)
     overrides = [f"data.store={ctx.store_path}"]
     if ctx.target.selection == "cv":
         train = _drop_empty(_specs(base.data.train_transforms))
@@ -138,4 +137,4 @@ def build_config(ctx: Context, training: Training, unit: Unit, seed: int) -> tup
     if epochs is not None:
         overrides.append(f"train.epochs={int(epochs)}")
     overrides.append(f"seed={int(seed)}")
-    return load_config(preset, overrides), preset, overrides
+    return train_config.load_config(preset, overrides), preset, overrides

@@ -143,6 +143,15 @@ def _unit_job(settings: dict[str, Any], training_key: str, unit_key: str, seed: 
         return run_unit(ctx, training, unit, seed, label=label)
 
 
+def _run_here(runs: Sequence[Run], threads: int | None) -> Iterator[tuple[int, Any, str | None]]:
+    """Run ``runs`` one after the other in this process; yields like :func:`_run_elsewhere` (an
+    error is raised, not yielded)."""
+    with _torch_threads(threads):
+        for i, (ctx, unit, seed, training) in enumerate(runs):
+            label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
+            yield i, run_unit(ctx, training, unit, seed, label=label), None
+
+
 def _run_elsewhere(
     runs: Sequence[Run], jobs: int, threads: int | None, ray_address: str | None, log: Callable[[str], None]
 ) -> Iterator[tuple[int, Any, str | None]]:
@@ -228,43 +237,36 @@ def reproduce(
     Args:
         targets: names from :data:`~skelact.repro.targets.TARGETS` (``msr3d``, ``florence3d``,
             ``ntu60-xsub``, ``ntu60-xview``, ``kinetics``).
-        src: raw dataset folder (one target), or ``{target: folder}``; default
-            ``../shared/data/<folder>`` when it exists.
+        src: raw dataset folder (one target) or ``{target: folder}``; default ``../shared/data/<folder>``
+            when it exists.
         store: a prepared store instead of ``src`` (one target, or ``{target: store}``).
         seeds: seeds; each gives a full run of the protocol.
-        models: ``arrn_lstm`` (two runs: attention on / off, six rows) and / or ``asgcn``.
+        models: ``arrn_lstm`` (attention on and off: six rows) and / or ``asgcn``; ``arrn`` / ``rrn``
+            for one of the two ARRN-LSTM runs.
         out: folder of the report (``reproduction.md``, ``reproduction.json``, ``figures/``).
-        work_dir: prepared stores, unit results, run directories (an interrupted run continues
-            from there).
+        work_dir: prepared stores, unit results, run directories (an interrupted run continues there).
         quick: one unit, the first seed, 2 epochs (unless ``epochs``), tiny networks and a few
             sequences: checks the pipeline end to end; the report says so.
         epochs: epochs (default: the preset's ``train.epochs``).
         readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
-            from the report's entries at the end (the README must hold the block's markers).
-        augment: ``standard`` or ``none`` (see :func:`~skelact.repro.unit_config.augmentation_specs`).
-        msr_form: ``real3d`` (default) or ``screen`` MSRAction3D files.
-        florence_file: ``auto`` (the 15-joint world file when present, else the features file),
-            ``world`` or ``features``.
-        units: run only these units (keys such as ``as1``, ``fold03``): to split one protocol over
-            several processes that share ``work_dir``; a last run without it collects every cached
-            unit into the full report.
-        report_only: train nothing: write the report from the unit results already in ``work_dir``
-            or the unit records folder (what is missing is left out, and the report says the
-            results are partial).
+            from the report's entries at the end.
+        augment: the training augmentation (:func:`~skelact.repro.unit_config.augmentation_specs`).
+        msr_form, florence_file: the MSRAction3D (``real3d``, ``screen``) and Florence3D (``auto``:
+            the 15-joint world file when present, else the features file; ``world``, ``features``) files.
+        units: only these units (``as1``, ``fold03``): to split a protocol over processes sharing
+            ``work_dir``; a last run without it collects every cached unit into the full report.
+        report_only: train nothing: report the unit results already in ``work_dir`` or the records
+            folder (the report says what is missing).
         command: the command line recorded in the report.
-        results: the unit records folder: every finished unit's result is written there and read
-            back from there, so that a clone of the repository holding ``out`` rebuilds the report
-            (``report_only``) or continues the run on another machine; ``True`` (default):
-            ``<out>/units``; ``None`` / ``False``: the work directory only.
-        jobs: model runs trained at once, each in its own process (default 1: one after the
-            other in this process). A run's result does not depend on it (every run is seeded by
-            itself); the report is rewritten as each one finishes. With ``jobs > 1`` a run that
-            fails is reported and the others go on; the call raises at the end.
-        threads: torch CPU threads of each model run (of each worker process with ``jobs > 1``;
-            default: as they are); on a CPU, ``jobs`` x ``threads`` should not exceed the cores.
+        results: the unit records folder: every finished unit is written there and read back from
+            there, so a clone holding ``out`` rebuilds the report or continues the run elsewhere;
+            ``True`` (default): ``<out>/units``; ``None`` / ``False``: the work directory only.
+        jobs: model runs trained at once, each in its own process (results do not depend on it;
+            a run that fails is reported, the others go on, and the call raises at the end).
+        threads: torch CPU threads of each model run (default: as they are); on a CPU, ``jobs`` x
+            ``threads`` should not exceed the cores.
         ray: run the model runs as tasks on the Ray cluster at this address (``"local"``: start
-            one here) instead of local processes (``jobs`` is then ignored; the cluster's CPUs
-            decide how many run at once); the same unit records and report as a local run.
+            one here) instead of local processes; the same unit records and report.
 
     Returns ``{"json": path, "markdown": path, "entries": [...], "results": {target: [...]}}``.
     """
@@ -325,44 +327,35 @@ def reproduce(
         elapsed = time.time() - started
         log(f"{label} {training.key} {unit.name} seed {seed}: {summary} ({elapsed:.0f} s elapsed)")
 
-    if (jobs > 1 or ray) and not report_only:
-        done: dict[int, dict[str, Any]] = {}
-        failed: list[str] = []
-        for i, result, error in _run_elsewhere(runs, jobs, threads, ray, log):
-            ctx, unit, seed, training = runs[i]
-            label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
-            if error is not None:
-                failed.append(f"{label} {training.key} {unit.name} seed {seed}: {error}")
-                log(f"{failed[-1]} (FAILED; the other units go on)")
-                continue
-            done[i] = result
+    parallel = bool(jobs > 1 or ray) and not report_only
+    done: dict[int, dict[str, Any]] = {}
+    failed: list[str] = []
+    added = False  # a result of the unit and seed run last (an empty table says nothing)
+    outcomes = _run_elsewhere(runs, jobs, threads, ray, log) if parallel else _run_here(runs, threads)
+    for i, result, error in outcomes:
+        ctx, unit, seed, training = runs[i]
+        label = f"[{i + 1}/{len(runs)}] {ctx.target.name}"
+        if error is not None:
+            failed.append(f"{label} {training.key} {unit.name} seed {seed}: {error}")
+            log(f"{failed[-1]} (FAILED; the other units go on)")
+            continue
+        if result is not None:  # None: report_only, not run yet
+            done[i], added = result, True
             publish(ctx, training, unit, seed, result)  # a record here too (a remote node wrote its own)
             finished(label, runs[i], result)
             for name in found:  # plan order, whatever the order of completion
                 found[name] = [done[j] for j in sorted(done) if runs[j][0].target.name == name]
+        if not parallel and i + 1 < len(runs) and runs[i + 1][:3] == runs[i][:3]:
+            continue  # in this process: the table and the report once the unit and seed are done
+        if added:
             log(_running_table(ctx.target, found[ctx.target.name], models))
+        added = False
+        if not report_only or i + 1 == len(runs):  # report_only: one report at the end
             paths = report()
-        if failed:
-            if done:
-                log(f"report (partial): {paths[1]} and {paths[0]}")
-            raise RuntimeError(f"{len(failed)} of {len(runs)} model run(s) failed:\n" + "\n".join(failed))
-    else:
-        with _torch_threads(threads):
-            n = 0
-            for step, (ctx, unit, seed, trainings) in enumerate(plan, 1):
-                added = False
-                for training in trainings:
-                    n += 1
-                    label = f"[{n}/{len(runs)}] {ctx.target.name}"
-                    result = run_unit(ctx, training, unit, seed, label=label)
-                    if result is not None:  # None: report_only, not run yet
-                        found[ctx.target.name].append(result)
-                        finished(label, (ctx, unit, seed, training), result)
-                        added = True
-                if added:  # an empty table says nothing (report_only, a unit not run yet)
-                    log(_running_table(ctx.target, found[ctx.target.name], models))
-                if not report_only or step == len(plan):  # report_only: one report at the end
-                    paths = report()
+    if failed:
+        if done:
+            log(f"report (partial): {paths[1]} and {paths[0]}")
+        raise RuntimeError(f"{len(failed)} of {len(runs)} model run(s) failed:\n" + "\n".join(failed))
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")

@@ -2,8 +2,8 @@
 
 A *target* is a dataset with its paper protocol, cut into *units* (MSRAction3D: the subsets AS1,
 AS2, AS3; Florence3D: the 10 leave-one-subject-out folds; NTU / Kinetics: the one split). For each
-unit and seed, *trainings* run (one per model configuration) and each training gives one or more
-*rows* of the result tables:
+unit and seed, *trainings* run (one per model configuration) and each gives one or more *rows* of
+the result tables:
 
 * ``arrn_lstm``: a two-stream ARRN-LSTM (attention mask on) gives three rows, its joint stream,
   its line stream and the fused two-stream score (eq. 12); the same network with the mask off
@@ -11,9 +11,8 @@ unit and seed, *trainings* run (one per model configuration) and each training g
   (``ce_joint + ce_line``), so each stream is the single-stream model of the ablation.
 * ``asgcn``: one AS-GCN, one row (not in the papers for these small datasets; a comparison).
 
-Small targets (``msr3d``, ``florence3d``) choose epochs and alpha by cross-validation over the
-training subjects (:mod:`skelact.repro.protocol`); large ones (``ntu60-*``, ``kinetics``) run the
-presets as they are, with their validation split (:func:`skelact.train.runner.run_experiment`).
+How a unit is trained and tested (the small targets' last-epoch protocol, the large ones' validation
+split) is :mod:`skelact.repro.protocol`.
 """
 
 from __future__ import annotations
@@ -23,17 +22,9 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 
 __all__ = [
-    "ASGCN_SMALL_WIDTH",
-    "MODELS",
-    "QUICK_WIDTH",
-    "TARGETS",
-    "Row",
-    "Target",
-    "Training",
-    "Unit",
-    "get_target",
-    "trainings_for",
-]
+    "ASGCN_SMALL_WIDTH", "MODELS", "QUICK_WIDTH", "TARGETS", "Row", "Target", "Training", "Unit",
+    "get_target", "trainings_for",
+]  # fmt: skip
 
 MODELS = ("arrn_lstm", "asgcn")
 
@@ -113,46 +104,30 @@ TRAINING_KEYS = tuple(t.key for t in ALL_TRAININGS if t.key not in MODELS)
 #: AS-GCN for ~100-200 training sequences: the first six blocks of the paper's backbone
 #: (Fig. 6) at half width, 32-32-32-64-64-64 channels, one temporal stride of 2.
 ASGCN_SMALL_WIDTH = (
-    "model.options.channels=[32, 32, 32, 64, 64, 64]",
-    "model.options.strides=[1, 1, 1, 2, 1, 1]",
-)
+    "model.options.channels=[32, 32, 32, 64, 64, 64]", "model.options.strides=[1, 1, 1, 2, 1, 1]"
+)  # fmt: skip
 #: ``--quick``: tiny networks, for checking the pipeline end to end in seconds.
 QUICK_WIDTH = {
-    "arrn_lstm": (
-        "model.options.embed_dim=8",
-        "model.options.iterations=2",
-        "model.options.attention_dim=16",
-        "model.options.lstm_sizes=[16, 16]",
-    ),
-    "asgcn": (
-        "model.options.channels=[8, 16]",
-        "model.options.strides=[1, 1]",
-        "model.options.aim_hidden=8",
-        "model.options.order=2",
-        "model.options.pred_collapse=[[8, 3, 2], [8, 3, 2], [8, 3, 1]]",
-        "model.options.pred_refine=[8]",
-    ),
-}
-
-
-def _msr_units() -> tuple[Unit, ...]:
-    return tuple(Unit(f"as{k}", f"AS{k}", f"msr3d-as{k}", f"msr3d_as{k}") for k in (1, 2, 3))
-
-
-def _florence_units() -> tuple[Unit, ...]:
-    return tuple(
-        Unit(f"fold{k:02d}", f"fold {k}", "florence3d-loso", "florence3d_loso", fold=k) for k in range(1, 11)
-    )
+    "arrn_lstm": ("model.options.embed_dim=8", "model.options.iterations=2", "model.options.attention_dim=16",
+                  "model.options.lstm_sizes=[16, 16]"),
+    "asgcn": ("model.options.channels=[8, 16]", "model.options.strides=[1, 1]", "model.options.aim_hidden=8",
+              "model.options.order=2", "model.options.pred_collapse=[[8, 3, 2], [8, 3, 2], [8, 3, 1]]",
+              "model.options.pred_refine=[8]"),
+}  # fmt: skip
+_MSR_UNITS = tuple(Unit(f"as{k}", f"AS{k}", f"msr3d-as{k}", f"msr3d_as{k}") for k in (1, 2, 3))
+_FLORENCE_UNITS = tuple(
+    Unit(f"fold{k:02d}", f"fold {k}", "florence3d-loso", "florence3d_loso", fold=k) for k in range(1, 11)
+)
 
 
 TARGETS: dict[str, Target] = {
     "msr3d": Target(
-        "msr3d", "msr3d", "msr_action3d", _msr_units(), "cv",
+        "msr3d", "msr3d", "msr_action3d", _MSR_UNITS, "cv",
         "cross-subject per action subset AS1/AS2/AS3: subjects 1, 3, 5, 7, 9 train, 2, 4, 6, 8, 10 test",
         short_protocol="AS1-AS3 cross-subject, mean of the three",
     ),
     "florence3d": Target(
-        "florence3d", "florence3d", "florence3d", _florence_units(), "cv",
+        "florence3d", "florence3d", "florence3d", _FLORENCE_UNITS, "cv",
         "leave-one-subject-out: 10 folds, fold k tests subject k and trains on the other 9",
         unit_kind="fold", short_protocol="leave-one-subject-out, mean of 10 folds",
     ),

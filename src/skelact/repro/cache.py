@@ -126,18 +126,11 @@ def work_unit_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Pa
 
 
 def _record_dir(ctx: Context, training: Training, unit: Unit, seed: int) -> Path | None:
-    if ctx.results_dir is None:
-        return None
-    return unit_path(ctx.results_dir, ctx.target.name, training.key, unit.key, seed)
+    root = ctx.results_dir
+    return None if root is None else unit_path(root, ctx.target.name, training.key, unit.key, seed)
 
 
-def publish(
-    ctx: Context,
-    training: Training,
-    unit: Unit,
-    seed: int,
-    result: dict[str, Any],
-) -> None:
+def publish(ctx: Context, training: Training, unit: Unit, seed: int, result: dict[str, Any]) -> None:
     """Write ``result`` (and its forecast example, when the work directory has one) to the unit
     records folder. A record there with the result's fingerprint is kept as it is: the records are
     what reports are built from, so a unit trained again elsewhere does not replace one."""
@@ -154,13 +147,7 @@ def publish(
 
 
 def find_earlier(
-    ctx: Context,
-    training: Training,
-    unit: Unit,
-    seed: int,
-    label: str,
-    unit_dir: Path,
-    fingerprint: str,
+    ctx: Context, training: Training, unit: Unit, seed: int, label: str, unit_dir: Path, fingerprint: str
 ) -> tuple[bool, dict[str, Any] | None]:
     """``(True, result)`` for a unit done earlier with ``fingerprint`` (in the records folder or
     the work directory), ``(True, None)`` for one not run yet under ``ctx.cached_only`` (nothing to

@@ -18,8 +18,7 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ..repro.runner import DEFAULT_WORK_DIR
-    from ..repro.targets import MODELS, TARGETS, TRAINING_KEYS
+    from ..repro.targets import DEFAULT_WORK_DIR, MODELS, TARGETS, TRAINING_KEYS
 
     p = subparsers.add_parser(
         "reproduce",

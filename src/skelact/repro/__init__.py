@@ -13,8 +13,19 @@
   :mod:`~skelact.repro.goals`: the published numbers and our targets beside them.
 """
 
+from typing import Any
+
 from .paper import PAPER_RESULTS, PaperResult, paper_result
-from .runner import reproduce
 from .targets import MODELS, TARGETS, get_target
 
 __all__ = ["MODELS", "PAPER_RESULTS", "TARGETS", "PaperResult", "get_target", "paper_result", "reproduce"]
+
+
+def __getattr__(name: str) -> Any:
+    # reproduce() needs the training engine (Lightning): imported on first use, so the CLI's parser
+    # (skelact reproduce --help, and every other verb) builds without it.
+    if name == "reproduce":
+        from .runner import reproduce
+
+        return reproduce
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,17 @@ from .protocol import run_unit
 from .provenance import code_version
 from .readme import update_readme
 from .report import data_facts, write_report
-from .targets import ALL_TRAININGS, MODELS, TARGETS, Target, Training, Unit, get_target, trainings_for
+from .targets import (
+    ALL_TRAININGS,
+    DEFAULT_WORK_DIR,
+    MODELS,
+    TARGETS,
+    Target,
+    Training,
+    Unit,
+    get_target,
+    trainings_for,
+)
 from .unit_config import AUGMENT_POLICIES, Context
 
 __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
@@ -33,7 +43,6 @@ __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"
 #: Where raw datasets are looked for when no ``--src`` / ``--store`` is given (relative to the
 #: working directory): ``<root>/<dataset folder>``, used only if it exists.
 DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
-DEFAULT_WORK_DIR = Path("work_dirs") / "reproduce"
 #: Stores a target accepts (NTU60 protocols also apply to an NTU120 store).
 _ACCEPTED = {"ntu60": ("ntu60", "ntu120")}
 #: One model run: its context, unit, seed and training.

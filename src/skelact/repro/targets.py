@@ -18,15 +18,19 @@ split) is :mod:`skelact.repro.protocol`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError
 
 __all__ = [
-    "ASGCN_SMALL_WIDTH", "MODELS", "QUICK_WIDTH", "TARGETS", "Row", "Target", "Training", "Unit",
+    "ASGCN_SMALL_WIDTH", "DEFAULT_WORK_DIR", "MODELS", "QUICK_WIDTH", "TARGETS", "Row", "Target",
+    "Training", "Unit",
     "get_target", "trainings_for",
 ]  # fmt: skip
 
 MODELS = ("arrn_lstm", "asgcn")
+#: Stores, caches and runs of ``skelact reproduce`` (relative to the working directory).
+DEFAULT_WORK_DIR = Path("work_dirs") / "reproduce"
 
 
 @dataclass(frozen=True)

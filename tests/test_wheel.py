@@ -1,5 +1,6 @@
-"""`python -m build` makes an sdist and a wheel that hold the package, py.typed, the bundled sample and
-the configs; the wheel installed into a fresh virtual environment works from outside the source tree.
+"""`python -m build` makes an sdist and a wheel that hold the package, py.typed, the bundled sample,
+the configs and the reproduction's data and templates; the wheel installed into a fresh virtual
+environment works from outside the source tree.
 
 The build runs on a copy of the project (nothing is written into the checkout) without build
 isolation (no network). The fresh environment is a plain ``venv`` of the base interpreter: the wheel
@@ -43,6 +44,8 @@ def _package_data() -> list[str]:
     files = ["skelact/py.typed"]
     files += [p.relative_to(PKG.parent).as_posix() for p in (PKG / "_bundled").rglob("*") if p.is_file()]
     files += [p.relative_to(PKG.parent).as_posix() for p in (PKG / "configs").rglob("*.yaml")]
+    files += [p.relative_to(PKG.parent).as_posix() for p in (PKG / "repro").rglob("*.yaml")]  # repro's data
+    files += [p.relative_to(PKG.parent).as_posix() for p in (PKG / "repro" / "templates").glob("*.j2")]
     return sorted(f for f in files if "__pycache__" not in f)
 
 

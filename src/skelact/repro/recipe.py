@@ -50,8 +50,9 @@ from ..evaluation.fusion import ALPHA_GRID, fused_probabilities, softmax
 from ..evaluation.selection import assert_disjoint
 from ..train.config import load_config
 from ..train.fit import fit_and_score
+from .cache import save_npz
 from .targets import get_target, trainings_for
-from .templating import render
+from .templating import load_data, render
 from .unit_config import Context, build_config
 
 __all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores"]
@@ -89,60 +90,17 @@ class Stage:
     candidates: tuple[Candidate, ...]
 
 
-#: The old small-data preset, spelled out, where every stage starts: constant learning rate, no
-#: weight averaging, 100 epochs, no dropout, the mean readout. Every candidate sets its factor
-#: explicitly, so the incumbent of a stage is the same training as the winner of the one before.
-BASE: tuple[str, ...] = (
-    "train.schedule.name=none",
-    "train.averaging.name=none",
-    "train.epochs=100",
-    "model.options.dropout=0.0",
-    "model.options.readout=mean",
-)
-#: Factors of the recipe not compared by the stages: they keep the preset's setting.
-NOT_COMPARED = ("learning rate (1e-3, the paper's Adam default)",)
-#: The factors, in the order they are decided. The first stage compares the old preset (constant
-#: learning rate, no averaging) with a schedule that decays to zero plus an EMA of the weights; the
-#: last four are the regularisers (augmentation strength, weight decay, label smoothing, gradient
-#: clipping), each against the settings chosen so far (their incumbent sets nothing, so it is the
-#: previous stage's winner, already trained).
-STAGES: tuple[Stage, ...] = (
-    Stage("schedule and weight averaging", (
-        Candidate("constant lr, no averaging (old preset)",
-                  ("train.schedule.name=none", "train.averaging.name=none")),
-        Candidate("cosine to zero + EMA 0.99",
-                  ("train.schedule.name=cosine", "train.schedule.min_lr=0.0",
-                   "train.averaging.name=ema", "train.averaging.decay=0.99")),
-    )),
-    Stage("dropout", (
-        Candidate("dropout 0", ("model.options.dropout=0.0",)),
-        Candidate("dropout 0.5", ("model.options.dropout=0.5",)),
-    )),
-    Stage("readout (eq. 11)", (
-        Candidate("mean over time", ("model.options.readout=mean",)),
-        Candidate("concat of all T outputs (literal eq. 11)", ("model.options.readout=concat",)),
-    )),
-    Stage("epochs", (
-        Candidate("100 epochs", ("train.epochs=100",)),
-        Candidate("150 epochs", ("train.epochs=150",)),
-    )),
-    Stage("augmentation strength", (
-        Candidate("standard (rotation 15 deg, scale +-10 %, time warp 0.2)"),
-        Candidate("strong (rotation 30 deg, scale +-20 %, time warp 0.3)", augment="strong"),
-        Candidate("stronger (rotation 45 deg, scale +-30 %, time warp 0.4)", augment="stronger"),
-    )),
-    Stage("weight decay", (
-        Candidate("none"),
-        Candidate("1e-4 (Adam, L2)", ("train.optim.weight_decay=0.0001",)),
-    )),
-    Stage("label smoothing", (
-        Candidate("none"),
-        Candidate("0.1", ("model.options.label_smoothing=0.1",)),
-    )),
-    Stage("gradient clipping", (
-        Candidate("none"),
-        Candidate("global norm 1.0", ("train.gradient_clip=1.0",)),
-    )),
+#: The sweep's data (``recipe.yaml`` beside this module): the preset it starts from (:data:`BASE`),
+#: the factors it leaves alone (:data:`NOT_COMPARED`) and the stages in the order they are decided
+#: (:data:`STAGES`; the first stage compares the old preset with a cosine schedule plus an EMA of the
+#: weights, the last four are the regularisers). The file explains each.
+_SWEEP = load_data("recipe.yaml")
+BASE: tuple[str, ...] = tuple(_SWEEP["base"])
+NOT_COMPARED: tuple[str, ...] = tuple(_SWEEP["not_compared"])
+STAGES: tuple[Stage, ...] = tuple(
+    Stage(s["factor"], tuple(Candidate(c["name"], tuple(c.get("overrides", ())), c.get("augment"))
+                             for c in s["candidates"]))
+    for s in _SWEEP["stages"]
 )  # fmt: skip
 
 
@@ -205,10 +163,8 @@ def _job(args: tuple[Any, ...]) -> str:
     epochs = int(cfg.train.epochs)
     scored = sorted({*range(10, epochs + 1, 10), *range(max(1, epochs - TAIL + 1), epochs + 1)})
     rec = fit_and_score(cfg, np.asarray(fold_train), np.asarray(fold_val), epochs=epochs, score_epochs=scored)
-    tmp = Path(out).with_name(f".{Path(out).stem}.tmp-{os.getpid()}.npz")
-    np.savez_compressed(tmp, labels=rec.labels, epochs=rec.epochs, wall=np.array(rec.wall_time_s),
-                        **{f"scores_{k}": v.astype(np.float32) for k, v in rec.scores.items()})  # fmt: skip
-    os.replace(tmp, out)
+    save_npz(Path(out), {"labels": rec.labels, "epochs": rec.epochs, "wall": np.array(rec.wall_time_s),
+                         **{f"scores_{k}": v.astype(np.float32) for k, v in rec.scores.items()}})  # fmt: skip
     return str(out)
 
 

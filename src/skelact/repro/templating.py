@@ -1,4 +1,5 @@
-"""Rendering the reproduction's Markdown pages from their Jinja2 templates (``templates/``).
+"""The reproduction's package files: its Markdown pages rendered from their Jinja2 templates
+(``templates/``), and its data (:func:`load_data`: the ``*.yaml`` files beside the modules).
 
 The numbers come from the caller's context; the prose lives in the template files. A context key
 a template needs and the caller lacks is an error (``StrictUndefined``), never an empty string.
@@ -11,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
-__all__ = ["duration", "fmt", "mean_cell", "render", "signed_points"]
+__all__ = ["duration", "fmt", "load_data", "mean_cell", "render", "signed_points"]
 
 
 def signed_points(x: float) -> str:
@@ -72,3 +75,8 @@ def render(template: str, context: dict[str, Any]) -> str:
     between blocks, one newline at the end."""
     text = _environment().get_template(template).render(context)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
+
+
+def load_data(name: str) -> Any:
+    """The YAML data file ``name`` of :mod:`skelact.repro` (e.g. ``paper.yaml``), parsed."""
+    return yaml.safe_load(Path(__file__).with_name(name).read_text(encoding="utf-8"))

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
+from .templating import load_data
 
 __all__ = [
     "ASGCN_SMALL_WIDTH", "DEFAULT_WORK_DIR", "MODELS", "QUICK_WIDTH", "TARGETS", "Row", "Target",
@@ -105,52 +107,27 @@ ALL_TRAININGS = (*ARRN_TRAININGS, ASGCN_TRAINING)
 #: Single trainings selectable by key (``--models arrn`` runs only the attention-on ARRN-LSTM).
 TRAINING_KEYS = tuple(t.key for t in ALL_TRAININGS if t.key not in MODELS)
 
-#: AS-GCN for ~100-200 training sequences: the first six blocks of the paper's backbone
-#: (Fig. 6) at half width, 32-32-32-64-64-64 channels, one temporal stride of 2.
-ASGCN_SMALL_WIDTH = (
-    "model.options.channels=[32, 32, 32, 64, 64, 64]", "model.options.strides=[1, 1, 1, 2, 1, 1]"
-)  # fmt: skip
+def _units(spec: dict[str, Any] | list[dict[str, Any]]) -> tuple[Unit, ...]:
+    """A target's units from ``targets.yaml``: listed, or ``each`` k of one pattern."""
+    if isinstance(spec, list):
+        return tuple(Unit(**u) for u in spec)
+    fields = {k: v for k, v in spec.items() if k != "each"}
+    return tuple(
+        Unit(**{k: int(v.format(k=i)) if k == "fold" else v.format(k=i) for k, v in fields.items()})
+        for i in range(1, spec["each"] + 1)
+    )
+
+
+#: The targets, their units and the width overrides, from ``targets.yaml`` beside this module.
+_DATA = load_data("targets.yaml")
+#: AS-GCN for ~100-200 training sequences: the first six blocks of the paper's backbone at half width.
+ASGCN_SMALL_WIDTH: tuple[str, ...] = tuple(_DATA["asgcn_small_width"])
 #: ``--quick``: tiny networks, for checking the pipeline end to end in seconds.
-QUICK_WIDTH = {
-    "arrn_lstm": ("model.options.embed_dim=8", "model.options.iterations=2", "model.options.attention_dim=16",
-                  "model.options.lstm_sizes=[16, 16]"),
-    "asgcn": ("model.options.channels=[8, 16]", "model.options.strides=[1, 1]", "model.options.aim_hidden=8",
-              "model.options.order=2", "model.options.pred_collapse=[[8, 3, 2], [8, 3, 2], [8, 3, 1]]",
-              "model.options.pred_refine=[8]"),
-}  # fmt: skip
-_MSR_UNITS = tuple(Unit(f"as{k}", f"AS{k}", f"msr3d-as{k}", f"msr3d_as{k}") for k in (1, 2, 3))
-_FLORENCE_UNITS = tuple(
-    Unit(f"fold{k:02d}", f"fold {k}", "florence3d-loso", "florence3d_loso", fold=k) for k in range(1, 11)
-)
-
-
+QUICK_WIDTH: dict[str, tuple[str, ...]] = {model: tuple(o) for model, o in _DATA["quick_width"].items()}
 TARGETS: dict[str, Target] = {
-    "msr3d": Target(
-        "msr3d", "msr3d", "msr_action3d", _MSR_UNITS, "cv",
-        "cross-subject per action subset AS1/AS2/AS3: subjects 1, 3, 5, 7, 9 train, 2, 4, 6, 8, 10 test",
-        short_protocol="AS1-AS3 cross-subject, mean of the three",
-    ),
-    "florence3d": Target(
-        "florence3d", "florence3d", "florence3d", _FLORENCE_UNITS, "cv",
-        "leave-one-subject-out: 10 folds, fold k tests subject k and trains on the other 9",
-        unit_kind="fold", short_protocol="leave-one-subject-out, mean of 10 folds",
-    ),
-    "ntu60-xsub": Target(
-        "ntu60-xsub", "ntu60", "ntu_rgbd", (Unit("xsub", "cross-subject", "ntu60-xsub", "ntu60_xsub"),),
-        "validation", "NTU RGB+D 60 cross-subject (20 training subjects)", unit_kind="split",
-        short_protocol="NTU60 cross-subject",
-    ),
-    "ntu60-xview": Target(
-        "ntu60-xview", "ntu60", "ntu_rgbd", (Unit("xview", "cross-view", "ntu60-xview", "ntu60_xview"),),
-        "validation", "NTU RGB+D 60 cross-view (cameras 2, 3 train)", unit_kind="split",
-        short_protocol="NTU60 cross-view",
-    ),
-    "kinetics": Target(
-        "kinetics", "kinetics", "kinetics_skeleton", (Unit("val", "val", "kinetics", "kinetics"),),
-        "validation", "Kinetics-skeleton: train split, evaluated on the val split", models=("asgcn",),
-        unit_kind="split", short_protocol="Kinetics train / val",
-    ),
-}  # fmt: skip
+    name: Target(name, **{**t, "units": _units(t["units"]), "models": tuple(t.get("models", MODELS))})
+    for name, t in _DATA["targets"].items()
+}
 
 
 def get_target(name: str) -> Target:

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from skelact.cli import main
-from skelact.machine import hardware
+from skelact.machine import code_version, hardware
 
 FLORENCE_FILE = "florence3d/Florence_dataset_Features.txt"
 FLORENCE_CLASSES = [
@@ -105,6 +105,7 @@ def test_train_eval_predict(preset, store, shared_data, tmp_path, capsys):
         k: probe[k] for k in ("cpu", "cpu_count", "torch")
     }
     assert metrics["hardware"]["accelerator"] == "cpu" and metrics["hardware"]["world_size"] == 1
+    assert metrics["code"] == code_version()  # the same commit probe as the reproduction's unit records
 
     if preset.endswith("two_stream"):  # alpha fitted on validation and saved with the model
         alpha = metrics["fusion"]["alpha"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prerequisites import require
 
-from skelact.repro import provenance
+from skelact import machine
 from skelact.repro.provenance import code_version, summarize, summary_text, time_by_device, unit_provenance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_code_version_needs_a_tracked_package(tmp_path, monkeypatch, fresh_cache
     (tmp_path / "README").write_text("repo\n")
     _git(tmp_path, "add", "README")
     _git(tmp_path, "commit", "-q", "-m", "readme")
-    monkeypatch.setattr(provenance, "_PACKAGE_DIR", package)
+    monkeypatch.setattr(machine, "_PACKAGE_DIR", package)
     assert code_version() is None  # inside a repository, but not tracked by it
 
     _git(tmp_path, "add", ".")
@@ -62,7 +62,7 @@ def test_code_version_needs_a_tracked_package(tmp_path, monkeypatch, fresh_cache
 
 
 def test_code_version_outside_any_repository(tmp_path, monkeypatch, fresh_cache):
-    monkeypatch.setattr(provenance, "_PACKAGE_DIR", tmp_path)
+    monkeypatch.setattr(machine, "_PACKAGE_DIR", tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert code_version() is None
 

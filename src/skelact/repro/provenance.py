@@ -3,51 +3,21 @@
 Every unit result records :func:`unit_provenance` when it finishes (``"trained_with"`` in
 ``unit.json``), so a report merged from units trained at different times, on different machines or
 from different commits says so (:func:`summarize`). The record is provenance only: it is not part
-of a unit's cache fingerprint (a new commit does not retrain finished units).
+of a unit's cache fingerprint (a new commit does not retrain finished units). The commit and the
+machine are probed by :mod:`skelact.machine`, as for ``skelact train``'s ``metrics.json``.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
-import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..machine import hardware
+from ..machine import code_version, hardware
 
 __all__ = ["code_version", "summarize", "summary_text", "time_by_device", "unit_provenance", "units_text"]
-
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(_PACKAGE_DIR), *args], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str | None:
-    """The git commit of the skelact source that runs (``git describe --always --dirty``), or None.
-
-    Only for a package imported from a git checkout that tracks it (an editable install of a clone):
-    an installed copy that merely lies inside some repository (a virtual environment in a clone)
-    has no commit of its own and gives None. ``-dirty`` marks uncommitted changes to tracked files.
-    Cached for the process: :func:`skelact.repro.reproduce` asks at its start, so units record the
-    commit of the code the process loaded even if the checkout moves on while they train.
-    """
-    if _git("ls-files", "--error-unmatch", "__init__.py") is None:
-        return None
-    return _git("describe", "--always", "--dirty", "--abbrev=12")
-
 
 def unit_provenance() -> dict[str, Any]:
     """What a finished unit records: skelact version and commit, torch, device and threads, time."""

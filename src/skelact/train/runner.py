@@ -49,7 +49,7 @@ from ..data import protocols
 from ..errors import ConfigError
 from ..evaluation.forecast import evaluate_forecast
 from ..evaluation.metrics import aggregate_folds, format_table
-from ..machine import hardware
+from ..machine import code_version, hardware
 from ..models.checkpoint import read_saved_checkpoint
 from .callbacks import EpochSeed, FaultInjection, FiniteLossGuard, ProgressBar, StepCounter
 from .checkpoint import AtomicCheckpointIO, build_model, read_checkpoint_file, update_checkpoint
@@ -417,6 +417,7 @@ def run_experiment(
     out = Path(out_dir)
     if resume and (out / METRICS_FILE).exists():
         return json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
+    code_version()  # the commit of the code this process loaded (cached: a later commit does not change it)
     started = time.time()
     exp = prepare_experiment(cfg)
     cfg, dm, module = exp.cfg, exp.dm, exp.module
@@ -477,6 +478,7 @@ def run_experiment(
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command or _command(),
         "skelact_version": __version__,
+        "code": code_version(),  # the git commit (skelact.machine.code_version), None for an installed copy
         "hardware": _hardware(trainer),
         "reference": cfg.reference or None,
     }

@@ -9,7 +9,8 @@ import pytest
 from prerequisites import require
 
 from skelact import machine
-from skelact.repro.provenance import code_version, summarize, summary_text, time_by_device, unit_provenance
+from skelact.repro.provenance import code_version, summarize, time_by_device, unit_provenance
+from skelact.repro.templating import _environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,11 +85,12 @@ def test_summarize_counts_units_per_version_and_machine():
     assert [(g["recorded"], g["code"], g["units"]) for g in groups] == [
         (True, "abc", 2), (False, None, 2), (True, "def", 1),
     ]  # fmt: skip
-    text = summary_text(groups)
+    summary_text = _environment().get_template("provenance.md.j2").module.trained_with  # the report's line
+    text = str(summary_text(groups))
     assert "skelact 0.1.0 at commit `abc` (torch 2.13.0, CPU X): 2 units" in text
     assert "not recorded (finished before the record existed): 2 units" in text
     assert text.endswith("`def` (torch 2.13.0, GPU Y): 1 unit")
-    assert summary_text(summarize([{"trained_with": {**a, "code": None}}])).count("no git commit") == 1
+    assert str(summary_text(summarize([{"trained_with": {**a, "code": None}}]))).count("no git commit") == 1
 
 
 def test_time_by_device_sums_training_time_where_units_were_trained():

@@ -2,7 +2,8 @@
 
 Every unit result records :func:`unit_provenance` when it finishes (``"trained_with"`` in
 ``unit.json``), so a report merged from units trained at different times, on different machines or
-from different commits says so (:func:`summarize`). The record is provenance only: it is not part
+from different commits says so (:func:`summarize`; the report's line is the template
+``templates/provenance.md.j2``). The record is provenance only: it is not part
 of a unit's cache fingerprint (a new commit does not retrain finished units). The commit and the
 machine are probed by :mod:`skelact.machine`, as for ``skelact train``'s ``metrics.json``.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from .._version import __version__
 from ..machine import code_version, hardware
 
-__all__ = ["code_version", "summarize", "summary_text", "time_by_device", "unit_provenance", "units_text"]
+__all__ = ["code_version", "summarize", "time_by_device", "unit_provenance"]
 
 def unit_provenance() -> dict[str, Any]:
     """What a finished unit records: skelact version and commit, torch, device and threads, time."""
@@ -49,24 +50,6 @@ def summarize(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         {"recorded": k[0], "skelact": k[1], "code": k[2], "torch": k[3], "device": k[4], "units": n}
         for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0][0], str(kv[0])))
     ]
-
-
-def units_text(n: int) -> str:
-    """``1 unit``, ``12 units``."""
-    return f"{n} unit{'' if n == 1 else 's'}"
-
-
-def summary_text(groups: Iterable[Mapping[str, Any]]) -> str:
-    """One line for the report: ``skelact 0.1.0 at abc123 (torch 2.13.0, CPU X): 12 units; ...``."""
-    parts = []
-    for g in groups:
-        units = units_text(g["units"])
-        if not g["recorded"]:
-            parts.append(f"not recorded (finished before the record existed): {units}")
-            continue
-        code = f" at commit `{g['code']}`" if g["code"] else " (no git commit: installed copy)"
-        parts.append(f"skelact {g['skelact']}{code} (torch {g['torch']}, {g['device']}): {units}")
-    return "; ".join(parts)
 
 
 def time_by_device(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

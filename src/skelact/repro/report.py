@@ -24,7 +24,7 @@ from ..train import config as train_config
 from .cache import write_json, write_text
 from .entries import build_entries, data_facts, hardware_text
 from .figures import draw_figures
-from .provenance import summarize, summary_text, time_by_device
+from .provenance import summarize, time_by_device
 from .targets import MODELS, TARGETS, trainings_for
 from .templating import mean_cell, render, signed_points
 
@@ -141,7 +141,7 @@ def report_context(
         "scope_notes": scope_notes(results_by_target, meta["seeds"], meta["quick"]),
         "machine": hardware_text(meta["hardware"]),
         "python": meta["hardware"].get("python"),
-        "trained_with": summary_text(summarize(results)),
+        "trained_with": summarize(results),
         "targets": [
             _target_context(name, mine, facts.get(name, {}), figs.get(name, []))
             for name in results_by_target

@@ -38,6 +38,7 @@ from ..train import config as train_config
 from .paper import paper_result
 from .provenance import summarize
 from .targets import TARGETS, Row, Target, Training, trainings_for
+from .templating import load_data
 
 __all__ = ["Variant", "attention_ablation", "build_entries", "data_facts", "forecast_summary", "variant_of"]
 
@@ -57,26 +58,18 @@ class Variant:
     note: str | None = None
 
 
+#: The data variants' names and texts, from ``variants.yaml`` beside this module.
+_VARIANTS = load_data("variants.yaml")
+
+
 def variant_of(target: Target, facts: Mapping[str, Any]) -> Variant:
     """Which variant of the data the store holds (from its layout and channels)."""
-    n = facts.get("num_samples")
-    if target.name == "msr3d" and facts.get("channels") == ["x", "y", "z"]:
-        return Variant("Real3D, 20 joints", "MSRAction3DSkeletonReal3D: real-world joint coordinates "
-                       f"(--msr-form real3d), {n} sequences", True)  # fmt: skip
-    if target.name == "msr3d":
-        return Variant("screen coordinates, 20 joints", "MSRAction3DSkeleton(20joints): screen coordinates "
-                       f"u, v, depth (--msr-form screen), {n} sequences", True)  # fmt: skip
-    if target.name == "florence3d" and facts.get("layout") == "florence8":
-        return Variant(
-            "features file, 8 joints", f"Florence_dataset_Features.txt: 8 normalised joints, {n} sequences",
-            False, "variant, not directly comparable: the paper used the 15-joint world-coordinates file; "
-            "this is the 8-joint normalised features file (elbows, wrists, knees, ankles)",
-        )  # fmt: skip
-    if target.name == "florence3d":
-        return Variant("world coordinates, 15 joints", "Florence_dataset_WorldCoordinates.txt: 15 joints, "
-                       f"{n} sequences (as the paper)", True)  # fmt: skip
-    layout = facts.get("layout")
-    return Variant(f"{layout}", f"{facts.get('dataset')} store, {n} sequences, layout {layout}", True)
+    fill = {"n": facts.get("num_samples"), "layout": facts.get("layout"), "dataset": facts.get("dataset")}
+    for v in [*_VARIANTS["targets"].get(target.name, ()), _VARIANTS["default"]]:
+        if all(facts.get(key) == value for key, value in v.get("when", {}).items()):
+            name, text = v["name"].format(**fill), v["description"].format(**fill)
+            return Variant(name, text, v["comparable"], v.get("note"))
+    raise AssertionError("variants.yaml: the default matches every store")
 
 
 def hardware_text(hw: Mapping[str, Any]) -> str:

@@ -85,8 +85,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--augment",
         choices=["standard", "strong", "stronger", "none"],
-        default="standard",
-        help="training augmentation, the same for every model (default: standard)",
+        default="strong",
+        help="training augmentation on the small datasets, the same for every model (default: strong, "
+        "the recipe's choice, reports/recipe.md)",
     )
     p.add_argument(
         "--msr-form",

@@ -229,7 +229,7 @@ def reproduce(
     quick: bool = False,
     epochs: int | None = None,
     readme: str | os.PathLike | None = None,
-    augment: str = "standard",
+    augment: str = "strong",
     msr_form: str = "real3d",
     florence_file: str = "auto",
     units: Sequence[str] | None = None,
@@ -259,7 +259,9 @@ def reproduce(
         epochs: epochs (default: the preset's ``train.epochs``).
         readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
             from the report's entries at the end.
-        augment: the training augmentation (:func:`~skelact.repro.unit_config.augmentation_specs`).
+        augment: the training augmentation of the small datasets
+            (:func:`~skelact.repro.unit_config.augmentation_specs`; default: the recipe's choice,
+            ``reports/recipe.md``).
         msr_form, florence_file: the MSRAction3D (``real3d``, ``screen``) and Florence3D (``auto``:
             the 15-joint world file when present, else the features file; ``world``, ``features``) files.
         units: only these units (``as1``, ``fold03``): to split a protocol over processes sharing

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from skelact.repro.report import signed_points
+from skelact.repro.templating import fmt, signed_points
 
 
 def _entries(path: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -71,10 +71,6 @@ def compare(old: Path, new: Path) -> tuple[list[dict[str, Any]], list[dict[str, 
     return pairs, rows
 
 
-def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1f}"
-
-
 def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     lines = [
         f"# `{new}` against `{old}`",
@@ -90,8 +86,8 @@ def markdown(old: Path, new: Path, pairs: list[dict[str, Any]], rows: list[dict[
     for r in rows:
         lines.append(
             f"| {r['target']} | {r['name']} | {r['pairs']} | {r['mean_abs_difference']:.1f} | "
-            f"{signed_points(r['mean_difference'])} | {_fmt(r['seed_spread_old'])} | "
-            f"{_fmt(r['seed_spread_new'])} |"
+            f"{signed_points(r['mean_difference'])} | {fmt(r['seed_spread_old'])} | "
+            f"{fmt(r['seed_spread_new'])} |"
         )
     lines += ["", "| Target | Model | Unit | Seed | Old | New | New − old |", "|---|---|---|---|---|---|---|"]
     for p in pairs:

@@ -15,6 +15,7 @@ import pytest
 from skelact.data.transforms import DropEmptyFrames, build_transforms
 from skelact.errors import ConfigError
 from skelact.evaluation import assert_disjoint
+from skelact.train.config import load_config
 
 
 def test_assert_disjoint_catches_test_samples_and_test_subjects():
@@ -158,7 +159,8 @@ def test_reproduce_quick_writes_report_and_json(shared_data, msr_store, tmp_path
     assert main_row["model"] == "Two-stream ARRN-LSTM" and main_row["variant"] == "Real3D, 20 joints"
     assert main_row["paper"]["value"] == 95.0 and main_row["paper"]["comparable"] is True
     assert main_row["paper"]["difference"] == pytest.approx(main_row["mean"] - 95.0, abs=0.01)
-    assert main_row["chosen"]["AS1"]["3"]["alpha"] == 0.75  # the preset's, chosen with the recipe
+    preset_alpha = load_config("arrn_lstm/msr3d_as1").fusion.alpha  # chosen with the recipe
+    assert main_row["chosen"]["AS1"]["3"]["alpha"] == preset_alpha
     assert next(e for e in entries if e["row"] == "rrn_joint")["paper"] is None
     # the attention-mask ablation: ARRN minus RRN of the same stream, unit and seed
     rrn_row = next(e for e in entries if e["row"] == "rrn_two_stream")

@@ -8,7 +8,7 @@ Every number is computed from the unit results (:mod:`skelact.repro.protocol`), 
      "comparable", "folds": {unit: mean accuracy over the seeds of "seeds"}, "mean", "std", "pooled", "seeds",
      "per_seed": {seed: {"folds": {unit: accuracy}, "mean"}}, "complete", "units_planned", "config",
      "command", "hardware", "trained_with", "wall_time_s", "paper",
-     "chosen": {unit: {seed: {"epoch", "alpha"}}}, "selection", "quick", "skelact_version"}
+     "chosen": {unit: {seed: {"epoch", "alpha"}}}, "goal", "selection", "quick", "skelact_version"}
 
 Accuracies are top-1 in percent. ``mean`` is the mean over seeds of each seed's mean over units
 (MSRAction3D: the average of AS1-AS3, as the paper; Florence3D: the mean over the 10 folds);
@@ -19,7 +19,8 @@ says so ("partial: k of ``units_planned`` units"). ``folds`` averages the same s
 (the complete ones, while there are any), so its mean over units equals ``mean``; a seed still
 running shows only in ``per_seed``. ``hardware`` is the machine that wrote the report;
 ``trained_with`` counts the row's unit results per skelact version, git commit, torch and device
-they were trained with (:mod:`skelact.repro.provenance`).
+they were trained with (:mod:`skelact.repro.provenance`). ``goal`` is the project's goal for the
+row (:mod:`skelact.repro.goals`: ``text``, ``met``) or None.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .._version import __version__
 from ..data.facts import store_facts
 from ..models.asgcn.config import resolve_config as asgcn_config
 from ..train import config as train_config
+from .goals import goal_for
 from .paper import paper_result
 from .provenance import summarize
 from .targets import TARGETS, Row, Target, Training, trainings_for
@@ -142,6 +144,7 @@ def _row_entry(
         paper_dict = {**paper.to_dict(), "comparable": variant.comparable}
         if mean is not None:
             paper_dict["difference"] = _r(mean - paper.value)
+    goal = goal_for(target.name, row.key)
     one = results[0]
     overrides = [[o for o in r["overrides"] if not o.startswith("seed=")] for r in results]
     return {
@@ -165,6 +168,9 @@ def _row_entry(
         "wall_time_s": _r(sum(r["wall_time_s"] for r in results), 1),
         "wall_time_note": "training time of the model run that gives this row (shared by the rows of one "
         "run)", "num_parameters": one.get("num_parameters"), "paper": paper_dict, "chosen": chosen,
+        "goal": None if goal is None or mean is None else {
+            "text": goal.text,  # a spread over seeds needs two seeds or more
+            "met": goal.met({"mean": mean, "std": _r(_std(means)) if len(means) > 1 else None})},
         "forecast": forecast_summary(target, results), "quick": common["quick"],
         "skelact_version": __version__,
     }  # fmt: skip

@@ -1,6 +1,10 @@
 """The reproduction report: ``reproduction.json`` (:mod:`skelact.repro.entries`) and
 ``reproduction.md``, rendered from the template ``templates/reproduction.md.j2``.
 
+Where the report is written beside the recipe's ``recipe.json`` (``--out reports``), its goals
+section cites that cross-validation (:func:`~skelact.repro.recipe.cv_evidence`) for every goal
+that is not met.
+
 This module gathers the template's context (the entries, the data facts, the figures, the settings
 read back from each run's config); the tables and the prose are in the template. Every number
 comes from the unit results, the data facts and the paper tables; nothing is typed in.
@@ -9,6 +13,7 @@ comes from the unit results, the data facts and the paper tables; nothing is typ
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +30,7 @@ from .cache import write_json, write_text
 from .entries import build_entries, data_facts, hardware_text
 from .figures import draw_figures
 from .provenance import summarize, time_by_device
+from .recipe import cv_evidence
 from .targets import MODELS, TARGETS, trainings_for
 from .templating import mean_cell, render, signed_points
 
@@ -207,6 +213,8 @@ def write_report(
         "records": shown,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
+    recipe = out / "recipe.json"  # the recipe's cross-validation, when the report sits beside it
+    meta["evidence"] = cv_evidence(json.loads(recipe.read_text())) if recipe.is_file() else None
     json_path, md_path = out / JSON_NAME, out / MD_NAME
     write_json(entries, json_path)
     write_text(md_path, render_markdown(entries, results_by_target, facts, figs, meta))

@@ -1,5 +1,6 @@
 """A store prepared from a raw dataset folder into a folder of prepared stores, and reused from
-there while it was prepared from the same raw folder."""
+there while it was prepared from the same raw folder; :func:`resolve_store` picks the store a
+command runs on (one given, or one prepared from a raw folder, by default the shared data root's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from ..errors import ConfigError
 from .prepare import discover, prepare
 from .store import SkeletonStore, is_store
 
-__all__ = ["prepared_store"]
+__all__ = ["ACCEPTED", "DEFAULT_DATA_ROOT", "prepared_store", "resolve_store"]
+
+#: Where raw datasets are looked for when no source folder is given (relative to the working
+#: directory): ``<root>/<dataset folder>``, used only if it exists.
+DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
+#: Stores a dataset's protocols accept besides its own (NTU60 protocols also apply to NTU120).
+ACCEPTED = {"ntu60": ("ntu60", "ntu120")}
 
 
 def prepared_store(
@@ -48,3 +55,38 @@ def prepared_store(
                       overwrite=True, progress=False, workers=1)  # fmt: skip
     log(summary.format())
     return out
+
+
+def resolve_store(
+    dataset: str,
+    raw_folder: str,
+    *,
+    src: Path | None,
+    store: Path | None,
+    stores_dir: Path,
+    msr_form: str = "real3d",
+    florence_file: str = "auto",
+    bodies: int | None = None,
+    name: str | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """The prepared store ``dataset`` runs on: ``store`` as given (checked to hold ``dataset``, or a
+    dataset of :data:`ACCEPTED`), or one prepared from ``src`` (default: ``DEFAULT_DATA_ROOT /
+    raw_folder`` when it exists) into ``stores_dir`` by :func:`prepared_store` (reused when already
+    there). ``name``: what the errors call the run (default: the dataset)."""
+    accepted, name = ACCEPTED.get(dataset, (dataset,)), name or dataset
+    if store is not None:
+        if not is_store(store):
+            raise ConfigError(f"--store {store}: not a prepared store (make one with `skelact prepare`)")
+        got = SkeletonStore(store).dataset
+        if got not in accepted:
+            raise ConfigError(f"--store {store} holds {got!r} data; {name} needs {'/'.join(accepted)}")
+        return Path(store)
+    if src is None:
+        src = DEFAULT_DATA_ROOT / raw_folder
+        if not src.is_dir():
+            raise ConfigError(f"{name}: no data; pass --src RAW_DIR or --store STORE (looked for {src})")
+    if not Path(src).is_dir():
+        raise ConfigError(f"--src {src}: no such folder")
+    return prepared_store(dataset, src, stores_dir, msr_form=msr_form, florence_file=florence_file,
+                          bodies=bodies, log=log)  # fmt: skip

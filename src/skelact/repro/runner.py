@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.prepared import prepared_store
-from ..data.store import SkeletonStore, is_store
+from ..data import prepared
+from ..data.prepared import DEFAULT_DATA_ROOT
 from ..errors import ConfigError
 from ..train import config as train_config
 from .cache import RECORDS_DIR, publish
@@ -40,11 +40,6 @@ from .unit_config import AUGMENT_POLICIES, Context
 
 __all__ = ["DEFAULT_DATA_ROOT", "DEFAULT_WORK_DIR", "reproduce", "resolve_store"]
 
-#: Where raw datasets are looked for when no ``--src`` / ``--store`` is given (relative to the
-#: working directory): ``<root>/<dataset folder>``, used only if it exists.
-DEFAULT_DATA_ROOT = Path("..") / "shared" / "data"
-#: Stores a target accepts (NTU60 protocols also apply to an NTU120 store).
-_ACCEPTED = {"ntu60": ("ntu60", "ntu120")}
 #: One model run: its context, unit, seed and training.
 Run = tuple[Context, Unit, int, Training]
 
@@ -66,37 +61,15 @@ def _per_target(
     return Path(value)
 
 
-def resolve_store(
-    target: Target,
-    *,
-    src: Path | None,
-    store: Path | None,
-    work_dir: Path,
-    msr_form: str = "real3d",
-    florence_file: str = "auto",
-    bodies: int | None = None,
-    log: Callable[[str], None] = _log_stderr,
-) -> Path:
-    """The prepared store a target runs on: ``store`` as given, or one prepared from ``src`` (default:
-    ``../shared/data/<folder>`` when it exists) into ``<work_dir>/stores/`` (reused when already there)."""
-    accepted = _ACCEPTED.get(target.dataset, (target.dataset,))
-    if store is not None:
-        if not is_store(store):
-            raise ConfigError(f"--store {store}: not a prepared store (make one with `skelact prepare`)")
-        got = SkeletonStore(store).dataset
-        if got not in accepted:
-            raise ConfigError(f"--store {store} holds {got!r} data; {target.name} needs {'/'.join(accepted)}")
-        return Path(store)
-    if src is None:
-        src = DEFAULT_DATA_ROOT / target.raw_folder
-        if not src.is_dir():
-            raise ConfigError(
-                f"{target.name}: no data; pass --src RAW_DIR or --store STORE (looked for {src})"
-            )
-    if not Path(src).is_dir():
-        raise ConfigError(f"--src {src}: no such folder")
-    return prepared_store(target.dataset, src, work_dir / "stores", msr_form=msr_form,
-                          florence_file=florence_file, bodies=bodies, log=log)  # fmt: skip
+def resolve_store(target: Target, *, src: Path | None, store: Path | None, work_dir: Path,
+                  log: Callable[[str], None] = _log_stderr, **options: Any) -> Path:
+    """The prepared store ``target`` runs on (:func:`skelact.data.prepared.resolve_store`): ``store``
+    as given, or one prepared from ``src`` (default: ``../shared/data/<folder>`` when it exists) into
+    ``<work_dir>/stores/`` (reused when already there). ``options``: ``msr_form``,
+    ``florence_file``, ``bodies``."""
+    return prepared.resolve_store(target.dataset, target.raw_folder, src=src, store=store,
+                                  stores_dir=Path(work_dir) / "stores", name=target.name, log=log,
+                                  **options)  # fmt: skip
 
 
 def _preset_bodies(target: Target, models: Sequence[str]) -> int | None:
@@ -260,7 +233,7 @@ def reproduce(
         readme: a README whose generated results block (:mod:`skelact.repro.readme`) is rewritten
             from the report's entries at the end.
         augment: the training augmentation of the small datasets
-            (:func:`~skelact.repro.unit_config.augmentation_specs`; default: the recipe's choice,
+            (:func:`~skelact.data.augment.augmentation_specs`; default: the recipe's choice,
             ``reports/recipe.md``).
         msr_form, florence_file: the MSRAction3D (``real3d``, ``screen``) and Florence3D (``auto``:
             the 15-joint world file when present, else the features file; ``world``, ``features``) files.

@@ -5,7 +5,7 @@
 
 STORE is the MSRAction3D store (``skelact prepare msr3d --src .../MSRAction3DSkeletonReal3D``).
 Writes ``reports/recipe.json`` and ``reports/recipe.md`` (the table of CV results per factor,
-:mod:`skelact.repro.recipe`). Test subjects are never read. Cached trainings in the work directory
+:mod:`skelact.tune.recipe`). Test subjects are never read. Cached trainings in the work directory
 are reused, so an interrupted run continues with the same command.
 """
 
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from skelact.machine import hardware
-from skelact.repro.recipe import choose_recipe, recipe_markdown
+from skelact.tune.recipe import choose_recipe, recipe_markdown
 
 
 def main() -> int:

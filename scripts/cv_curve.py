@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from skelact.data import protocols
+    from skelact.data.prepared import resolve_store
     from skelact.evaluation import fused_probabilities
     from skelact.repro.protocol import unit_split
-    from skelact.repro.runner import resolve_store
     from skelact.repro.targets import ALL_TRAININGS, get_target
     from skelact.repro.unit_config import Context, build_config
     from skelact.train.config import load_config
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     training = next((t for t in ALL_TRAININGS if t.key == args.training), None)
     if unit is None or training is None:
         parser.error(f"unknown unit {args.unit!r} or training {args.training!r}")
-    store = resolve_store(target, src=None, store=args.store, work_dir=args.work_dir)  # as reproduce
+    store = resolve_store(target.dataset, target.raw_folder, src=None, store=args.store,  # as reproduce
+                          stores_dir=Path(args.work_dir) / "stores", name=target.name)
     ctx = Context(target, store, args.work_dir)
     _, preset, overrides = build_config(ctx, training, unit, args.seed)
     cfg = load_config(preset, [*overrides, *args.overrides])

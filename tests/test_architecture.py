@@ -2,7 +2,7 @@
 
 The floors of ``src/skelact`` and what each may import (besides itself and the leaves)::
 
-    data  <-  models  <-  evaluation  <-  train  <-  repro
+    data  <-  models  <-  evaluation  <-  train  <-  repro  <-  tune
                  viz:    data, models, evaluation          (repro draws its report's figures with it)
                  deploy: data, models                      (no trainer: exports and streams without Lightning)
     commands (commands/, cli.py, __main__.py): anything, on top
@@ -43,6 +43,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "viz": frozenset({"data", "models", "evaluation"}),
     "deploy": frozenset({"data", "models"}),
     "repro": frozenset({"data", "models", "evaluation", "train", "viz"}),
+    "tune": frozenset({"data", "models", "evaluation", "train", "repro"}),  # sweeps over repro's units
     "package": frozenset({"data"}),  # skelact/__init__.py
 }
 COMMANDS = "commands"

@@ -737,7 +737,7 @@ def test_recipe_is_chosen_one_factor_at_a_time_on_training_subjects_only(msr_sto
     incumbent), trainings already run are reused, and no test subject is ever trained or scored."""
     from skelact.data import protocols
     from skelact.data.store import SkeletonStore
-    from skelact.repro import recipe
+    from skelact.tune import recipe
 
     store = SkeletonStore(msr_store)
     subjects = np.asarray(store.index["subject"])
@@ -864,7 +864,7 @@ def test_report_states_each_goal_and_what_limits_those_not_met(tmp_path):
     two seeds), and where one is not met and the recipe's cross-validation lies beside the report,
     the report gives its evidence: each factor's gain, the weakest subset, the fusion gain and the
     CV accuracy against the final models'."""
-    from skelact.repro.recipe import cv_evidence
+    from skelact.repro.goals import cv_evidence
     from skelact.repro.report import write_report
 
     def record(unit: int, seed: int) -> dict:
@@ -920,3 +920,4 @@ def test_report_states_each_goal_and_what_limits_those_not_met(tmp_path):
     assert goals == {"arrn_joint": True, "arrn_line": True, "arrn_two_stream": False}
     md = (tmp_path / "one" / "reproduction.md").read_text()
     assert "## Goals" in md and "What limits" not in md  # no recipe.json beside this report
+

@@ -1,4 +1,4 @@
-"""Reproducing the papers' results: the protocol, the recipe choice, and the report.
+"""Reproducing the papers' results: the protocol and the report.
 
 * :func:`reproduce` (``skelact reproduce``): prepare the data, run every unit (MSRAction3D
   subset, Florence3D fold, NTU / Kinetics split), seed and model, write
@@ -6,11 +6,12 @@
 * :mod:`~skelact.repro.targets`: what each target runs (units, model runs, table rows).
 * :mod:`~skelact.repro.protocol`: one training per unit and seed, its last epoch tested once;
   caching and unit records.
-* :mod:`~skelact.repro.recipe`: the small-data recipe chosen by cross-validation over training
-  subjects (``scripts/choose_recipe.py``).
+* The small-data recipe these runs use was chosen beforehand by cross-validation over training
+  subjects (:mod:`skelact.tune.recipe`, ``scripts/choose_recipe.py``), and lives in the presets.
 * :mod:`~skelact.repro.entries`, :mod:`~skelact.repro.report`, :mod:`~skelact.repro.figures`: the
   report's numbers, its Markdown (a template) and its figures; :mod:`~skelact.repro.paper` and
-  :mod:`~skelact.repro.goals`: the published numbers and our targets beside them.
+  :mod:`~skelact.repro.goals`: the published numbers and our targets beside them (and what the
+  recipe's cross-validation says limits a target not met).
 """
 
 from typing import Any

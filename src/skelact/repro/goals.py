@@ -1,8 +1,10 @@
-"""The project's own goals for the small-data reproduction, shown beside the paper's numbers.
+"""The project's own goals for the small-data reproduction, shown beside the paper's numbers, and
+what the recipe's cross-validation says about a goal that is not met.
 
 Not published numbers (those are :mod:`skelact.repro.paper`): what the reproduction is meant to
 reach on the data we have, set before the runs. They live in ``goals.yaml`` beside this module,
-with the reason for each.
+with the reason for each. :func:`cv_evidence` reads the recipe sweep's result (``recipe.json``,
+:mod:`skelact.tune.recipe`) for the report's account of an unmet goal.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .templating import load_data
 
-__all__ = ["GOALS", "Goal", "goal_for"]
+__all__ = ["GOALS", "Goal", "cv_evidence", "goal_for"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,44 @@ GOALS: dict[tuple[str, str], Goal] = {
 def goal_for(target: str, row: str) -> Goal | None:
     """The goal of ``row`` on ``target``, or None where there is none."""
     return GOALS.get((target, row))
+
+
+def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
+    """What the recipe's cross-validation (a :func:`choose_recipe` result) says about its limits.
+
+    ``start`` and ``final``: the CV two-stream accuracy of the old preset and of the chosen recipe;
+    ``factors``: per stage, the chosen candidate and its gain over the incumbent (``for_stability``:
+    the incumbent's last epoch was not stable, see :data:`STABLE_MARGIN`), and the best other
+    candidate's difference; ``per_unit``: the chosen recipe's last-epoch CV accuracy per
+    subset and head (joint, line, fused); ``mean``: the same, mean of the subsets; ``weakest``: the
+    subset with the lowest fused accuracy and ``weakest_gap`` how far it lies under the mean of the
+    others; ``fusion_gain``: fused minus the better stream (means); ``folds``: how many folds the
+    training subjects were dealt into (each CV model trains on the others).
+    """
+    stages = result["stages"]
+    factors = []
+    for st in stages:
+        rows = st["rows"]
+        chosen = next(r for r in rows if r["candidate"] == st["chosen"])
+        others = [r for r in rows[1:] if r is not chosen] + ([rows[0]] if chosen is not rows[0] else [])
+        best_other = max(others, key=lambda r: r["criterion"]) if others else None
+        factors.append({
+            "factor": st["factor"], "chosen": st["chosen"],
+            "gain": chosen["criterion"] - rows[0]["criterion"],
+            "for_stability": not rows[0]["stable"] and chosen is not rows[0],
+            "other": None if best_other is None else best_other["candidate"],
+            "other_difference": None if best_other is None else best_other["criterion"] - chosen["criterion"],
+        })  # fmt: skip
+    final = next(r for r in stages[-1]["rows"] if r["candidate"] == stages[-1]["chosen"])
+    heads = ("joint", "line", "fused")
+    per_unit = {u: {h: v[h]["last"] for h in heads} for u, v in final["per_unit"].items()}
+    mean = {h: final["mean"][h]["last"] for h in heads}
+    weakest = min(per_unit, key=lambda u: per_unit[u]["fused"])
+    others = [v["fused"] for u, v in per_unit.items() if u != weakest]
+    gap = float(np.mean(others)) - per_unit[weakest]["fused"] if others else 0.0
+    return {
+        "start": stages[0]["rows"][0]["criterion"], "final": final["criterion"], "factors": factors,
+        "per_unit": per_unit, "mean": mean, "folds": result["cv"]["folds"],
+        "weakest": weakest, "weakest_gap": gap,
+        "fusion_gain": mean["fused"] - max(mean["joint"], mean["line"]),
+    }  # fmt: skip

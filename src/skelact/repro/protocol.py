@@ -4,7 +4,7 @@ Small datasets (``selection="cv"`` targets: MSRAction3D subsets, Florence3D fold
 training (:mod:`skelact.repro.targets`), unit and seed trains on all the unit's training subjects
 with the preset's recipe, and its last epoch tests the test subjects once. The recipe and the
 fusion weight were chosen beforehand by cross-validation over training subjects
-(:mod:`skelact.repro.recipe`), so nothing is chosen per unit. (The earlier protocol chose an epoch
+(:mod:`skelact.tune.recipe`), so nothing is chosen per unit. (The earlier protocol chose an epoch
 per unit by cross-validation and retrained; its report and records are kept in
 ``reports/earlier/2026-12-02/``.) Large datasets (``selection="validation"``; NTU, Kinetics) run the
 table presets as they are (:func:`skelact.train.runner.run_experiment`, the preset's validation
@@ -43,7 +43,7 @@ from .unit_config import QUICK_TEST, QUICK_TRAIN, Context, build_config
 __all__ = ["PROTOCOL", "evenly", "run_unit", "unit_split"]
 
 #: The small-data protocol: train once on all training subjects, read the last epoch (with the
-#: recipe's weight average), the fusion weight fixed by the preset (:mod:`skelact.repro.recipe`).
+#: recipe's weight average), the fusion weight fixed by the preset (:mod:`skelact.tune.recipe`).
 PROTOCOL = "last-epoch"
 
 

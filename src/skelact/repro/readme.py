@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.prepare import DATASETS
 from ..errors import ConfigError
 from .cache import write_text
 from .goals import goal_for
@@ -38,23 +39,14 @@ def marked_source(text: str) -> str | None:
     line = text[start:].split("\n", 1)[0]
     return line[len(BEGIN) :].split(" by skelact reproduce", 1)[0]
 
-#: How the README names the datasets.
-DATASET_NAMES = {
-    "msr3d": "MSRAction3D",
-    "florence3d": "Florence3D",
-    "ntu60": "NTU RGB+D 60",
-    "ntu120": "NTU RGB+D 120",
-    "kinetics": "Kinetics-skeleton",
-}
-
-
 def results_table(entries: Sequence[Mapping[str, Any]]) -> str:
     """One Markdown table of every entry (``templates/readme_results.md.j2``): dataset (first row of
     each), model, top-1 mean ± std over seeds, the per-seed means, the project's goal and the
     paper's number; then each dataset's selection scheme."""
     rows, shown, selections = [], set(), {}
     for e in entries:
-        name = DATASET_NAMES.get(str(e["dataset"]), str(e["dataset"]))
+        spec = DATASETS.get(str(e["dataset"]))
+        name = spec.title if spec else str(e["dataset"])
         key = (str(e["target"]), str(e.get("variant") or ""))
         variant = f", {e['variant']}" if e.get("variant") else ""
         rows.append((e, "" if key in shown else f"{name}{variant} ({e['protocol']})"))

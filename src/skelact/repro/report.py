@@ -2,7 +2,7 @@
 ``reproduction.md``, rendered from the template ``templates/reproduction.md.j2``.
 
 Where the report is written beside the recipe's ``recipe.json`` (``--out reports``), its goals
-section cites that cross-validation (:func:`~skelact.repro.recipe.cv_evidence`) for every goal
+section cites that cross-validation (:func:`~skelact.repro.goals.cv_evidence`) for every goal
 that is not met.
 
 This module gathers the template's context (the entries, the data facts, the figures, the settings
@@ -29,8 +29,8 @@ from ..train import config as train_config
 from .cache import write_json, write_text
 from .entries import build_entries, data_facts, hardware_text
 from .figures import draw_figures
+from .goals import cv_evidence
 from .provenance import summarize, time_by_device
-from .recipe import cv_evidence
 from .targets import MODELS, TARGETS, trainings_for
 from .templating import mean_cell, render, signed_points
 

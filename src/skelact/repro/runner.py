@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import prepared
-from ..data.prepared import DEFAULT_DATA_ROOT
+from ..data.prepared import DEFAULT_DATA_ROOT, resolve_store
 from ..errors import ConfigError
 from ..train import config as train_config
 from .cache import RECORDS_DIR, publish
@@ -59,17 +58,6 @@ def _per_target(
     if several:
         raise ConfigError(f"{option}: give one per target as TARGET=DIR when reproducing several targets")
     return Path(value)
-
-
-def resolve_store(target: Target, *, src: Path | None, store: Path | None, work_dir: Path,
-                  log: Callable[[str], None] = _log_stderr, **options: Any) -> Path:
-    """The prepared store ``target`` runs on (:func:`skelact.data.prepared.resolve_store`): ``store``
-    as given, or one prepared from ``src`` (default: ``../shared/data/<folder>`` when it exists) into
-    ``<work_dir>/stores/`` (reused when already there). ``options``: ``msr_form``,
-    ``florence_file``, ``bodies``."""
-    return prepared.resolve_store(target.dataset, target.raw_folder, src=src, store=store,
-                                  stores_dir=Path(work_dir) / "stores", name=target.name, log=log,
-                                  **options)  # fmt: skip
 
 
 def _preset_bodies(target: Target, models: Sequence[str]) -> int | None:
@@ -283,9 +271,9 @@ def reproduce(
     contexts, facts, planned, plan = [], {}, {}, []
     for t in chosen:
         path = resolve_store(
-            t, src=_per_target(src, t.name, len(chosen) > 1, "--src"), work_dir=work, msr_form=msr_form,
-            store=_per_target(store, t.name, len(chosen) > 1, "--store"), florence_file=florence_file,
-            bodies=_preset_bodies(t, models), log=log,
+            t.dataset, t.raw_folder, src=_per_target(src, t.name, len(chosen) > 1, "--src"), name=t.name,
+            store=_per_target(store, t.name, len(chosen) > 1, "--store"), stores_dir=work / "stores",
+            msr_form=msr_form, florence_file=florence_file, bodies=_preset_bodies(t, models), log=log,
         )  # fmt: skip
         ctx = Context(t, path, work, seeds=tuple(seeds), epochs=epochs, augment=augment, quick=quick,
                       command=command, cached_only=report_only, results_dir=results_dir, log=log)  # fmt: skip

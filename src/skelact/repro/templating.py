@@ -1,5 +1,6 @@
 """The reproduction's package files: its Markdown pages rendered from their Jinja2 templates
-(``templates/``), and its data (:func:`load_data`: the ``*.yaml`` files beside the modules).
+(``templates/``; :mod:`skelact.tune` renders its page with the same filters), and its data
+(:func:`load_data`: the ``*.yaml`` files beside the modules).
 
 The numbers come from the caller's context; the prose lives in the template files. A context key
 a template needs and the caller lacks is an error (``StrictUndefined``), never an empty string.
@@ -56,9 +57,9 @@ def duration(seconds: float) -> str:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(package: str) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("skelact.repro", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # Markdown, not HTML  # noqa: S701
@@ -70,10 +71,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, context: dict[str, Any]) -> str:
-    """``template`` (a file name in ``templates/``) rendered with ``context``: one blank line
-    between blocks, one newline at the end."""
-    text = _environment().get_template(template).render(context)
+def render(template: str, context: dict[str, Any], package: str = "skelact.repro") -> str:
+    """``template`` (a file name in ``package``'s ``templates/``) rendered with ``context``: one
+    blank line between blocks, one newline at the end."""
+    text = _environment(package).get_template(template).render(context)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
 
 

@@ -43,19 +43,20 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from ..data import protocols
 from ..data.store import SkeletonStore
 from ..evaluation.fusion import ALPHA_GRID, fused_probabilities, softmax
 from ..evaluation.selection import assert_disjoint
+from ..repro.cache import save_npz
+from ..repro.targets import get_target, trainings_for
+from ..repro.templating import render
+from ..repro.unit_config import Context, build_config
 from ..train.config import load_config
 from ..train.fit import fit_and_score
-from .cache import save_npz
-from .targets import get_target, trainings_for
-from .templating import load_data, render
-from .unit_config import Context, build_config
 
-__all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "cv_evidence", "evaluate_scores"]
+__all__ = ["Candidate", "Stage", "STAGES", "choose_recipe", "evaluate_scores", "recipe_markdown"]
 
 #: The MSRAction3D subsets the recipe is cross-validated on, and their presets.
 UNITS = ("as1", "as2", "as3")
@@ -94,7 +95,7 @@ class Stage:
 #: the factors it leaves alone (:data:`NOT_COMPARED`) and the stages in the order they are decided
 #: (:data:`STAGES`; the first stage compares the old preset with a cosine schedule plus an EMA of the
 #: weights, the last four are the regularisers). The file explains each.
-_SWEEP = load_data("recipe.yaml")
+_SWEEP = yaml.safe_load(Path(__file__).with_name("recipe.yaml").read_text(encoding="utf-8"))
 BASE: tuple[str, ...] = tuple(_SWEEP["base"])
 NOT_COMPARED: tuple[str, ...] = tuple(_SWEEP["not_compared"])
 STAGES: tuple[Stage, ...] = tuple(
@@ -295,52 +296,11 @@ def choose_recipe(
     }  # fmt: skip
 
 
-def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
-    """What the recipe's cross-validation (a :func:`choose_recipe` result) says about its limits.
-
-    ``start`` and ``final``: the CV two-stream accuracy of the old preset and of the chosen recipe;
-    ``factors``: per stage, the chosen candidate and its gain over the incumbent (``for_stability``:
-    the incumbent's last epoch was not stable, see :data:`STABLE_MARGIN`), and the best other
-    candidate's difference; ``per_unit``: the chosen recipe's last-epoch CV accuracy per
-    subset and head (joint, line, fused); ``mean``: the same, mean of the subsets; ``weakest``: the
-    subset with the lowest fused accuracy and ``weakest_gap`` how far it lies under the mean of the
-    others; ``fusion_gain``: fused minus the better stream (means); ``folds``: how many folds the
-    training subjects were dealt into (each CV model trains on the others).
-    """
-    stages = result["stages"]
-    factors = []
-    for st in stages:
-        rows = st["rows"]
-        chosen = next(r for r in rows if r["candidate"] == st["chosen"])
-        others = [r for r in rows[1:] if r is not chosen] + ([rows[0]] if chosen is not rows[0] else [])
-        best_other = max(others, key=lambda r: r["criterion"]) if others else None
-        factors.append({
-            "factor": st["factor"], "chosen": st["chosen"],
-            "gain": chosen["criterion"] - rows[0]["criterion"],
-            "for_stability": not rows[0]["stable"] and chosen is not rows[0],
-            "other": None if best_other is None else best_other["candidate"],
-            "other_difference": None if best_other is None else best_other["criterion"] - chosen["criterion"],
-        })  # fmt: skip
-    final = next(r for r in stages[-1]["rows"] if r["candidate"] == stages[-1]["chosen"])
-    heads = ("joint", "line", "fused")
-    per_unit = {u: {h: v[h]["last"] for h in heads} for u, v in final["per_unit"].items()}
-    mean = {h: final["mean"][h]["last"] for h in heads}
-    weakest = min(per_unit, key=lambda u: per_unit[u]["fused"])
-    others = [v["fused"] for u, v in per_unit.items() if u != weakest]
-    gap = float(np.mean(others)) - per_unit[weakest]["fused"] if others else 0.0
-    return {
-        "start": stages[0]["rows"][0]["criterion"], "final": final["criterion"], "factors": factors,
-        "per_unit": per_unit, "mean": mean, "folds": result["cv"]["folds"],
-        "weakest": weakest, "weakest_gap": gap,
-        "fusion_gain": mean["fused"] - max(mean["joint"], mean["line"]),
-    }  # fmt: skip
-
-
 def recipe_markdown(result: dict[str, Any]) -> str:
     """The recipe choice as a Markdown page (``templates/recipe.md.j2``): one table per factor, then
     the chosen settings."""
     cv = result["cv"]
-    return render("recipe.md.j2", {
+    return render("recipe.md.j2", package="skelact.tune", context={
         "command": result.get("command", "scripts/choose_recipe.py"), "trainings": result["trainings"],
         "train_time_s": result["train_time_s"], "machine": result.get("machine"), "units": cv["units"],
         "cv": cv, "margin": cv.get("stable_margin", STABLE_MARGIN), "tail": TAIL, "stages": result["stages"],

@@ -57,7 +57,7 @@ def duration(seconds: float) -> str:
 
 
 @cache
-def _environment(package: str) -> jinja2.Environment:
+def _environment(package: str = "skelact.repro") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(package, "templates"),
         undefined=jinja2.StrictUndefined,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from skelact.data.layouts import get_layout
 from skelact.errors import ConfigError
 from skelact.evaluation import collect_scores, fit_fusion_alpha
 from skelact.models import MODELS, build
 from skelact.models.arrn import ARRNLSTM, ARRNOptions, arrn_lstm, build_arrn_lstm, resolve_config
+from skelact.models.arrn.fusion import fused_log_scores, fused_probabilities
+from skelact.models.arrn.model import ARRNStream, NodeAttention, StackedLSTM, _bodies_to_compute
 
 TINY = {"embed_dim": 6, "attention_dim": 8, "lstm_sizes": (8, 6), "iterations": 2}
 
@@ -342,3 +347,364 @@ def test_collect_scores_over_a_loader():
     assert set(single) == {"logits"}  # one stream: the model's own logits
     alpha = m.fit_fusion(scores["joint"], scores["line"], labels)
     assert 0.0 <= alpha <= 1.0
+
+
+# ------------------------------------------------------- the modules built directly ----------------
+
+
+def test_a_stream_built_directly_has_the_papers_ntu_settings():
+    """ARRNStream's defaults are Sec. 4.1's NTU settings: M = 50, E = 5, FC 256, LSTM [512] x 3, a
+    mask starting at ones, the mean readout and body pooling, no dropout."""
+    s = ARRNStream(num_classes=4, num_joints=6)
+    assert not s.line and (s.embed.in_features, s.embed.out_features) == (3, 50)
+    assert (s.rrn.dim, s.rrn.iterations, s.rrn.message.hidden, s.rrn.checkpoint) == (50, 5, 50, False)
+    assert s.attention.fc.out_features == 256 and s.attention.fc.in_features == 6 * 50
+    assert torch.equal(s.attention.mask.detach(), torch.ones(6))
+    assert [layer.hidden_size for layer in s.temporal.layers] == [512, 512, 512]
+    assert (s.readout, s.frames, s.body_pool, s.skip_empty_bodies) == ("mean", None, "mean", True)
+    assert s.input_dropout.p == s.temporal.dropout.p == s.dropout.p == 0.0
+    assert (s.classifier.in_features, s.classifier.out_features) == (512, 4)
+
+
+def test_node_attention_and_stacked_lstm_defaults():
+    att = NodeAttention(num_nodes=4, dim=3)
+    assert att.fc.out_features == 256 and torch.equal(att.mask.detach(), torch.ones(4))
+    lstm = StackedLSTM(5, (7, 6))
+    assert lstm.dropout.p == 0.0 and lstm.output_size == 6
+    assert [(layer.input_size, layer.hidden_size) for layer in lstm.layers] == [(5, 7), (7, 6)]
+    assert lstm(torch.randn(2, 3, 5)).shape == (2, 3, lstm.output_size)
+
+
+@pytest.mark.parametrize("lead", [(), (2,), (2, 3)])
+def test_node_attention_maps_any_leading_shape(lead):
+    """``(..., J, D) -> (..., out_dim)``: one frame, a batch of frames, a batch of clips."""
+    att = NodeAttention(num_nodes=4, dim=3, out_dim=5)
+    with torch.no_grad():
+        att.mask.copy_(torch.tensor([1.0, 0.0, 2.0, 0.5]))
+    w = torch.randn(*lead, 4, 3)
+    want = att.fc((w * att.mask[:, None]).reshape(*lead, 12))
+    torch.testing.assert_close(att(w), want)
+
+
+def test_a_two_stream_model_built_directly_defaults():
+    m = ARRNLSTM(num_classes=4, num_joints=5, embed_dim=4, attention_dim=6, lstm_sizes=(5,), iterations=1)
+    assert m.stream == "two_stream" and set(m.streams) == {"joint", "line"}
+    assert m.label_smoothing == 0.0 and m.num_classes == 4 and m.hparams == {}
+    assert m.streams["joint"].embed.in_features == 3 and m.streams["line"].embed.in_features == 3 * 4
+    two_d = ARRNLSTM(4, 5, in_channels=2, stream="line", embed_dim=4, attention_dim=6, lstm_sizes=(5,))
+    assert two_d.streams["line"].embed.in_features == 2 * 4 and two_d.num_classes == 4
+    assert not hasattr(two_d, "fusion_alpha")
+
+
+def test_bad_stream_arguments_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"^readout must be one of \('mean', 'last', 'concat'\), "
+                                         r"got 'first'$"):
+        ARRNStream(3, 5, readout="first")
+    with pytest.raises(ValueError, match=r"^body_pool must be one of \('mean', 'max'\), got 'sum'$"):
+        ARRNStream(3, 5, body_pool="sum")
+    with pytest.raises(ValueError, match=r"^readout='concat' needs the number of input frames$"):
+        ARRNStream(3, 5, readout="concat")
+    with pytest.raises(ValueError, match=r"^stream must be 'joint', 'line' or 'two_stream', got 'bone'$"):
+        ARRNLSTM(3, 5, stream="bone")
+
+
+@pytest.mark.parametrize("smoothing", [-0.1, 1.0, 1.5])
+def test_label_smoothing_outside_zero_to_one_is_refused(smoothing):
+    with pytest.raises(ValueError, match=rf"^label_smoothing must lie in \[0, 1\), got {smoothing}$"):
+        ARRNLSTM(3, 5, stream="joint", label_smoothing=smoothing)
+
+
+def test_one_stream_loss_uses_the_label_smoothing():
+    m = tiny("joint", label_smoothing=0.2)
+    x, y = torch.randn(3, 3, 4, 25, 1), torch.tensor([0, 2, 4])
+    out = m.losses(x, y)
+    torch.testing.assert_close(out["loss"], F.cross_entropy(m(x), y, label_smoothing=0.2))
+    assert not torch.allclose(out["loss"], F.cross_entropy(m(x), y))
+
+
+def test_concat_readout_names_the_frames_it_got():
+    m = tiny("joint", readout="concat", frames=6)
+    with pytest.raises(ValueError, match=r"^readout='concat' needs T=6 input frames, got 7$"):
+        m(torch.randn(2, 3, 7, 25, 1))
+
+
+def test_fit_fusion_on_one_stream_says_it_needs_two():
+    with pytest.raises(RuntimeError, match="^fit_fusion needs a two-stream model$"):
+        tiny("line").fit_fusion(np.zeros((2, 5)), np.zeros((2, 5)), [0, 1])
+
+
+def test_fit_fusion_passes_probabilities_through():
+    """``logits=False``: the scores are probabilities (log taken), not logits."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 6)
+    joint, line = rng.dirichlet([1, 1, 1], 6), rng.dirichlet([1, 1, 1], 6)
+    m = tiny(num_classes=3)
+    want, _ = fit_fusion_alpha(joint, line, labels, logits=False)
+    assert m.fit_fusion(joint, line, labels, logits=False) == pytest.approx(want)
+    as_logits, _ = fit_fusion_alpha(joint, line, labels)
+    assert want != as_logits  # read as logits the same numbers pick another alpha
+    assert float(m.fusion_alpha) == pytest.approx(want)
+
+
+# ------------------------------------------------------------- which bodies are computed -----------
+
+
+def _rrn_batches(m, x):
+    """The number of node sets each call of each stream's RRN got on ``x``."""
+    sizes = []
+    hooks = [s.rrn.register_forward_hook(lambda mod, args, out: sizes.append(args[0].shape[0]))
+             for s in m.streams.values()]
+    try:
+        with torch.no_grad():
+            m(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return sizes
+
+
+def test_the_rrn_runs_on_the_present_bodies_only_unless_told_otherwise():
+    x = torch.randn(1, 3, 4, 25, 2)
+    x[..., 1] = 0  # the second person is absent throughout
+    x[:, :, 3] = 0  # and the last frame is zero padding: body 0 stands for it
+    torch.manual_seed(0)
+    m = tiny("joint").eval()
+    assert _rrn_batches(m, x) == [4]  # 4 frames x body 0
+    torch.manual_seed(0)
+    full = tiny("joint", skip_empty_bodies=False).eval()
+    assert _rrn_batches(full, x) == [8]  # every frame and body slot
+    torch.testing.assert_close(full(x), m(x), atol=1e-5, rtol=1e-5)
+    three = torch.cat([x, x[..., :1]], dim=-1)  # a third body slot, a copy of the first
+    three[..., 2] = 0
+    three[:, :, 1, :, 2] = 1.0  # present in frame 1 only
+    assert _rrn_batches(m, three) == [5]
+
+
+def test_bodies_to_compute_keeps_body_zero_of_an_empty_frame():
+    x = torch.zeros(1, 3, 3, 4, 3)
+    x[0, :, 0, :, 2] = 1.0  # frame 0: only the third body
+    x[0, 0, 1, 1, 1] = 0.5  # frame 1: only the second body (one non-zero coordinate is enough)
+    keep = _bodies_to_compute(x)
+    assert keep.tolist() == [[[False, False, True], [False, True, False], [True, False, False]]]
+
+
+def test_bodies_to_compute_works_on_the_inputs_device():
+    x = torch.zeros(2, 3, 4, 5, 2, device="meta")  # the meta device stands in for an accelerator
+    keep = _bodies_to_compute(x)
+    assert keep.device.type == "meta" and keep.shape == (2, 4, 2)
+
+
+# ---------------------------------------------------------------- resolve_config ------------------
+
+
+def test_a_layout_without_a_preset_takes_the_ntu_one():
+    custom = dataclasses.replace(get_layout("kinect20"), name="my_kinect")
+    opts = resolve_config(layout=custom)
+    assert opts.preset == "ntu" and opts.embed_dim == 50 and opts.lstm_sizes == (512, 512, 512)
+
+
+def test_unknown_presets_and_options_list_what_is_known():
+    with pytest.raises(ConfigError, match=r"^arrn_lstm: unknown preset 'kinetics'; known: ntu, florence3d, "
+                                          r"msr3d$"):
+        resolve_config("kinetics")
+    known = ", ".join(sorted(f.name for f in dataclasses.fields(ARRNOptions) if f.name != "preset"))
+    assert "preset" not in known.split(", ") and "attention" in known.split(", ")
+    with pytest.raises(ConfigError, match=r"^arrn_lstm: unknown option\(s\) bar, foo; known: " + known + "$"):
+        resolve_config(foo=1, bar=2)
+
+
+def test_explicit_lstm_sizes_must_agree_with_an_explicit_layer_count():
+    with pytest.raises(ConfigError, match=r"^arrn_lstm: lstm_sizes has 2 layers but lstm_layers=3$"):
+        resolve_config(lstm_sizes=(8, 8), lstm_layers=3)
+    opts = resolve_config(lstm_sizes=("8", 6.0), lstm_layers=2)
+    assert opts.lstm_sizes == (8, 6) and (opts.lstm_layers, opts.hidden_size) == (2, 6)
+
+
+@pytest.mark.parametrize("key", ["iterations", "embed_dim", "message_hidden", "attention_dim", "lstm_layers"])
+def test_sizes_of_one_are_accepted_and_zero_is_refused_by_name(key):
+    opts = resolve_config(**{key: 1})
+    assert getattr(opts, key) == 1
+    with pytest.raises(ConfigError, match=rf"^arrn_lstm: invalid value for {key}: 0$"):
+        resolve_config(**{key: 0})
+
+
+def test_explicit_lstm_sizes_must_all_be_positive():
+    assert resolve_config(lstm_sizes=[1]).lstm_sizes == (1,)
+    assert resolve_config(lstm_sizes=[4, 1, 4]).lstm_sizes == (4, 1, 4)
+    with pytest.raises(ConfigError, match=r"^arrn_lstm: invalid value for lstm_sizes: \(4, 0, 4\)$"):
+        resolve_config(lstm_sizes=[4, 0, 4])
+
+
+@pytest.mark.parametrize("key, value, ok", [
+    ("dropout", 0.0, True), ("dropout", 0.99, True), ("dropout", 1.0, False), ("dropout", -0.1, False),
+    ("label_smoothing", 0.0, True), ("label_smoothing", 0.5, True), ("label_smoothing", 1.0, False),
+])
+def test_probabilities_lie_in_zero_to_one_excluding_one(key, value, ok):
+    if ok:
+        assert getattr(resolve_config(**{key: value}), key) == value
+    else:
+        with pytest.raises(ConfigError, match=rf"^arrn_lstm: invalid value for {key}: {value}$"):
+            resolve_config(**{key: value})
+
+
+def test_the_ineffective_option_warnings_say_why():
+    with pytest.warns(UserWarning) as got:
+        resolve_config(attention=False, attention_init="random")
+        resolve_config(lstm_sizes=[8, 8], hidden_size=64, mid_size=32)
+        resolve_config(lstm_layers=2, mid_size=64)
+    assert [str(w.message) for w in got] == [
+        "arrn_lstm: option attention_init='random' has no effect: attention=False has no mask to "
+        "initialise (eq. 9)",
+        "arrn_lstm: option hidden_size=64 has no effect: lstm_sizes is given",
+        "arrn_lstm: option mid_size=32 has no effect: lstm_sizes is given",
+        "arrn_lstm: option mid_size=64 has no effect: lstm_layers=2 has no middle layer",
+    ]
+    assert all(w.category is UserWarning for w in got)
+    # pointed at the code that called resolve_config, neither inside it nor beyond the caller
+    assert not any(w.filename.endswith("config.py") or "_pytest" in w.filename for w in got)
+
+
+def test_every_ineffective_option_warns_at_once():
+    with pytest.warns(UserWarning) as got:
+        resolve_config(attention=False, attention_init="ones", lstm_sizes=[8, 8], hidden_size=8)
+    assert [str(w.message).split(":")[1] for w in got] == [" option attention_init='ones' has no effect",
+                                                           " option hidden_size=8 has no effect"]
+
+
+def test_the_mask_init_without_attention_given_is_effective(recwarn):
+    """``attention`` defaults to on: a mask init alone does not warn."""
+    assert resolve_config(attention_init="random").attention_init == "random"
+    assert resolve_config(mid_size=64).lstm_sizes == (512, 64, 512)  # the default H = 3 has a middle
+    assert not [w for w in recwarn if "has no effect" in str(w.message)]
+
+
+def test_a_middle_size_with_one_layer_warns():
+    with pytest.warns(UserWarning, match=r"mid_size=64 has no effect: lstm_layers=1 has no middle layer$"):
+        assert resolve_config(lstm_layers=1, mid_size=64).lstm_sizes == (512,)
+
+
+# --------------------------------------------------------------------- fusion (eq. 12) -------------
+
+
+def test_fused_log_scores_fuse_along_the_last_axis_of_any_shape():
+    joint, line = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    got = fused_log_scores(joint, line, 0.3)
+    want = torch.log(0.3 * torch.softmax(joint, -1) + 0.7 * torch.softmax(line, -1))
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(fused_log_scores(joint[0, 0], line[0, 0], 0.3), want[0, 0])
+
+
+def test_fused_log_scores_keep_the_logits_dtype_whatever_the_alphas():
+    joint, line = torch.randn(3, 4), torch.randn(3, 4)
+    alpha = torch.tensor([0.25], dtype=torch.float64)
+    got = fused_log_scores(joint, line, alpha)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, fused_log_scores(joint, line, 0.25))
+
+
+def test_fused_probabilities_are_float64_from_any_numeric_scores():
+    labels = np.eye(3, dtype=np.int64) * 4  # integer logits
+    got = fused_probabilities(labels, labels[::-1].copy(), 0.5)
+    assert got.dtype == np.float64
+    p = np.exp(labels) / np.exp(labels).sum(-1, keepdims=True)
+    np.testing.assert_allclose(got, 0.5 * p + 0.5 * p[::-1], rtol=1e-12)
+    j32 = np.array([[0.1, 0.2, 0.3]], dtype=np.float32)  # float32 in, computed in float64
+    l32 = np.array([[0.3, -0.2, 0.05]], dtype=np.float32)
+    j64, l64 = j32.astype(np.float64), l32.astype(np.float64)
+    want = 0.3 * np.exp(j64) / np.exp(j64).sum() + 0.7 * np.exp(l64) / np.exp(l64).sum()
+    np.testing.assert_allclose(fused_probabilities(j32, l32, 0.3), want, rtol=1e-13)
+
+
+def test_fit_fusion_alpha_reads_logits_by_default():
+    labels = np.array([0, 1])
+    joint = np.array([[-1.0, -3.0], [-3.0, -1.0]])  # negative logits: log of them would be nan
+    line = np.array([[-3.0, -1.0], [-1.0, -3.0]])
+    alpha, accs = fit_fusion_alpha(joint, line, labels, grid=[0.0, 0.6, 1.0])
+    assert alpha == 0.6 and accs.tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("grid", [[], [0.0, 1.5], [-0.5, 0.5], [0.5, 2.0]])
+def test_fit_fusion_alpha_refuses_a_grid_outside_zero_to_one(grid):
+    with pytest.raises(ValueError, match=r"^grid must be a non-empty set of values in \[0, 1\]$"):
+        fit_fusion_alpha(np.zeros((2, 3)), np.zeros((2, 3)), [0, 1], grid=grid)
+
+
+def test_fit_fusion_alpha_with_a_one_value_grid_returns_it():
+    labels = np.array([0, 1, 1])
+    scores = np.eye(3)[[0, 1, 0]]
+    alpha, accs = fit_fusion_alpha(scores, scores, labels, grid=[0.25])
+    assert alpha == 0.25 and accs.tolist() == pytest.approx([2 / 3])
+
+
+def test_fit_fusion_alpha_grid_values_may_be_given_as_text():
+    """e.g. from a command line: the values are read as numbers."""
+    scores, labels = np.eye(3), np.arange(3)
+    alpha, _ = fit_fusion_alpha(scores, scores, labels, grid=["0.2", "0.9"])
+    assert alpha == 0.2 and isinstance(alpha, float)
+
+
+@pytest.mark.parametrize("shapes", [((4, 3), (4, 3), (5,)), ((4, 3), (4, 2), (4,)), ((4,), (4,), (4,))])
+def test_fit_fusion_alpha_names_mismatched_shapes(shapes):
+    js, ls, ys = shapes
+    with pytest.raises(ValueError, match=r"^score shapes .* and labels .* do not match$"):
+        fit_fusion_alpha(np.zeros(js), np.zeros(ls), np.zeros(ys, dtype=int))
+
+
+def test_fit_fusion_alpha_accepts_labels_of_any_shape_with_n_entries():
+    scores = np.eye(4)
+    alpha, accs = fit_fusion_alpha(scores, scores, np.arange(4).reshape(2, 2), grid=[0.5])
+    assert alpha == 0.5 and accs.tolist() == [1.0]
+
+
+def test_fit_fusion_alpha_accuracy_is_per_grid_value():
+    labels = np.array([0, 1, 2, 0, 1])
+    joint = np.eye(3)[[0, 1, 2, 1, 2]] * 3.0  # right on the first 3
+    line = np.eye(3)[[1, 1, 0, 0, 1]] * 3.0  # right on 1, 3, 4
+    alpha, accs = fit_fusion_alpha(joint, line, labels, grid=[0.0, 1.0])
+    assert accs.tolist() == [0.6, 0.6]
+    assert alpha == 1.0  # tie: equally far from 0.5, the larger alpha
+
+
+def test_fit_fusion_alpha_ties_are_broken_beyond_float_noise():
+    """0.3 + 1e-10 and 0.7 are equally far from 0.5 at 9 decimals: a tie, which the larger wins."""
+    scores, labels = np.eye(3), np.arange(3)
+    alpha, _ = fit_fusion_alpha(scores, scores, labels, grid=[0.3 + 1e-10, 0.7])
+    assert alpha == 0.7
+
+
+def test_fit_fusion_alpha_on_one_sample_reports_its_accuracy():
+    alpha, accs = fit_fusion_alpha(np.array([[2.0, 0.0]]), np.array([[0.0, 2.0]]), [0], grid=[0.0, 1.0])
+    assert accs.tolist() == [0.0, 1.0] and alpha == 1.0
+
+
+def test_stream_softmax_is_float64_over_the_last_axis():
+    from skelact.models.arrn.fusion import softmax
+
+    scores = np.arange(12, dtype=np.int64).reshape(2, 2, 3) % 4  # integer logits, leading axes kept
+    got = softmax(scores)
+    e = np.exp(scores.astype(np.float64))
+    assert got.dtype == np.float64 and got.shape == (2, 2, 3)
+    np.testing.assert_allclose(got, e / e.sum(-1, keepdims=True), rtol=1e-14)
+    s32 = np.array([[0.1, 0.2, 0.35]], dtype=np.float32)
+    e32 = np.exp(s32.astype(np.float64))
+    np.testing.assert_allclose(softmax(s32), e32 / e32.sum(-1, keepdims=True), rtol=1e-14)
+
+
+def test_an_empty_lstm_sizes_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match=r"^arrn_lstm: lstm_sizes must name at least one layer, got \[\]$"):
+        resolve_config("ntu", lstm_sizes=[])
+
+
+def test_fusion_takes_numpy_views_of_any_strides():
+    """Reversed or strided NumPy views (``scores[::-1]``) are fused, softmaxed and fitted like
+    their contiguous copies (``torch.as_tensor`` alone refuses negative strides)."""
+    from skelact.models.arrn.fusion import softmax
+
+    rng = np.random.default_rng(3)
+    joint, line = rng.normal(size=(12, 4)), rng.normal(size=(12, 4))
+    labels = rng.integers(0, 4, 12)
+    rev_j, rev_l, rev_y = joint[::-1], line[::-1], labels[::-1]
+    np.testing.assert_array_equal(fused_probabilities(rev_j, rev_l, 0.3),
+                                  fused_probabilities(rev_j.copy(), rev_l.copy(), 0.3))
+    np.testing.assert_array_equal(softmax(joint[:, ::-1]), softmax(joint[:, ::-1].copy()))
+    assert fit_fusion_alpha(rev_j, rev_l, rev_y)[0] == fit_fusion_alpha(joint, line, labels)[0]

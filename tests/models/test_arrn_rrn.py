@@ -89,3 +89,59 @@ def test_other_nodes_rows_hold_every_other_node_once():
     rows = _other_nodes(ids)[0, :, :, 0]  # (J, J-1)
     for i in range(6):
         assert sorted(rows[i].tolist()) == [j for j in range(6) if j != i]
+
+
+def test_rrn_defaults_are_the_papers_five_iterations_without_checkpointing():
+    rrn = RecurrentRelationalNetwork(dim=4)
+    assert (rrn.dim, rrn.iterations, rrn.checkpoint) == (4, 5, False)
+    assert rrn.message.hidden == 4 and rrn.message.fc1.out_features == 4  # message width defaults to M
+    assert (rrn.node.input_size, rrn.node.hidden_size) == (8, 4)
+    assert RecurrentRelationalNetwork(dim=4, message_hidden=6).message.fc2.in_features == 6
+
+
+def test_rrn_rejects_zero_iterations_naming_the_value():
+    with pytest.raises(ValueError, match=r"^iterations must be >= 1, got 0$"):
+        RecurrentRelationalNetwork(dim=4, iterations=0)
+
+
+def test_checkpointed_messages_give_the_weights_gradients_when_the_input_needs_none():
+    """The RRN's input is often a constant (e.g. a frozen embedding): the checkpointed messages must
+    still pass the gradients to f's weights, and work with ``torch.autograd.grad``."""
+    torch.manual_seed(0)
+    plain = RecurrentRelationalNetwork(dim=4, iterations=2, message_hidden=5)
+    ckpt = RecurrentRelationalNetwork(dim=4, iterations=2, message_hidden=5, checkpoint=True)
+    ckpt.load_state_dict(plain.state_dict())
+    v = torch.randn(3, 5, 4)  # requires no grad
+    grads = [torch.autograd.grad(m(v).pow(2).sum(), list(m.parameters())) for m in (plain, ckpt)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_message_pairwise_is_f_on_the_concatenated_pair():
+    f = MessageFunction(dim=3, hidden=4)
+    h_i, h_j = torch.randn(2, 5, 3), torch.randn(2, 5, 3)  # any leading shape: (B, J, D) here
+    z = torch.relu(f.fc1(torch.cat([h_i, h_j], dim=-1)))
+    torch.testing.assert_close(f.pairwise(h_i, h_j), f.fc3(torch.relu(f.fc2(z))))
+    assert not torch.allclose(f.pairwise(h_i, h_j), f.pairwise(h_j, h_i))  # ordered: receiver first
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_checkpointing_recomputes_the_messages_in_the_backward_pass_only(checkpointed, monkeypatch):
+    rrn = RecurrentRelationalNetwork(dim=4, iterations=3, checkpoint=checkpointed)
+    calls = []
+    forward = MessageFunction.forward
+
+    def counted(self, h):
+        calls.append(h.shape)
+        return forward(self, h)
+
+    monkeypatch.setattr(MessageFunction, "forward", counted)
+    v = torch.randn(2, 5, 4, requires_grad=True)
+    out = rrn(v)
+    assert len(calls) == 3  # one message pass per iteration
+    out.sum().backward()
+    assert len(calls) == (6 if checkpointed else 3)  # recomputed once more for the gradients
+    calls.clear()
+    with torch.no_grad():
+        rrn(v)
+    assert len(calls) == 3

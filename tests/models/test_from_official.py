@@ -13,6 +13,8 @@ The comparison with the official code itself is ``scripts/check_official_parity.
 from __future__ import annotations
 
 import json
+import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from skelact.models.asgcn.links import ASGC, actional_kernels
 from skelact.models.asgcn.official import (
     OFFICIAL_AIM_ARGS,
     OFFICIAL_MODEL_ARGS,
+    _mismatch,
     official_rules,
     pairs_from_official,
     pairs_to_official,
@@ -444,6 +447,53 @@ def test_mismatched_state_dicts_name_the_keys_and_the_file(tmp_path):
         official_rules(build("asgcn", num_classes=CLASSES, layout="ntu25"))
     optional = {k: v for k, v in rec.items() if not k.endswith("num_batches_tracked")}  # PyTorch 0.4.0 files
     from_official("asgcn", optional, aim, num_classes=CLASSES, layout="ntu25", **TINY)
+
+
+def test_a_mismatch_lists_each_kind_of_problem_with_the_keys_sorted():
+    err = _mismatch("epoch1_model1.pt", ["b.weight", "a.weight"], ["z.bias", "y.bias"],
+                    ["c is (1,), expected (2,)", "d is (3,), expected (4,)"])
+    assert str(err) == (
+        "epoch1_model1.pt does not fit the official AS-GCN architecture asked for: "
+        "missing keys (2): a.weight, b.weight; unexpected keys (2): y.bias, z.bias; "
+        "wrong shapes (2): c is (1,), expected (2,); d is (3,), expected (4,)"
+    )
+    only = _mismatch("model2", [], ["x"], [])
+    assert str(only) == ("model2 does not fit the official AS-GCN architecture asked for: "
+                         "unexpected keys (1): x")
+
+
+def test_an_official_file_that_is_not_a_state_dict_is_named(tmp_path):
+    rec, aim, _ = _converted()
+    path = tmp_path / "epoch1_model1.pt"
+    torch.save([rec], path)  # a list, not the state dict
+    want = f"{path}: expected a state dict (the official code's torch.save of state_dict())"
+    with pytest.raises(ValueError, match=f"^{re.escape(want)}$"):
+        from_official("asgcn", path, aim, num_classes=CLASSES, layout="ntu25", **TINY)
+
+
+class _Carried:
+    """An object an official file could pickle (code that would run when loaded)."""
+
+
+def test_official_files_are_read_as_plain_tensors_onto_the_cpu(tmp_path, monkeypatch):
+    from skelact.models.asgcn import official
+
+    rec, aim, _ = _converted()
+    path = tmp_path / "epoch1_model2.pt"
+    torch.save({**aim, "extra": _Carried()}, path)
+    with pytest.raises(pickle.UnpicklingError):  # refused, not unpickled
+        from_official("asgcn", rec, path, num_classes=CLASSES, layout="ntu25", **TINY)
+    seen = {}
+    real = torch.load
+
+    def spy(f, **kw):
+        seen.update(kw)
+        return real(f, **kw)
+
+    monkeypatch.setattr(official.torch, "load", spy)
+    torch.save(aim, path)
+    from_official("asgcn", rec, path, num_classes=CLASSES, layout="ntu25", **TINY)
+    assert seen == {"map_location": "cpu", "weights_only": True}
 
 
 # ------------------------------------------------------------- the options the preset needs ---

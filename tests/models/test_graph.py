@@ -51,7 +51,9 @@ def test_adjacency_is_the_layout_bone_graph(name):
     assert a.shape == (lay.num_joints, lay.num_joints) and a.dtype == np.float32
     np.testing.assert_array_equal(a, a.T)
     assert np.trace(a) == 0 and a.sum() == 2 * len(lay.bones)
-    np.testing.assert_array_equal(graph.adjacency(name, self_loops=True), a + np.eye(lay.num_joints))
+    looped = graph.adjacency(name, self_loops=True)
+    np.testing.assert_array_equal(looped, a + np.eye(lay.num_joints))
+    assert looped.dtype == np.float32  # A + I stays float32
 
 
 def test_bone_variants_change_only_the_ntu_hand_edges():

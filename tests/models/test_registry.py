@@ -9,7 +9,7 @@ import torch
 from skelact.models import MODELS, build, register_model
 from skelact.models.arrn import build_arrn_lstm
 from skelact.models.asgcn import build_asgcn
-from skelact.models.registry import TRAINING, training_recipe
+from skelact.models.registry import TRAINING, accepts_frames, training_recipe
 
 TINY_ASGCN = dict(channels=(8,), strides=(1,), pred=False, temporal_kernel=3)
 
@@ -77,3 +77,70 @@ def test_asgcn_declares_the_aim_warmup_when_it_has_an_aim(links, recipe):
 def test_arrn_lstm_trains_with_the_standard_recipe():
     model = build("arrn_lstm", num_classes=3, stream="joint", embed_dim=4, attention_dim=4, lstm_sizes=(4,))
     assert training_recipe("arrn_lstm", model) == "standard"
+
+
+@pytest.fixture
+def registry():
+    """The registry as it is; names registered in the test are removed afterwards."""
+    models, training = dict(MODELS), dict(TRAINING)
+    yield
+    MODELS.clear()
+    MODELS.update(models)
+    TRAINING.clear()
+    TRAINING.update(training)
+
+
+def test_register_model_records_the_builder_and_its_recipe(registry):
+    assert register_model("_reg_named", training="aim_warmup")(_Plain) is _Plain  # the decorator returns it
+    assert MODELS["_reg_named"] is _Plain and TRAINING["_reg_named"] == "aim_warmup"
+    assert register_model("_reg_function", training=_recipe_by_option)(_ByOption) is _ByOption
+    assert TRAINING["_reg_function"] is _recipe_by_option
+    register_model("_reg_default")(_Plain)
+    assert TRAINING["_reg_default"] == "standard"
+    assert build("_reg_named", num_classes=2).fc.out_features == 2
+
+
+def test_a_name_is_registered_once_but_the_same_builder_may_register_again(registry):
+    register_model("_reg_twice")(_Plain)
+    register_model("_reg_twice")(_Plain)  # e.g. a module imported twice: no error
+    assert MODELS["_reg_twice"] is _Plain
+    with pytest.raises(ValueError, match=r"^model '_reg_twice' registered twice$"):
+        register_model("_reg_twice")(_WarmedUp)
+    assert MODELS["_reg_twice"] is _Plain
+
+
+def test_a_model_in_the_table_without_a_declared_recipe_trains_standard(monkeypatch):
+    monkeypatch.setitem(MODELS, "_reg_undeclared", _Plain)  # put there by hand, not registered
+    assert "_reg_undeclared" not in TRAINING
+    assert training_recipe("_reg_undeclared") == "standard"
+
+
+def test_a_recipe_function_must_answer_a_recipe_name(monkeypatch):
+    monkeypatch.setitem(MODELS, "_reg_bad_answer", _Plain)
+    monkeypatch.setitem(TRAINING, "_reg_bad_answer", lambda model: 3)
+    with pytest.raises(TypeError, match=r"^model '_reg_bad_answer': the training recipe is 3, not a recipe "
+                                        r"name$"):
+        training_recipe("_reg_bad_answer", build("_reg_bad_answer", num_classes=2))
+
+
+def test_a_builder_without_a_signature_is_not_given_frames(monkeypatch):
+    monkeypatch.setitem(MODELS, "_reg_builtin", dict)  # a builtin: inspect cannot read its signature
+    assert not accepts_frames("_reg_builtin")
+
+
+def test_the_asgcn_recipe_needs_an_asgcn_model():
+    with pytest.raises(TypeError, match=r"^the asgcn training recipe needs an ASGCN model, got _Plain$"):
+        training_recipe("asgcn", _Plain(3))
+
+
+def test_an_unknown_name_lists_the_known_models(monkeypatch):
+    from skelact.models import registry
+
+    monkeypatch.setattr(registry, "MODELS", {"b_model": _Plain, "a_model": _Plain})
+    with pytest.raises(KeyError) as err:
+        build("nope", num_classes=3)
+    assert err.value.args[0] == "unknown model 'nope'; known: a_model, b_model"
+    monkeypatch.setattr(registry, "MODELS", {})
+    with pytest.raises(KeyError) as err:
+        training_recipe("nope")
+    assert err.value.args[0] == "unknown model 'nope'; known: (none)"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from skelact.models.units import StridedPointwiseConv
@@ -45,3 +46,59 @@ def test_asgcn_with_a_strided_block_trains_at_ntu_length_without_heap_corruption
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={"OMP_NUM_THREADS": "1", "PATH": ""})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_temporal_conv_defaults_to_stride_one_and_same_padding():
+    from skelact.models.units import TemporalConv
+
+    conv, bn = TemporalConv(4, 6, 5)
+    assert conv.kernel_size == (5, 1) and conv.stride == (1, 1) and conv.padding == (2, 0)
+    assert bn.num_features == 6
+    assert TemporalConv(4, 6, 5)(torch.randn(2, 4, 9, 3)).shape == (2, 6, 9, 3)  # T kept
+    unpadded = TemporalConv(4, 6, 5, padding=False)
+    assert unpadded[0].padding == (0, 0) and unpadded(torch.randn(2, 4, 9, 3)).shape == (2, 6, 5, 3)
+
+
+def test_temporal_conv_kernel_must_be_odd():
+    from skelact.models.units import TemporalConv
+
+    with pytest.raises(ValueError, match=r"^temporal kernel must be odd, got 4$"):
+        TemporalConv(4, 6, 4)
+
+
+def test_strided_pointwise_runs_in_standard_memory_even_for_a_channels_last_module(monkeypatch):
+    from skelact.models import units
+
+    ours = StridedPointwiseConv(8, 16, stride=2).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 8, 7, 5).to(memory_format=torch.channels_last)
+    assert ours.weight.stride() == (8, 1, 8, 8) and not x.is_contiguous()  # channels-last strides
+    seen = []
+    conv2d = units.F.conv2d
+
+    def spy(inp, weight, *args, **kw):
+        seen.append((inp.stride(), weight.stride()))
+        return conv2d(inp, weight, *args, **kw)
+
+    monkeypatch.setattr(units.F, "conv2d", spy)
+    ours(x)
+    assert seen == [((8 * 7 * 5, 7 * 5, 5, 1), (8, 1, 1, 1))]  # the standard (NCHW) strides
+
+
+def test_residual_branch_defaults_to_an_identity_for_equal_shapes():
+    from skelact.models.units import Zero, residual_branch
+
+    assert isinstance(residual_branch(4, 4), torch.nn.Identity)  # stride 1, enabled by default
+    assert isinstance(residual_branch(4, 4, enabled=False), Zero)
+    strided = residual_branch(4, 4, stride=2)
+    assert isinstance(strided[0], StridedPointwiseConv) and strided[0].stride == (2, 1)
+    assert isinstance(residual_branch(4, 8)[1], torch.nn.BatchNorm2d)
+
+
+def test_collapse_time_resamples_the_frame_axis_only():
+    from skelact.models.units import collapse_time
+
+    x = torch.randn(2, 3, 6, 4)  # (B, C, T, V): V equals the target, T does not
+    out = collapse_time(x, 4)
+    assert out.shape == (2, 3, 4, 4)
+    torch.testing.assert_close(out, torch.nn.functional.adaptive_avg_pool2d(x, (4, 4)))
+    assert collapse_time(x, 6) is x  # already that many frames: the identity

@@ -49,9 +49,16 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    with path.open("rb") as f:
+        head = f.read(4)
+    # a torch checkpoint is a zip archive (PK) or, in the legacy format, a pickle (protocol byte 0x80)
+    looks_like_one = head.startswith(b"PK") or head[:1] == b"\x80"
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if not looks_like_one:  # torch reports any bytes it cannot unpickle this way
+            raise ConfigError(f"{path}: not a readable checkpoint (not a PyTorch file: it starts with "
+                              f"{head!r})") from None
         raise ConfigError(
             f"{path}: refused: the checkpoint holds more than tensors and plain data (loading it would "
             "run code from its pickle; skelact reads checkpoints with weights_only=True). "

@@ -103,6 +103,8 @@ def resolve_config(preset: str | None = None, layout: str | Layout = "ntu25", **
         opts.lstm_sizes = tuple(opts.mid_size if 0 < k < h - 1 else opts.hidden_size for k in range(h))
     else:
         opts.lstm_sizes = tuple(int(s) for s in opts.lstm_sizes)
+        if not opts.lstm_sizes:
+            raise ConfigError("arrn_lstm: lstm_sizes must name at least one layer, got []")
         if "lstm_layers" in options and len(opts.lstm_sizes) != opts.lstm_layers:
             raise ConfigError(f"arrn_lstm: lstm_sizes has {len(opts.lstm_sizes)} layers "
                               f"but lstm_layers={opts.lstm_layers}")

@@ -44,16 +44,23 @@ def fused_log_scores(
 def fused_probabilities(joint: npt.ArrayLike, line: npt.ArrayLike, alpha: float) -> np.ndarray:
     """The fused score ``y`` of eq. 12 as probabilities (float64 NumPy, any leading shape) from the
     streams' logits: the softmax of :func:`fused_log_scores`."""
-    j = torch.as_tensor(np.asarray(joint), dtype=torch.float64)
-    ln = torch.as_tensor(np.asarray(line), dtype=torch.float64)
+    j, ln = _float64(joint), _float64(line)
     out: np.ndarray = fused_log_scores(j, ln, float(alpha)).exp().numpy()
     return out
 
 
 def softmax(scores: npt.ArrayLike) -> np.ndarray:
     """Softmax over the last axis (float64 NumPy): one stream's score ``y`` from its logits."""
-    out: np.ndarray = torch.softmax(torch.as_tensor(np.asarray(scores), dtype=torch.float64), -1).numpy()
+    out: np.ndarray = torch.softmax(_float64(scores), -1).numpy()
     return out
+
+
+def _float64(x: Any) -> torch.Tensor:
+    """``x`` (NumPy, a list or a torch tensor on any device) as a float64 CPU tensor; NumPy views of
+    any strides (``scores[::-1]``) are copied, which ``torch.as_tensor`` alone refuses."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float64)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
 
 
 def fit_fusion_alpha(
@@ -82,11 +89,11 @@ def fit_fusion_alpha(
         raise ValueError("grid must be a non-empty set of values in [0, 1]")
 
     def as_logits(s: Any) -> np.ndarray:  # probabilities p enter as log p (softmax(log p) = p)
-        t = torch.as_tensor(s).detach().double().cpu()
+        t = _float64(s)
         return (t if logits else torch.log(t)).numpy()
 
     zj, zl = as_logits(joint_scores), as_logits(line_scores)  # (N, K)
-    y = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)  # (N,)
+    y = (labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)).reshape(-1)  # (N,)
     if zj.shape != zl.shape or zj.ndim != 2 or zj.shape[0] != y.shape[0]:
         raise ValueError(f"score shapes {zj.shape}, {zl.shape} and labels {y.shape} do not match")
     fused = np.stack([fused_probabilities(zj, zl, float(a)) for a in values])  # (G, N, K)

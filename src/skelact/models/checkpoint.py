@@ -49,14 +49,14 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with path.open("rb") as f:
-        head = f.read(4)
-    # a torch checkpoint is a zip archive (PK) or, in the legacy format, a pickle (protocol byte 0x80)
-    looks_like_one = head.startswith(b"PK") or head[:1] == b"\x80"
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if not looks_like_one:  # torch reports any bytes it cannot unpickle this way
+        with path.open("rb") as f:
+            head = f.read(4)
+        # torch reports any bytes it cannot unpickle this way; a torch checkpoint is a zip archive
+        # (PK) or, in the legacy format, a pickle (protocol byte 0x80)
+        if not (head.startswith(b"PK") or head[:1] == b"\x80"):
             raise ConfigError(f"{path}: not a readable checkpoint (not a PyTorch file: it starts with "
                               f"{head!r})") from None
         raise ConfigError(

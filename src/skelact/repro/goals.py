@@ -56,11 +56,12 @@ def goal_for(target: str, row: str) -> Goal | None:
 
 
 def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
-    """What the recipe's cross-validation (a :func:`choose_recipe` result) says about its limits.
+    """What the recipe's cross-validation (a :func:`skelact.tune.recipe.choose_recipe` result) says
+    about its limits.
 
     ``start`` and ``final``: the CV two-stream accuracy of the old preset and of the chosen recipe;
     ``factors``: per stage, the chosen candidate and its gain over the incumbent (``for_stability``:
-    the incumbent's last epoch was not stable, see :data:`STABLE_MARGIN`), and the best other
+    the incumbent's last epoch was not stable, see ``skelact.tune.recipe.STABLE_MARGIN``), and the best other
     candidate's difference; ``per_unit``: the chosen recipe's last-epoch CV accuracy per
     subset and head (joint, line, fused); ``mean``: the same, mean of the subsets; ``weakest``: the
     subset with the lowest fused accuracy and ``weakest_gap`` how far it lies under the mean of the
@@ -72,7 +73,8 @@ def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
     for st in stages:
         rows = st["rows"]
         chosen = next(r for r in rows if r["candidate"] == st["chosen"])
-        others = [r for r in rows[1:] if r is not chosen] + ([rows[0]] if chosen is not rows[0] else [])
+        # the other candidates, the incumbent last (a tie names the challenger)
+        others = [r for r in rows[1:] + rows[:1] if r is not chosen]
         best_other = max(others, key=lambda r: r["criterion"]) if others else None
         factors.append({
             "factor": st["factor"], "chosen": st["chosen"],
@@ -86,8 +88,8 @@ def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
     per_unit = {u: {h: v[h]["last"] for h in heads} for u, v in final["per_unit"].items()}
     mean = {h: final["mean"][h]["last"] for h in heads}
     weakest = min(per_unit, key=lambda u: per_unit[u]["fused"])
-    others = [v["fused"] for u, v in per_unit.items() if u != weakest]
-    gap = float(np.mean(others)) - per_unit[weakest]["fused"] if others else 0.0
+    rest = [v["fused"] for u, v in per_unit.items() if u != weakest]
+    gap = float(np.mean(rest)) - per_unit[weakest]["fused"] if rest else 0.0
     return {
         "start": stages[0]["rows"][0]["criterion"], "final": final["criterion"], "factors": factors,
         "per_unit": per_unit, "mean": mean, "folds": result["cv"]["folds"],

@@ -209,19 +209,11 @@ def test_a_missing_checkpoint_file_is_named():
         read_checkpoint_file(FIXTURES / "nowhere.ckpt")
 
 
-def test_checkpoint_files_are_read_onto_the_cpu_as_plain_data(monkeypatch):
+def test_checkpoint_files_are_read_onto_the_cpu_as_plain_data(torch_load_kwargs):
     from skelact.models import checkpoint
 
-    seen = {}
-    real = torch.load
-
-    def spy(path, **kw):
-        seen.update(kw)
-        return real(path, **kw)
-
-    monkeypatch.setattr(checkpoint.torch, "load", spy)
     ckpt = checkpoint.read_checkpoint_file(FIXTURES / "arrn_lstm.ckpt")
-    assert seen == {"map_location": "cpu", "weights_only": True}
+    assert torch_load_kwargs == {"map_location": "cpu", "weights_only": True}
     assert ckpt["state_dict"]["model.fusion_alpha"].device.type == "cpu"
 
 

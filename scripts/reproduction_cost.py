@@ -1,15 +1,22 @@
 #!/usr/bin/env python
 """What the small-data reproduction costs, measured, and how it splits into parts of a sitting each.
 
-    python scripts/reproduction_cost.py RECORDS_DIR [--epochs E] [--jobs 2] [--limit-h 2.5] [--out FILE]
+    python scripts/reproduction_cost.py RECORDS_DIR [EARLIER_DIR ...] --epochs E [--jobs 2]
+        [--limit-h 2.5] [--out FILE]
 
-RECORDS_DIR holds unit records (``unit.json``) whose final trainings were timed (any protocol: the
-final training of a ``cv-epochs`` unit is one training on all its training subjects, exactly what a
-``last-epoch`` unit trains). From them: seconds per epoch of one training, per target and model run
-(median over units and seeds), then the cost of the ``last-epoch`` protocol with E epochs (one
-training per unit, seed and model run), per row and in all, its wall time with ``--jobs`` processes,
-and a split into parts of at most ``--limit-h`` hours of wall time, each a ``skelact reproduce``
-command that can be run, finished and committed on its own.
+Each directory holds unit records (``unit.json``) whose final trainings were timed (any protocol:
+the final training of a ``cv-epochs`` unit is one training on all its training subjects, exactly
+what a ``last-epoch`` unit trains). From them: seconds per epoch of one training, per target and
+model run (median over units and seeds), then the cost of the ``last-epoch`` protocol with E epochs
+(one training per unit, seed and model run), per row and in all, its wall time with ``--jobs``
+processes, and a split into parts of at most ``--limit-h`` hours of wall time, each a
+``skelact reproduce`` command that can be run, finished and committed on its own.
+
+The first directory is the measurement; the later ones fill in what it has not timed yet (a
+reproduction run in parts). A figure from a later directory is scaled by how much slower or faster
+the first directory's trainings of the same model run were than that directory's on a target both
+timed (median of the ratios), so that the parts still to run are planned at the speed measured
+now; the table says where each figure comes from.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ TRAININGS = ("arrn", "rrn", "asgcn")
 SEEDS = (0, 1, 2)
 
 
-def seconds_per_epoch(records: Path) -> dict[tuple[str, str], float]:
+Cost = dict[tuple[str, str], float]
+
+
+def seconds_per_epoch(records: Path) -> Cost:
     """Median seconds per epoch of one final training, per (target, training)."""
     per: dict[tuple[str, str], list[float]] = defaultdict(list)
     for path in sorted(records.rglob("unit.json")):
@@ -38,7 +48,33 @@ def seconds_per_epoch(records: Path) -> dict[tuple[str, str], float]:
     return {k: statistics.median(v) for k, v in per.items()}
 
 
-def plan(cost: dict[tuple[str, str], float], epochs: int, jobs: int, limit_h: float) -> list[dict]:
+def combined_cost(dirs: list[Path]) -> tuple[Cost, dict[tuple[str, str], str]]:
+    """Seconds per epoch for every (target, training), and where each figure comes from.
+
+    The first directory's figures stand as measured. A key it lacks is taken from the first later
+    directory that has it, times the median over shared targets of (first / later) for the same
+    training; with no shared target to calibrate on, the later figure is taken as it is, and the
+    source says so.
+    """
+    measured = [seconds_per_epoch(d) for d in dirs]
+    now = measured[0]
+    cost, source = dict(now), {key: f"`{dirs[0]}`" for key in now}
+    for directory, later in zip(dirs[1:], measured[1:], strict=True):
+        for (target, training), spe in later.items():
+            if (target, training) in cost:
+                continue
+            shared = sorted(t for (t, tr) in later if tr == training and (t, tr) in now)
+            if shared:
+                scale = statistics.median(now[(t, training)] / later[(t, training)] for t in shared)
+                cost[(target, training)] = spe * scale
+                source[(target, training)] = f"`{directory}` x {scale:.2f} (ratio on {', '.join(shared)})"
+            else:
+                cost[(target, training)] = spe
+                source[(target, training)] = f"`{directory}` (not calibrated)"
+    return cost, source
+
+
+def plan(cost: Cost, epochs: int, jobs: int, limit_h: float) -> list[dict]:
     """Parts of at most ``limit_h`` hours of wall time: runs of (target, training, units) grouped
     greedily in table order; a model run too long for one part is split by units."""
     limit = limit_h * 3600 * jobs  # core-seconds one part may hold
@@ -71,23 +107,31 @@ def command(part: dict, epochs_note: str) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("records", type=Path)
+    p.add_argument(
+        "records",
+        type=Path,
+        nargs="+",
+        help="unit records; the first is the measurement, later ones fill in the rest",
+    )
     p.add_argument("--epochs", type=int, required=True, help="epochs of the recipe")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--limit-h", type=float, default=2.5)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    cost = seconds_per_epoch(args.records)
+    cost, source = combined_cost(args.records)
+    missing = [f"{t} {tr}" for t in TARGET_UNITS for tr in TRAININGS if (t, tr) not in cost]
+    if missing:
+        p.error(f"no timed final training of {', '.join(missing)} in {', '.join(map(str, args.records))}")
     lines = [
         "# What the small-data reproduction costs",
         "",
         f"Written by `python scripts/reproduction_cost.py {' '.join(sys.argv[1:])}` from the timed final "
-        f"trainings of the unit records in `{args.records}` (one training on all of a unit's training "
-        "subjects, 1 torch thread each; median over units and seeds).",
+        "trainings of unit records (one training on all of a unit's training subjects, 1 torch thread "
+        f"each, {args.jobs} at a time; median over units and seeds).",
         "",
         f"| target | model run | s / epoch | one training ({args.epochs} epochs) | units x seeds | "
-        "core-hours |",
-        "|---|---|---|---|---|---|",
+        "core-hours | timed in |",
+        "|---|---|---|---|---|---|---|",
     ]
     total = 0.0
     for target, units in TARGET_UNITS.items():
@@ -96,7 +140,8 @@ def main() -> int:
             core = spe * args.epochs * len(units) * len(SEEDS)
             total += core
             lines.append(f"| {target} | {training} | {spe:.2f} | {spe * args.epochs / 60:.1f} min | "
-                         f"{len(units)} x {len(SEEDS)} | {core / 3600:.2f} |")  # fmt: skip
+                         f"{len(units)} x {len(SEEDS)} | {core / 3600:.2f} | "
+                         f"{source[(target, training)]} |")  # fmt: skip
     wall = total / args.jobs / 3600
     parts = plan(cost, args.epochs, args.jobs, args.limit_h)
     lines += [

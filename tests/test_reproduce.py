@@ -921,3 +921,38 @@ def test_report_states_each_goal_and_what_limits_those_not_met(tmp_path):
     md = (tmp_path / "one" / "reproduction.md").read_text()
     assert "## Goals" in md and "What limits" not in md  # no recipe.json beside this report
 
+
+
+def _timed_unit(root: pathlib.Path, target: str, training: str, unit: str, seed: int, seconds: float):
+    path = root / target / training / unit / f"seed_{seed}" / "unit.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"target": target, "training": training, "final": {"wall_time_s": seconds, "epochs": [100]}}
+    path.write_text(json.dumps(record))
+
+
+def test_reproduction_cost_plans_the_rest_at_the_speed_measured_now(tmp_path):
+    """scripts/reproduction_cost.py: the first records directory is the measurement; a figure only an
+    earlier directory has is scaled by the ratio of the two on a target both timed, and every part
+    of the plan fits the limit."""
+    cost_script = _load_script("reproduction_cost")
+    now, earlier = tmp_path / "now", tmp_path / "earlier"
+    for training, seconds in (("arrn", 600.0), ("rrn", 400.0), ("asgcn", 900.0)):
+        for seed, factor in enumerate((1.0, 1.0, 5.0)):  # one slow outlier: the median ignores it
+            _timed_unit(now, "msr3d", training, "as1", seed, 2 * seconds * factor)
+        _timed_unit(earlier, "msr3d", training, "as1", 0, seconds)
+        _timed_unit(earlier, "florence3d", training, "fold01", 0, seconds / 2)
+    cost, source = cost_script.combined_cost([now, earlier])
+    assert cost[("msr3d", "arrn")] == pytest.approx(12.0)  # 1200 s / 100 epochs, measured now
+    assert cost[("florence3d", "rrn")] == pytest.approx(2.0 * 2.0)  # earlier 200 s / 100, x 2
+    assert "x 2.00" in source[("florence3d", "rrn")] and "msr3d" in source[("florence3d", "rrn")]
+    assert source[("msr3d", "asgcn")] == f"`{now}`"
+
+    only_earlier, _ = cost_script.combined_cost([tmp_path / "empty", earlier])
+    assert only_earlier[("florence3d", "arrn")] == pytest.approx(3.0)  # nothing to calibrate on
+
+    parts = cost_script.plan(cost, epochs=150, jobs=2, limit_h=2.5)
+    assert all(part["core_s"] <= 2.5 * 3600 * 2 for part in parts)
+    planned = [(p["target"], t, u) for p in parts for t in p["trainings"] for u in p["units"]]
+    expected = [(target, t, u) for target, units in cost_script.TARGET_UNITS.items()
+                for t in cost_script.TRAININGS for u in units]  # fmt: skip
+    assert sorted(planned) == sorted(expected)  # every unit of every model run, once

@@ -139,6 +139,7 @@ def _ntu_body(root, name="S001C001P001R001A001.skeleton"):
     return torch.from_numpy(np.ascontiguousarray(data.transpose(3, 0, 2, 1)))[None]  # (1, 3, T, V, 1)
 
 
+@pytest.mark.slow
 def test_aim_warm_up_lowers_the_next_pose_nll_on_a_real_sequence(sample_data):
     torch.manual_seed(0)
     x = _ntu_body(sample_data)

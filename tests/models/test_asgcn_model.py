@@ -40,6 +40,7 @@ def _grads_ok(params):
 
 
 # --------------------------------------------------------------------------------- contract ---
+@pytest.mark.slow
 def test_registered_full_size_model_hooks():
     assert "asgcn" in list_models()
     m = build("asgcn", num_classes=60, layout="ntu25")

@@ -607,6 +607,7 @@ def test_pred_readout(readout):
 
 
 # ------------------------------------------------------------------------------- deployment ---
+@pytest.mark.slow
 def test_a_converted_model_exports_to_onnx_and_streams(sample_data, tmp_path):
     """A converted official model exports to ONNX (dynamic batch and length) and the exported file
     streams a real NTU sample with the PyTorch model's scores on every window."""

@@ -956,3 +956,23 @@ def test_reproduction_cost_plans_the_rest_at_the_speed_measured_now(tmp_path):
     expected = [(target, t, u) for target, units in cost_script.TARGET_UNITS.items()
                 for t in cost_script.TRAININGS for u in units]  # fmt: skip
     assert sorted(planned) == sorted(expected)  # every unit of every model run, once
+
+
+def test_a_run_whose_preset_no_longer_loads_keeps_its_settings_row_with_the_reason(tmp_path):
+    """The settings table has a row per model run; one whose preset was renamed since the run says
+    so (the preset named, the loader's error) instead of disappearing from the report."""
+    from skelact.repro.report import write_report
+
+    records = [_record(u, 0, 15, "AMD EPYC") for u in (1, 2, 3)]
+    gone = {**_record(1, 0, 15, "AMD EPYC"), "training": "rrn", "preset": "arrn_lstm/renamed_since"}
+    gone["rows"] = {key.replace("arrn", "rrn"): row for key, row in gone["rows"].items()}
+    _, md_path, _ = write_report(
+        {"msr3d": records + [gone]}, tmp_path, seeds=[0], models=["arrn", "rrn"], facts={},
+        command="skelact reproduce", quick=False, work_dir=tmp_path / "work", log=lambda s: None,
+    )  # fmt: skip
+    lines = md_path.read_text().splitlines()
+    (ok,) = [ln for ln in lines if ln.startswith("| msr3d | arrn | adam lr 0.001")]
+    assert "| cosine | ema 0.99 | 16 |" in ok
+    (missing,) = [ln for ln in lines if ln.startswith("| msr3d | rrn |")]
+    assert "preset `arrn_lstm/renamed_since` does not load now (" in missing
+    assert missing.count("|") == ok.count("|")  # the table keeps its columns

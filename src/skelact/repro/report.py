@@ -81,7 +81,10 @@ def _dropout(model: str, options: Mapping[str, Any]) -> Any:
 
 
 def settings_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per model run (target and training): its resolved config, dropout and parameter count."""
+    """Per model run (target and training): its resolved config, dropout and parameter count.
+
+    A run whose preset no longer loads (renamed or changed since the run) keeps its row, with
+    ``cfg`` None and the reason in ``error``: the report says so instead of dropping the row."""
     rows, seen = [], set()
     for r in results:
         if (r["target"], r["training"]) in seen:
@@ -89,7 +92,10 @@ def settings_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         seen.add((r["target"], r["training"]))
         try:
             cfg = train_config.load_config(r["preset"], r["overrides"])
-        except Exception:  # noqa: BLE001 - a preset renamed since the run: leave the row out
+        except Exception as exc:  # noqa: BLE001 - any reason the preset does not load is reported
+            rows.append({"target": r["target"], "training": r["training"], "cfg": None,
+                         "error": f"preset `{r['preset']}` does not load now ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})"})  # fmt: skip
             continue
         rows.append({
             "target": r["target"], "training": r["training"], "cfg": cfg,

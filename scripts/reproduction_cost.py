@@ -48,6 +48,20 @@ def seconds_per_epoch(records: Path) -> Cost:
     return {k: statistics.median(v) for k, v in per.items()}
 
 
+def finished(records: Path) -> set[tuple[str, str, str, int]]:
+    """(target, training, unit, seed) of every unit record in ``records``."""
+    done = set()
+    for path in records.rglob("unit.json"):
+        r = json.loads(path.read_text())
+        done.add((r["target"], r["training"], r["unit"], int(r["seed"])))
+    return done
+
+
+def part_done(part: dict, done: set[tuple[str, str, str, int]]) -> bool:
+    needed = ((part["target"], t, u, s) for t in part["trainings"] for u in part["units"] for s in SEEDS)
+    return all(key in done for key in needed)
+
+
 def combined_cost(dirs: list[Path]) -> tuple[Cost, dict[tuple[str, str], str]]:
     """Seconds per epoch for every (target, training), and where each figure comes from.
 
@@ -159,8 +173,10 @@ def main() -> int:
         "| part | command | estimated wall time |",
         "|---|---|---|",
     ]
+    done = finished(args.records[0])
     for k, part in enumerate(parts, 1):
-        lines.append(f"| {k} | `{command(part, '')}` | {part['core_s'] / args.jobs / 3600:.1f} h |")
+        state = f" (done: its records are in `{args.records[0]}`)" if part_done(part, done) else ""
+        lines.append(f"| {k} | `{command(part, '')}` | {part['core_s'] / args.jobs / 3600:.1f} h{state} |")
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")

@@ -926,7 +926,8 @@ def test_report_states_each_goal_and_what_limits_those_not_met(tmp_path):
 def _timed_unit(root: pathlib.Path, target: str, training: str, unit: str, seed: int, seconds: float):
     path = root / target / training / unit / f"seed_{seed}" / "unit.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"target": target, "training": training, "final": {"wall_time_s": seconds, "epochs": [100]}}
+    record = {"target": target, "training": training, "unit": unit, "seed": seed,
+              "final": {"wall_time_s": seconds, "epochs": [100]}}
     path.write_text(json.dumps(record))
 
 
@@ -956,6 +957,11 @@ def test_reproduction_cost_plans_the_rest_at_the_speed_measured_now(tmp_path):
     expected = [(target, t, u) for target, units in cost_script.TARGET_UNITS.items()
                 for t in cost_script.TRAININGS for u in units]  # fmt: skip
     assert sorted(planned) == sorted(expected)  # every unit of every model run, once
+    done = cost_script.finished(now)
+    assert ("msr3d", "arrn", "as1", 2) in done
+    as1_only = {"target": "msr3d", "trainings": ["arrn"], "units": ["as1"]}
+    assert cost_script.part_done(as1_only, done)
+    assert not cost_script.part_done({**as1_only, "units": ["as1", "as2"]}, done)
 
 
 def test_a_run_whose_preset_no_longer_loads_keeps_its_settings_row_with_the_reason(tmp_path):
@@ -976,3 +982,33 @@ def test_a_run_whose_preset_no_longer_loads_keeps_its_settings_row_with_the_reas
     (missing,) = [ln for ln in lines if ln.startswith("| msr3d | rrn |")]
     assert "preset `arrn_lstm/renamed_since` does not load now (" in missing
     assert missing.count("|") == ok.count("|")  # the table keeps its columns
+
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_unit_records_are_found_by_the_current_code(msr_store, tmp_path):
+    """Every MSRAction3D unit record committed under ``reports/units`` is found again by the code as
+    it is now (same fingerprint: preset, overrides, resolved config, data checksums, protocol), so
+    ``skelact reproduce msr3d --report-only`` rebuilds the committed report from them and a rerun
+    trains none of them again. A change to a preset, to the config schema or to the reproduction's
+    overrides that would silently retrain (or orphan) the committed results fails here."""
+    from skelact.repro.cache import RESULT_FILE
+    from skelact.repro.protocol import run_unit
+    from skelact.repro.targets import ALL_TRAININGS, get_target
+    from skelact.repro.unit_config import Context
+
+    records_dir = REPO / "reports" / "units"
+    records = sorted((records_dir / "msr3d").glob(f"*/*/seed_*/{RESULT_FILE}"))
+    assert records, f"no MSRAction3D unit record committed under {records_dir}"
+    target = get_target("msr3d")
+    ctx = Context(target, msr_store, tmp_path, augment="strong", cached_only=True, results_dir=records_dir,
+                  log=lambda s: None)  # fmt: skip
+    for path in records:
+        saved = json.loads(path.read_text())
+        training = next(t for t in ALL_TRAININGS if t.key == saved["training"])
+        unit = next(u for u in target.units if u.key == saved["unit"])
+        found = run_unit(ctx, training, unit, int(saved["seed"]))
+        assert found is not None, f"{path.relative_to(REPO)}: not recognised by the current code"
+        assert found["fingerprint"] == saved["fingerprint"]
+    assert not list(tmp_path.rglob(RESULT_FILE))  # nothing trained, nothing written to the work dir

@@ -708,3 +708,16 @@ def test_fusion_takes_numpy_views_of_any_strides():
                                   fused_probabilities(rev_j.copy(), rev_l.copy(), 0.3))
     np.testing.assert_array_equal(softmax(joint[:, ::-1]), softmax(joint[:, ::-1].copy()))
     assert fit_fusion_alpha(rev_j, rev_l, rev_y)[0] == fit_fusion_alpha(joint, line, labels)[0]
+
+
+def test_fusion_takes_torch_scores_as_float64_cpu_numbers():
+    """Scores given as float32 torch tensors (what the engine collects) are fused in float64 on the
+    CPU: the same numbers as from float64 NumPy, to float64 precision."""
+    j32 = torch.tensor([[0.1, 0.2, 0.3], [2.0, -1.0, 0.5]], dtype=torch.float32)
+    l32 = torch.tensor([[0.3, -0.2, 0.05], [0.0, 0.4, -0.3]], dtype=torch.float32)
+    got = fused_probabilities(j32, l32, 0.3)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64
+    j64, l64 = j32.numpy().astype(np.float64), l32.numpy().astype(np.float64)
+    p = np.exp(j64) / np.exp(j64).sum(-1, keepdims=True)
+    q = np.exp(l64) / np.exp(l64).sum(-1, keepdims=True)
+    np.testing.assert_allclose(got, 0.3 * p + 0.7 * q, rtol=1e-13)

@@ -151,3 +151,79 @@ def test_no_repository_preset_sets_an_option_it_ignores():
         warnings.simplefilter("error", IgnoredOptionWarning)
         for name in names:
             resolve_config(**load_config(name).model.options)
+
+
+def _step(m: ASGC, x: torch.Tensor, actional: torch.Tensor | None) -> list[torch.Tensor]:
+    """Output and the gradients of a fixed, non-uniform loss for every input and parameter."""
+    for t in (x, actional, *m.parameters()):
+        if t is not None:
+            t.grad = None
+    y = m(x, actional)
+    (y * torch.linspace(-1.0, 2.0, y.numel()).view_as(y)).sum().backward()
+    grads = [x.grad, *(p.grad for p in m.parameters())] + ([actional.grad] if actional is not None else [])
+    return [y.detach()] + [g.clone() for g in grads]
+
+
+def test_recomputed_graph_products_give_the_stored_outputs_and_gradients():
+    torch.manual_seed(3)
+    for num_actional, bias in ((0, False), (3, False), (3, True)):
+        m = _asgc(num_actional=num_actional)
+        if bias:
+            m = ASGC(5, 7, m.structural, num_actional, bias=True)
+            with torch.no_grad():
+                m.importance.uniform_(0.5, 1.5)
+        x = torch.randn(2, 5, 6, 25).to(memory_format=torch.channels_last).requires_grad_()
+        a = _links(2, 3, 25).requires_grad_() if num_actional else None
+        m.recompute = False
+        stored = _step(m, x, a)
+        m.recompute = True
+        recomputed = _step(m, x, a)
+        assert len(recomputed) == len(stored) >= 4
+        for r, s in zip(recomputed, stored, strict=True):
+            torch.testing.assert_close(r, s, rtol=1e-5, atol=1e-6)
+
+
+def test_recomputation_stores_the_input_not_the_k_fold_products():
+    m = _asgc(in_c=16, out_c=16, order=4, num_actional=3)  # K = 12 S-link + 3 A-link kernels
+    x = torch.randn(2, 16, 32, 25, requires_grad=True)
+    a = _links(2, 3, 25).requires_grad_()
+    saved = {}
+    for recompute in (False, True):
+        m.recompute = recompute
+        total = 0
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            nonlocal total
+            total += t.numel()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            m(x, a).sum().backward()
+        saved[recompute] = total
+    products = 2 * 32 * 25 * 15 * 16  # (B, T, V K, d_in)
+    assert saved[False] >= products  # plain autograd keeps the products for the weight gradient
+    # the input (B T V d_in = products / 15), the per-sample kernels (independent of T) and W only
+    assert saved[True] < products / 6
+    with torch.no_grad():  # inference never goes through the recomputing function
+        assert m(x, a).grad_fn is None
+
+
+def test_recomputed_products_follow_autocast():
+    m = _asgc(num_actional=3)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    a = _links(2, 3, 25)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = m(x, a)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert x.grad.dtype == torch.float32 and m.weight.grad.dtype == torch.float32
+    w_grad = m.weight.grad.clone()
+    m.recompute = False
+    x_ref = x.detach().clone().requires_grad_()
+    m.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_ref = m(x_ref, a)
+    y_ref.float().sum().backward()
+    torch.testing.assert_close(y, y_ref)  # the same bf16 products
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(w_grad, m.weight.grad, rtol=2e-2, atol=2e-2)

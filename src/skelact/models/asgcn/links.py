@@ -21,6 +21,12 @@ matrix, applied in a second product. No loop over kernels, joints or frames, no 
 Graph-first order costs ``K V d_in + K d_in d_out`` per joint and frame, less than the
 convolution-first order of ST-GCN's code (``K d_in d_out + K V d_out``) whenever ``d_in <= d_out``
 (every AS-GCN block).
+
+**Memory.** The stacked graph products ``(B, T, V K, d_in)`` are ``K`` times the block's input (15
+kernels in the paper preset, 12 in the official one): stored for the backward of every block, they
+are most of a training step's activation memory. In training, :class:`_GraphMix` stores only the
+input and the kernels and recomputes the products in the backward (one extra graph product, the
+cheaper of the layer's two matrix products): same outputs and gradients, a fraction of the memory.
 """
 
 from __future__ import annotations
@@ -65,6 +71,48 @@ def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float
     return out * scale if scale != 1.0 else out
 
 
+class _GraphMix(torch.autograd.Function):
+    """``(stacked @ x) W``: the graph product of all ``K`` kernels, then the channel mixing, with
+    the ``K``-fold product recomputed in the backward instead of stored.
+
+    ``x`` ``(B, T, V, d_in)`` contiguous; ``stacked`` ``(V K, V)`` or per sample ``(B, 1, V K, V)``;
+    ``weight`` ``(K d_in, d_out)`` -> ``(B, T, V, d_out)``. Under autocast the products run in the
+    dtype autocast gives the forward's first product, in the backward too.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        b, t, v, _ = x.shape
+        y = torch.matmul(stacked, x)  # (B, T, V K, d_in)
+        out = y.reshape(b * t * v, -1) @ weight.to(y.dtype)
+        ctx.save_for_backward(x, stacked, weight)
+        ctx.compute_dtype = y.dtype
+        return out.view(b, t, v, -1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, stacked, weight = ctx.saved_tensors
+        dtype = ctx.compute_dtype
+        b, t, v, c_in = x.shape
+        xc, kc, wc = x.to(dtype), stacked.to(dtype), weight.to(dtype)
+        g = grad.reshape(b * t * v, -1).to(dtype)  # (B T V, d_out)
+        grad_x = grad_stacked = grad_w = None
+        if ctx.needs_input_grad[2]:
+            y = torch.matmul(kc, xc).reshape(b * t * v, -1)  # recomputed: (B T V, K d_in)
+            grad_w = (y.t() @ g).to(weight.dtype)
+            del y
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            grad_y = (g @ wc.t()).view(b, t, -1, c_in)  # (B, T, V K, d_in)
+            if ctx.needs_input_grad[0]:
+                grad_x = torch.matmul(kc.transpose(-1, -2), grad_y).to(x.dtype)
+            if ctx.needs_input_grad[1]:
+                per_frame = torch.matmul(grad_y, xc.transpose(-1, -2))  # (B, T, V K, V)
+                shared = stacked.dim() == 2  # one (V K, V) for every sample, else (B, 1, V K, V)
+                summed = per_frame.sum(dim=(0, 1)) if shared else per_frame.sum(dim=1, keepdim=True)
+                grad_stacked = summed.to(stacked.dtype)
+        return grad_x, grad_stacked, grad_w
+
+
 class ASGC(nn.Module):
     """Actional-structural graph convolution (Sec. 4.3): ``SGC(X) + lambda AGC(X)`` (eqs. 4, 5).
 
@@ -76,6 +124,8 @@ class ASGC(nn.Module):
         lambda_act: ``lambda``, the weight of the actional features.
         bias: a bias ``b_k`` per kernel, applied before the kernel as in the official code's
             ``conv -> einsum`` (see the module docstring); off in the paper's ASGC.
+        recompute: in training, recompute the ``K``-fold graph products in the backward instead of
+            storing them (:class:`_GraphMix`; the module docstring); False: plain autograd.
 
     Parameters: ``weight`` ``(K_s + C, d_in, d_out)`` = ``W^(p,l)`` then ``W_act^(c)``;
     ``importance`` ``(K_s, V, V)`` = ``M`` (absent when ``edge_importance=False``);
@@ -91,8 +141,10 @@ class ASGC(nn.Module):
         edge_importance: bool = True,
         lambda_act: float = 0.5,
         bias: bool = False,
+        recompute: bool = True,
     ):
         super().__init__()
+        self.recompute = recompute
         structural = torch.as_tensor(structural, dtype=torch.float32)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.num_structural = structural.shape[0]
@@ -149,9 +201,12 @@ class ASGC(nn.Module):
         x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view when x is channels-last
         if not x_cl.is_contiguous():
             x_cl = x_cl.contiguous()
-        y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames
-        y = y.reshape(b * t * v, k * c_in) @ self.weight.reshape(k * c_in, self.out_channels)
-        y = y.view(b, t, v, self.out_channels)
+        weight = self.weight.reshape(k * c_in, self.out_channels)
+        if self.recompute and torch.is_grad_enabled():
+            y = _GraphMix.apply(x_cl, stacked, weight)
+        else:
+            y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames
+            y = (y.reshape(b * t * v, k * c_in) @ weight).view(b, t, v, self.out_channels)
         if self.bias is not None:
             # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
             y = y + torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)

@@ -1,0 +1,242 @@
+"""AS-GCN training step against the official code (limaosen0/AS-GCN) on this CPU: speed and memory.
+
+Each configuration runs in its own child process, the children alternating round by round (these
+machines are noisy: a ratio of two runs far apart in time means little, and peak memory is only
+measurable per process):
+
+* ``ours``: ``skelact.models.build("asgcn", preset="official")``, one joint-phase training step as
+  ``AIMScheduleModule`` runs it (``losses`` = cross-entropy + 0.01 x prediction L2, backward, SGD
+  with Nesterov momentum on the backbone and heads; the official preset's AIM is frozen);
+* ``ours, products stored``: the same with every ASGC's ``recompute=False`` (plain autograd keeps
+  the ``K``-fold graph products of every block for the backward), the memory the recomputation saves;
+* ``official code``: the official ``Model`` and ``AdjacencyLearn`` with the arguments of its
+  ``config/as_gcn/ntu-xsub/train.yaml``, imported as ``scripts/check_official_parity.py`` does
+  (``.cuda()`` patched out at run time, never copied), one step of its
+  ``processor/recognition.py`` ``train(training_A=False)``: the A-link module's forward on the
+  feeder's 50 downsampled frames, the recognition and prediction forward, the same loss, SGD.
+
+Input: an NTU-shaped batch ``(N, 3, 300, 25, 2)`` (the last 10 frames are the prediction target),
+half the samples with body 2 absent, 60 classes. Per child: one warm-up step, then ``--steps``
+timed steps (median); per configuration the fastest child over ``--rounds`` (other jobs only ever
+add time). Peak memory = the child's peak resident set (``ru_maxrss``: interpreter, libraries,
+model, batch and the step's activations); "step peak" subtracts the resident set measured just
+before the first step.
+
+Run: ``.venv/bin/python benchmarks/bench_asgcn_official.py --official DIR`` (DIR: a checkout of
+https://github.com/limaosen0/AS-GCN). It rewrites the section of ``benchmarks/results/asgcn.md``
+between the markers below (``bench_asgcn.py`` keeps that section when it rewrites the rest);
+``--quick`` for a smoke run that writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "asgcn.md"
+BEGIN = "<!-- bench_asgcn_official.py: begin -->"
+END = "<!-- bench_asgcn_official.py: end -->"
+CONFIGS = {
+    "ours": "skelact, `official` preset",
+    "ours-stored": "skelact, `official` preset, graph products stored (`recompute=False`)",
+    "official": "official code (limaosen0/AS-GCN)",
+}
+NUM_CLASSES = 60
+
+
+def rss_gib() -> float:
+    """The current resident set of this process in GiB (Linux ``/proc/self/statm``)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def build_step(key: str, batch: int, official: Path | None):
+    """A zero-argument training step of configuration ``key`` and its parameter count."""
+    import torch
+    import torch.nn.functional as F
+
+    sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "scripts")]
+    from bench_gpu import AIM_FRAMES, HORIZON, ntu_batch, official_runtime
+
+    device = torch.device("cpu")
+    x, y = ntu_batch(batch, 300, device)
+    if key.startswith("ours"):
+        from skelact.models import build
+        from skelact.models.asgcn.links import ASGC
+
+        model = build("asgcn", num_classes=NUM_CLASSES, layout="ntu25", preset="official").train()
+        for module in model.modules():
+            if isinstance(module, ASGC):
+                module.recompute = key == "ours"
+        groups = model.parameter_groups()
+        sgd = torch.optim.SGD(groups["backbone"], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+
+        def step() -> None:
+            sgd.zero_grad(set_to_none=True)
+            model.losses(x, y)["loss"].backward()
+            sgd.step()
+
+        return step, sum(p.numel() for p in model.parameters())
+
+    from check_official_parity import load_official
+
+    model_cls, aim_cls, config = load_official(official)
+    with official_runtime(device):
+        model1 = model_cls(**config["model1_args"]).train()
+        model2 = aim_cls(**config["model2_args"]).train()
+    sgd = torch.optim.SGD(model1.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    lam = float(config["lamda_act"])
+    data, target, last = x[:, :, :-HORIZON], x[:, :, -HORIZON:], x[:, :, -HORIZON - 1 : -HORIZON]
+    idx = torch.linspace(0, data.shape[2] - 1, AIM_FRAMES).long()
+    downsampled = data.index_select(2, idx).contiguous()  # the feeder's 50 frames (not timed)
+
+    def step() -> None:  # processor/recognition.py, train(training_A=False)
+        with official_runtime(device):
+            a_batch, _prob, _outputs, _ = model2(downsampled)
+            x_class, pred, tgt = model1(data, target, last, a_batch, lam)
+            loss = F.cross_entropy(x_class, y) + 0.01 * F.mse_loss(pred, tgt)
+            sgd.zero_grad()
+            loss.backward()
+            sgd.step()
+
+    return step, sum(p.numel() for p in model1.parameters()) + sum(p.numel() for p in model2.parameters())
+
+
+def child(key: str, batch: int, steps: int, threads: int, official: Path | None) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    step, params = build_step(key, batch, official)
+    base = rss_gib()
+    step()  # warm-up
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(json.dumps(dict(times=times, peak_gib=peak, base_gib=base, params=params)))
+
+
+def run_child(key: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", key, "--batch", str(args.batch), "--steps", str(args.steps),
+           "--threads", str(args.threads)]
+    if args.official:
+        cmd += ["--official", str(args.official)]
+    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{key} child failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def render(results: dict[str, list[dict]], args: argparse.Namespace, official_ref: str) -> str:
+    import torch
+
+    best = {k: min(statistics.median(r["times"]) for r in rs) for k, rs in results.items()}
+    peak = {k: max(r["peak_gib"] for r in rs) for k, rs in results.items()}
+    step_peak = {k: max(r["peak_gib"] - r["base_gib"] for r in rs) for k, rs in results.items()}
+    load = os.getloadavg()[0]
+    lines = [
+        BEGIN,
+        f"## Training step against the official code (batch {args.batch}, NTU shape)",
+        "",
+        "Written by `.venv/bin/python benchmarks/bench_asgcn_official.py --official DIR "
+        f"--batch {args.batch} --steps {args.steps} --rounds {args.rounds} --threads {args.threads}` "
+        "(DIR: limaosen0/AS-GCN @ "
+        f"{official_ref}, `.cuda()` patched out at run time).",
+        "",
+        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
+        f"{platform.machine()}, {os.cpu_count()} cores; {args.threads} thread(s) per child; "
+        f"1-min load average {load:.1f} at the end (other jobs ran beside it: times are noisy, ratios "
+        "of alternating children less so).",
+        f"- input `({args.batch}, 3, 300, 25, 2)`, half the samples with body 2 absent, 60 classes; one "
+        "joint-phase training step (cross-entropy + 0.01 x prediction L2, backward, SGD); each configuration "
+        f"in its own child process, alternating over {args.rounds} round(s); median of {args.steps} steps "
+        "after one warm-up, fastest child.",
+        "",
+        "| configuration | parameters | s / step | speed vs official code | peak memory (GiB) "
+        "| step peak (GiB) | memory vs official code |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ref = "official" if "official" in best else None
+    for key, label in CONFIGS.items():
+        if key not in best:
+            continue
+        speed = f"{best[ref] / best[key]:.2f}x" if ref else ""
+        mem = f"{peak[key] / peak[ref]:.2f}" if ref else ""
+        params = results[key][0]["params"]
+        lines.append(
+            f"| {label} | {params:,} | {best[key]:.2f} | {speed} | {peak[key]:.2f} "
+            f"| {step_peak[key]:.2f} | {mem} |"
+        )
+    lines += [
+        "",
+        "Peak memory is the child's whole resident set (interpreter, PyTorch, model, batch, activations); "
+        "step peak subtracts what was resident before the first step. The parameter counts differ by the "
+        "official model's never-read parameters (`benchmarks/results/official_parity.md`).",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str, out: Path) -> None:
+    text = out.read_text() if out.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    out.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--official", type=Path, help="a checkout of limaosen0/AS-GCN (else: ours only)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="batch 1, one step, one round; writes nothing")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.batch, args.steps, args.threads, args.official)
+        return
+    if args.quick:
+        args.batch, args.steps, args.rounds = 1, 1, 1
+    keys = [k for k in CONFIGS if k != "official" or args.official]
+    results: dict[str, list[dict]] = {k: [] for k in keys}
+    for r in range(args.rounds):
+        for key in keys if r % 2 == 0 else reversed(keys):
+            res = run_child(key, args)
+            results[key].append(res)
+            print(f"round {r + 1} {key}: median {statistics.median(res['times']):.2f} s/step, "
+                  f"peak {res['peak_gib']:.2f} GiB", flush=True)
+    ref = "none"
+    if args.official:
+        git = subprocess.run(
+            ["git", "-C", str(args.official), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+        ref = git.stdout.strip() or "unknown commit"
+    section = render(results, args, ref)
+    print(section)
+    if not args.quick:
+        write_section(section, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""``benchmarks/bench_asgcn_official.py``'s report: the ratios it prints and the one section of
+``benchmarks/results/asgcn.md`` it owns (``bench_asgcn.py`` keeps that section when it rewrites the
+rest). The measurement itself (minutes of training steps) runs outside the suite."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        del sys.modules[spec.name]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("bench_asgcn_official")
+
+
+def _results():
+    def child(times, peak, base, params):
+        return {"times": times, "peak_gib": peak, "base_gib": base, "params": params}
+
+    return {  # two rounds each: the fastest child's median and the largest peak count
+        "ours": [child([2.0, 1.0, 1.2], 1.5, 0.5, 7), child([3.0, 3.0, 3.0], 1.6, 0.5, 7)],
+        "ours-stored": [child([1.5, 1.5, 1.5], 2.5, 0.5, 7), child([1.4, 1.4, 1.4], 2.0, 0.5, 7)],
+        "official": [child([4.0, 3.6, 3.8], 4.0, 1.0, 9), child([3.7, 3.9, 3.9], 3.2, 1.0, 9)],
+    }
+
+
+def test_rows_give_speed_and_memory_against_the_official_code(bench):
+    args = argparse.Namespace(batch=4, steps=3, rounds=2, threads=1)
+    text = bench.render(_results(), args, "abc123")
+    cells = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")]
+    rows = {row[0].lstrip("| "): row for row in cells}
+    ours = rows["skelact, `official` preset"]
+    # s/step 1.2 (median of the faster child); official 3.8; peak 1.6 of 4.0; step peak 1.1
+    assert ours[2:7] == ["1.20", "3.17x", "1.60", "1.10", "0.40 |"]
+    stored = rows["skelact, `official` preset, graph products stored (`recompute=False`)"]
+    assert stored[2:4] == ["1.40", "2.71x"] and stored[4] == "2.50"
+    official = rows["official code (limaosen0/AS-GCN)"]
+    assert official[2:4] == ["3.80", "1.00x"] and official[1] == "9"
+    assert text.startswith(bench.BEGIN) and text.endswith(bench.END) and "@ abc123" in text
+
+
+def test_the_section_is_replaced_in_place_and_kept_by_the_other_benchmark(bench, tmp_path):
+    out = tmp_path / "asgcn.md"
+    out.write_text("# AS-GCN benchmark\n\nother tables\n")
+    bench.write_section(f"{bench.BEGIN}\nfirst\n{bench.END}", out)
+    assert out.read_text() == f"# AS-GCN benchmark\n\nother tables\n\n{bench.BEGIN}\nfirst\n{bench.END}\n"
+    bench.write_section(f"{bench.BEGIN}\nsecond\n{bench.END}", out)
+    assert out.read_text() == f"# AS-GCN benchmark\n\nother tables\n\n{bench.BEGIN}\nsecond\n{bench.END}\n"
+
+    keep = _load("bench_asgcn").keep_official_section
+    assert keep("# new tables\n", out.read_text()) == f"# new tables\n\n{bench.BEGIN}\nsecond\n{bench.END}\n"
+    assert keep("# new tables", "# no section") == "# new tables"

@@ -24,9 +24,10 @@ convolution-first order of ST-GCN's code (``K d_in d_out + K V d_out``) whenever
 
 **Memory.** The stacked graph products ``(B, T, V K, d_in)`` are ``K`` times the block's input (15
 kernels in the paper preset, 12 in the official one): stored for the backward of every block, they
-are most of a training step's activation memory. In training, :class:`_GraphMix` stores only the
-input and the kernels and recomputes the products in the backward (one extra graph product, the
-cheaper of the layer's two matrix products): same outputs and gradients, a fraction of the memory.
+are most of a training step's activation memory. In training, :class:`_GraphMix` computes both
+products chunk by chunk of frames, stores only the input and the kernels, and recomputes each
+chunk's products in the backward: same outputs and gradients, a fraction of the memory, and (the
+chunk staying in cache between the two products) faster than writing out the whole product.
 """
 
 from __future__ import annotations
@@ -71,23 +72,46 @@ def actional_kernels(links: torch.Tensor, self_loops: bool = False, scale: float
     return out * scale if scale != 1.0 else out
 
 
+#: Frames per chunk of :class:`_GraphMix` are chosen so that one chunk's graph products take about
+#: this many bytes: small enough to stay in cache between the two products, large enough that the
+#: channel-mixing product of a chunk is still a big matrix product.
+CHUNK_BYTES = 8 * 2**20
+
+
+def _frames_per_chunk(x: torch.Tensor, rows: int, dtype: torch.dtype) -> int:
+    """Frames of ``x`` ``(B, T, V, d_in)`` whose products ``(B, frames, rows, d_in)`` fill a chunk."""
+    per_frame = x.shape[0] * rows * x.shape[-1] * torch.finfo(dtype).bits // 8
+    return max(1, CHUNK_BYTES // max(1, per_frame))
+
+
 class _GraphMix(torch.autograd.Function):
-    """``(stacked @ x) W``: the graph product of all ``K`` kernels, then the channel mixing, with
-    the ``K``-fold product recomputed in the backward instead of stored.
+    """``(stacked @ x) W``: the graph product of all ``K`` kernels, then the channel mixing, chunk
+    by chunk of frames, the ``K``-fold products never held for more than one chunk.
 
     ``x`` ``(B, T, V, d_in)`` contiguous; ``stacked`` ``(V K, V)`` or per sample ``(B, 1, V K, V)``;
-    ``weight`` ``(K d_in, d_out)`` -> ``(B, T, V, d_out)``. Under autocast the products run in the
-    dtype autocast gives the forward's first product, in the backward too.
+    ``weight`` ``(K d_in, d_out)`` -> ``(B, T, V, d_out)``. The forward keeps only ``x``, the kernels
+    and ``W``; the backward recomputes each chunk's products for the weight gradient. A chunk's
+    products (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole
+    ``(B, T, V K, d_in)`` tensor is written to memory and read back (freshly allocated, page by
+    page): chunking is faster than the unchunked product as well as smaller. Under autocast the
+    products run in the dtype autocast gives the first one, in the backward too.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         b, t, v, _ = x.shape
-        y = torch.matmul(stacked, x)  # (B, T, V K, d_in)
-        out = y.reshape(b * t * v, -1) @ weight.to(y.dtype)
+        step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)
+        out = w = None
+        for s in range(0, t, step):
+            y = torch.matmul(stacked, x[:, s : s + step])  # (B, n, V K, d_in); autocast picks the dtype
+            if out is None:
+                w = weight.to(y.dtype)
+                out = torch.empty(b, t, v, w.shape[1], dtype=y.dtype, device=x.device)
+            n = y.shape[1]
+            out[:, s : s + n] = (y.reshape(b * n * v, -1) @ w).view(b, n, v, -1)
         ctx.save_for_backward(x, stacked, weight)
-        ctx.compute_dtype = y.dtype
-        return out.view(b, t, v, -1)
+        ctx.compute_dtype = out.dtype
+        return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -95,22 +119,34 @@ class _GraphMix(torch.autograd.Function):
         dtype = ctx.compute_dtype
         b, t, v, c_in = x.shape
         xc, kc, wc = x.to(dtype), stacked.to(dtype), weight.to(dtype)
-        g = grad.reshape(b * t * v, -1).to(dtype)  # (B T V, d_out)
-        grad_x = grad_stacked = grad_w = None
-        if ctx.needs_input_grad[2]:
-            y = torch.matmul(kc, xc).reshape(b * t * v, -1)  # recomputed: (B T V, K d_in)
-            grad_w = (y.t() @ g).to(weight.dtype)
-            del y
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            grad_y = (g @ wc.t()).view(b, t, -1, c_in)  # (B, T, V K, d_in)
-            if ctx.needs_input_grad[0]:
-                grad_x = torch.matmul(kc.transpose(-1, -2), grad_y).to(x.dtype)
-            if ctx.needs_input_grad[1]:
-                per_frame = torch.matmul(grad_y, xc.transpose(-1, -2))  # (B, T, V K, V)
-                shared = stacked.dim() == 2  # one (V K, V) for every sample, else (B, 1, V K, V)
-                summed = per_frame.sum(dim=(0, 1)) if shared else per_frame.sum(dim=1, keepdim=True)
-                grad_stacked = summed.to(stacked.dtype)
-        return grad_x, grad_stacked, grad_w
+        g_all = grad.to(dtype).contiguous()  # (B, T, V, d_out)
+        need_x, need_k, need_w = ctx.needs_input_grad[:3]
+        grad_x = torch.empty_like(xc) if need_x else None
+        shared = kc.dim() == 2  # one (V K, V) for every sample, else (B, 1, V K, V)
+        k_shape = kc.shape if shared else (b, *kc.shape[-2:])
+        # the sums over chunks accumulate in the parameters' dtype (float32 under bf16 autocast)
+        grad_k = torch.zeros(k_shape, dtype=stacked.dtype, device=x.device) if need_k else None
+        grad_w = torch.zeros_like(weight) if need_w else None
+        step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)  # the forward's chunks
+        for s in range(0, t, step):
+            xs = xc[:, s : s + step]
+            n = xs.shape[1]
+            g = g_all[:, s : s + n].reshape(b * n * v, -1)  # (B n V, d_out)
+            if need_w:
+                y = torch.matmul(kc, xs).reshape(b * n * v, -1)  # recomputed: (B n V, K d_in)
+                grad_w += (y.t() @ g).to(grad_w.dtype)
+            if need_x or need_k:
+                grad_y = (g @ wc.t()).view(b, n, -1, c_in)  # (B, n, V K, d_in)
+                if need_x:
+                    grad_x[:, s : s + n] = torch.matmul(kc.transpose(-1, -2), grad_y)
+                if need_k:
+                    per_frame = torch.matmul(grad_y, xs.transpose(-1, -2))  # (B, n, V K, V)
+                    grad_k += (per_frame.sum(dim=(0, 1)) if shared else per_frame.sum(dim=1)).to(grad_k.dtype)
+        return (
+            grad_x.to(x.dtype) if need_x else None,
+            grad_k.view(stacked.shape) if need_k else None,
+            grad_w,
+        )
 
 
 class ASGC(nn.Module):
@@ -124,8 +160,10 @@ class ASGC(nn.Module):
         lambda_act: ``lambda``, the weight of the actional features.
         bias: a bias ``b_k`` per kernel, applied before the kernel as in the official code's
             ``conv -> einsum`` (see the module docstring); off in the paper's ASGC.
-        recompute: in training, recompute the ``K``-fold graph products in the backward instead of
-            storing them (:class:`_GraphMix`; the module docstring); False: plain autograd.
+        recompute: in training (train mode, gradients on), compute the ``K``-fold graph products
+            chunk by chunk and recompute them in the backward instead of storing them
+            (:class:`_GraphMix`; the module docstring); False, and in eval mode (inference, export,
+            which then traces no Python loop over frames): plain tensor operations.
 
     Parameters: ``weight`` ``(K_s + C, d_in, d_out)`` = ``W^(p,l)`` then ``W_act^(c)``;
     ``importance`` ``(K_s, V, V)`` = ``M`` (absent when ``edge_importance=False``);
@@ -202,7 +240,7 @@ class ASGC(nn.Module):
         if not x_cl.is_contiguous():
             x_cl = x_cl.contiguous()
         weight = self.weight.reshape(k * c_in, self.out_channels)
-        if self.recompute and torch.is_grad_enabled():
+        if self.recompute and self.training and torch.is_grad_enabled():
             y = _GraphMix.apply(x_cl, stacked, weight)
         else:
             y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames

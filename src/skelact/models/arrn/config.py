@@ -11,12 +11,11 @@ it. Unknown keys and bad values raise :class:`~skelact.errors.ConfigError` namin
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
 from ...data.layouts import Layout, get_layout
-from ...errors import ConfigError
+from ...errors import ConfigError, warn_at_caller
 
 __all__ = [
     "ATTENTION_INITS",
@@ -142,5 +141,4 @@ def _warn_ignored(options: dict[str, Any]) -> None:
     elif "mid_size" in options and options.get("lstm_layers", 3) <= 2:
         ignored.append(("mid_size", f"lstm_layers={options.get('lstm_layers')} has no middle layer"))
     for key, reason in ignored:
-        warnings.warn(f"arrn_lstm: option {key}={options[key]!r} has no effect: {reason}",
-                      UserWarning, stacklevel=3)
+        warn_at_caller(f"arrn_lstm: option {key}={options[key]!r} has no effect: {reason}")

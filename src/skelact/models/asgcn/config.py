@@ -16,11 +16,10 @@ options given by the user override it. Unknown keys and bad values raise
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, warn_at_caller
 
 __all__ = ["ALIASES", "PRESETS", "ASGCNConfig", "IgnoredOptionWarning", "resolve_config"]
 
@@ -207,7 +206,7 @@ def _warn_ignored(cfg: ASGCNConfig, given: dict[str, Any]) -> None:
         unused.append(("num_bodies", f"data_bn={cfg.data_bn!r} does not normalise per body"))
     for key, why in unused:
         if key in given and getattr(cfg, key) != getattr(defaults, key):
-            warnings.warn(f"asgcn option {key!r} is ignored: {why}", IgnoredOptionWarning, stacklevel=4)
+            warn_at_caller(f"asgcn option {key!r} is ignored: {why}", IgnoredOptionWarning)
 
 
 def _fail(key: str, message: str) -> None:
@@ -227,11 +226,10 @@ def resolve_config(preset: str | None = None, **options: Any) -> ASGCNConfig:
     """
     if DEPRECATED_PRESET_KEY in options:
         old = options.pop(DEPRECATED_PRESET_KEY)
-        warnings.warn(
+        warn_at_caller(
             f"asgcn option {DEPRECATED_PRESET_KEY!r} is deprecated: name the preset with 'preset' "
             f"(preset: {old})",
             DeprecationWarning,
-            stacklevel=2,
         )
         if preset is not None and preset != old:
             _fail(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -13,7 +14,8 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` attributed to the first frame outside the skelact package: the user's line
     that called into skelact (``build(...)``, a config loader, ...), however many skelact frames lie
     between it and the check (Python 3.12's ``skip_file_prefixes``, for every supported Python)."""
-    frame, level = sys._getframe(1), 2  # level 1 is this function, 2 its caller
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # level 1 is this function, 2 its caller
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)

@@ -4,7 +4,9 @@
     bash scripts/mutation.sh                  # the run (hours; resumable), results under mutants/
     python scripts/mutation_report.py         # this report; --check fails on unexplained survivors
 
-Reads every ``mutants/src/**/*.py.meta`` that mutmut wrote (one exit code per mutant) and the
+Reads every ``mutants/src/**/*.py.meta`` that mutmut wrote (one exit code per mutant), or, where
+there is no ``mutants/`` (a fresh clone), the same results kept in ``benchmarks/mutation_cache.json``
+by ``scripts/mutation_cache.py``, and the
 hand-written list of equivalent mutants, ``benchmarks/mutation_equivalents.md`` (``- NAME: why``,
 one line per mutant: a mutant no test can kill because it computes the same thing). Counts per
 module: killed (a test failed, or the mutant hung past mutmut's timeout), equivalent (survived and
@@ -43,12 +45,18 @@ def read_equivalents(path: Path) -> dict[str, str]:
     return found
 
 
-def read_results(mutants: Path) -> dict[str, dict[str, str]]:
-    """``{module: {mutant name: status}}`` from mutmut's ``.meta`` files."""
-    results: dict[str, dict[str, str]] = {}
+def read_results(mutants: Path, cache: Path | None = None) -> dict[str, dict[str, str]]:
+    """``{module: {mutant name: status}}`` from mutmut's ``.meta`` files, else from ``cache``."""
+    codes_by_source: dict[str, dict] = {}
     for meta in sorted((mutants / "src").rglob("*.py.meta")):
-        module = meta.relative_to(mutants / "src").as_posix().removesuffix(".py.meta").replace("/", ".")
-        codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+        source = meta.relative_to(mutants).as_posix().removesuffix(".meta")
+        codes_by_source[source] = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+    if not codes_by_source and cache is not None and cache.exists():
+        files = json.loads(cache.read_text(encoding="utf-8"))["files"]
+        codes_by_source = {source: entry["exit_code_by_key"] for source, entry in sorted(files.items())}
+    results: dict[str, dict[str, str]] = {}
+    for source, codes in codes_by_source.items():
+        module = source.removeprefix("src/").removesuffix(".py").replace("/", ".")
         results[module] = {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
     return results
 
@@ -125,15 +133,18 @@ def report(results: dict[str, dict[str, str]], equivalents: dict[str, str], comm
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mutants", type=Path, default=ROOT / "mutants")
+    p.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "mutation_cache.json",
+                   help="results kept by scripts/mutation_cache.py, read when --mutants has none")
     p.add_argument("--equivalents", type=Path, default=ROOT / "benchmarks" / "mutation_equivalents.md")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mutation.md")
     p.add_argument("--command", default="bash scripts/mutation.sh")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when a mutant survived unexplained, has no test or was not checked")
     args = p.parse_args()
-    results = read_results(args.mutants)
+    results = read_results(args.mutants, args.cache)
     if not results:
-        p.error(f"no mutmut results under {args.mutants}/src (run bash scripts/mutation.sh first)")
+        p.error(f"no mutmut results under {args.mutants}/src nor in {args.cache} "
+                "(run bash scripts/mutation.sh first)")
     equivalents = read_equivalents(args.equivalents)
     known = {name for statuses in results.values() for name in statuses}
     stale = sorted(set(equivalents) - known)

@@ -238,3 +238,46 @@ def test_recomputed_products_follow_autocast():
     torch.testing.assert_close(y, y_ref)  # the same bf16 products
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=2e-2, atol=2e-2)
     torch.testing.assert_close(w_grad, m.weight.grad, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("num_actional", [0, 3])  # one kernel stack for all samples / per sample
+def test_recomputed_gradients_accumulate_in_the_parameters_dtype_float64(num_actional):
+    """In float64 the chunked gradient sums match plain autograd to float64 rounding: an
+    accumulator in the default dtype (float32) would be off by ~1e-7."""
+    m = _asgc(num_actional=num_actional).double()
+    torch.manual_seed(4)
+    x = torch.randn(2, 5, 6, 25, dtype=torch.float64, requires_grad=True)
+    a = _links(2, 3, 25).double().requires_grad_() if num_actional else None
+    m.recompute = False
+    stored = _step(m, x, a)
+    m.recompute = True
+    recomputed = _step(m, x, a)
+    for r, s in zip(recomputed, stored, strict=True):
+        assert r.dtype == torch.float64
+        assert float((r - s).abs().max()) <= 1e-12 * float(s.abs().max())
+
+
+def test_recomputed_backward_with_fixed_kernels_and_a_fixed_input():
+    """Kernels without gradient (no edge importance, no A-links) and an input without gradient
+    (a first layer): only the weight's gradient is computed, equal to plain autograd's."""
+    torch.manual_seed(5)
+    structural = torch.from_numpy(structural_kernels("ntu25", order=2))
+    m = ASGC(5, 7, structural, 0, edge_importance=False)
+    x = torch.randn(2, 5, 6, 25)
+    grads = {}
+    for recompute in (False, True):
+        m.recompute, m.weight.grad = recompute, None
+        m(x).square().sum().backward()
+        grads[recompute] = m.weight.grad
+    assert x.grad is None and not m.structural.requires_grad
+    torch.testing.assert_close(grads[True], grads[False], rtol=1e-5, atol=1e-6)
+
+
+def test_recomputed_gradients_stay_on_the_inputs_device():
+    """Every gradient buffer is made on the input's device (the meta device stands in for a GPU:
+    an accumulator made on the default device could not be added to)."""
+    m = _asgc(num_actional=3).to("meta")
+    x = torch.randn(2, 5, 6, 25, device="meta", requires_grad=True)
+    a = torch.rand(2, 3, 25, 25, device="meta", requires_grad=True)
+    m(x, a).sum().backward()
+    assert {t.grad.device.type for t in (x, a, m.weight, m.importance)} == {"meta"}

@@ -281,3 +281,32 @@ def test_recomputed_gradients_stay_on_the_inputs_device():
     a = torch.rand(2, 3, 25, 25, device="meta", requires_grad=True)
     m(x, a).sum().backward()
     assert {t.grad.device.type for t in (x, a, m.weight, m.importance)} == {"meta"}
+
+
+def test_a_chunk_holds_as_many_frames_of_products_as_fit_in_its_bytes():
+    # (B, T, V, d_in) = (2, 300, 25, 64), V K = 225 rows: one frame's products are
+    # 2 x 225 x 64 float32 = 115,200 bytes; 8 MiB hold 72 of them (73 would not fit)
+    x = torch.empty(2, 300, 25, 64)
+    assert links.CHUNK_BYTES == 8 * 2**20
+    assert links._frames_per_chunk(x, 225, torch.float32) == 72
+    assert links._frames_per_chunk(x, 225, torch.bfloat16) == 145  # half the bytes per frame
+    frame = 3 * 13 * 11 * 8  # B x rows x d_in x float64 bytes
+    assert links._frames_per_chunk(torch.empty(3, 5, 7, 11), 13, torch.float64) == 8 * 2**20 // frame
+    assert links._frames_per_chunk(torch.empty(64, 300, 25, 512), 225, torch.float32) == 1  # > 8 MiB
+    assert links._frames_per_chunk(torch.empty(0, 300, 25, 64), 225, torch.float32) == 8 * 2**20  # empty
+
+
+def test_the_forward_makes_one_graph_product_per_chunk(monkeypatch):
+    monkeypatch.setattr(links, "_frames_per_chunk", lambda *args: 4)  # 6 frames: chunks of 4 and 2
+    m = _asgc(num_actional=3)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    calls = []
+    matmul = torch.matmul
+
+    def counted(a, b):
+        calls.append(b.shape[1])
+        return matmul(a, b)
+
+    monkeypatch.setattr(links.torch, "matmul", counted)
+    m(x, _links(2, 3, 25))
+    assert calls == [4, 2]  # the frames of each chunk, each product made once

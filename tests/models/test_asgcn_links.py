@@ -310,3 +310,14 @@ def test_the_forward_makes_one_graph_product_per_chunk(monkeypatch):
     monkeypatch.setattr(links.torch, "matmul", counted)
     m(x, _links(2, 3, 25))
     assert calls == [4, 2]  # the frames of each chunk, each product made once
+
+
+def test_actional_kernels_in_another_dtype_are_cast_to_the_models():
+    m = _asgc(num_actional=3)
+    x = torch.randn(2, 5, 6, 25)
+    a = _links(2, 3, 25)
+    for recompute in (False, True):
+        m.recompute = recompute
+        y = m(x, a.double())  # float64 A-links into a float32 model
+        assert y.dtype == torch.float32
+        torch.testing.assert_close(y, m(x, a))

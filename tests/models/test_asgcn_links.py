@@ -321,3 +321,21 @@ def test_actional_kernels_in_another_dtype_are_cast_to_the_models():
         y = m(x, a.double())  # float64 A-links into a float32 model
         assert y.dtype == torch.float32
         torch.testing.assert_close(y, m(x, a))
+
+
+def test_construction_defaults_recompute_float32_kernels_and_fan_in_initialisation():
+    structural = structural_kernels("ntu25", order=2).astype("float64")
+    m = ASGC(16, 32, structural, 3, bias=True)
+    assert m.recompute is True and m.structural.dtype == torch.float32
+    assert "structural" not in m.state_dict()  # derived from the layout, never saved
+    x = torch.randn(2, 16, 4, 25, requires_grad=True)
+    seen, todo = set(), [m(x, _links(2, 3, 25)).grad_fn]
+    while todo:  # every node of the autograd graph
+        node = todo.pop()
+        seen.add(type(node).__name__)
+        todo += [f for f, _ in node.next_functions if f is not None]
+    assert "_GraphMixBackward" in seen  # the chunked products by default
+    bound = 1 / 16**0.5  # nn.Conv2d's default for a 1x1 convolution with fan-in d_in = 16
+    for p in (m.weight.detach(), m.bias.detach()):
+        assert -bound <= float(p.min()) < -0.9 * bound and 0.9 * bound < float(p.max()) <= bound
+    assert torch.equal(m.importance, torch.ones_like(m.importance))

@@ -8,6 +8,7 @@ value or in effect. Validation needs no model, so the tests resolve configuratio
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from typing import Any
@@ -250,3 +251,17 @@ def test_the_warning_points_at_the_users_line_however_the_model_is_built():
     arrn = dict(num_classes=3, layout="kinect20", lstm_sizes=(8, 8, 8), hidden_size=8)
     line = sys._getframe().f_lineno + 1
     assert _warned_at(lambda: build("arrn_lstm", **arrn)) == [(UserWarning, __file__, line)]
+
+
+def test_unknown_presets_and_options_are_refused_with_every_known_name():
+    unknown_preset = "asgcn option 'preset': unknown preset 'nope' (known: paper, official)"
+    assert _error({}, preset="nope") == unknown_preset
+    message = _error({"foo": 1})
+    head = "asgcn option 'foo': unknown option (known: "
+    assert message.startswith(head) and message.endswith(")")
+    listed = message[len(head) : -1].split(", ")
+    fields = {f.name for f in dataclasses.fields(ASGCNConfig)}
+    # every option and every alias, sorted; not 'preset', which is the function's own argument
+    assert listed == sorted(listed) and "preset" not in listed
+    aliases = {"C", "K", "L", "P0", "T_pred", "hidden", "lam", "lambda", "max_hop", "pred", "w_pred"}
+    assert set(listed) == (fields - {"preset"}) | aliases

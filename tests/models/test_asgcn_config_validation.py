@@ -265,3 +265,17 @@ def test_unknown_presets_and_options_are_refused_with_every_known_name():
     assert listed == sorted(listed) and "preset" not in listed
     aliases = {"C", "K", "L", "P0", "T_pred", "hidden", "lam", "lambda", "max_hop", "pred", "w_pred"}
     assert set(listed) == (fields - {"preset"}) | aliases
+
+
+def test_an_option_given_twice_through_an_alias_is_refused():
+    twice = "asgcn option 'lam': given twice (as 'lambda_act' and an alias)"
+    assert _error({"lambda_act": 0.5, "lam": 0.4}) == twice
+
+
+def test_block_and_head_lists_from_yaml_become_tuples_of_ints():
+    cfg = resolve_config(channels=[16.0, 32], strides=["1", 2], pred_refine=[8.0],
+                         pred_collapse=[[4.0, "3", 1]])  # fmt: skip
+    assert cfg.channels == (16, 32) and cfg.strides == (1, 2)
+    assert cfg.pred_refine == (8,) and cfg.pred_collapse == ((4, 3, 1),)
+    for value in (*cfg.channels, *cfg.strides, *cfg.pred_refine, *cfg.pred_collapse[0]):
+        assert type(value) is int

@@ -180,3 +180,30 @@ def test_aim_probabilities_layout(ghost_prior):
     assert (probs[:, 0].diagonal(dim1=-2, dim2=-1) == 1).all()
     if ghost_prior == 0:
         assert (probs[:, 0] == torch.eye(7)).all()
+
+
+def test_hard_links_are_one_hot_samples_in_training_and_soft_otherwise():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 25, 24, 4)
+    for hard in (True, False):
+        aim = AIM(25, 3, hard=hard).train()
+        links = aim.sample(logits)
+        one_hot = bool(((links == 0) | (links == 1)).all())
+        assert one_hot == hard
+        torch.testing.assert_close(links.sum(-1), torch.ones(2, 25, 24))
+
+
+def test_the_aim_window_has_a_random_offset_in_training_only():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 300, 25, 1)
+    aim = AIM(25, 3, frames=50)
+    first = sample_window(x, 50)  # frames 0, 6, 12, ...
+    torch.testing.assert_close(aim.eval().window(x), first)
+    shifted = aim.train().window(x)
+    assert not torch.equal(shifted, first)
+    offsets = []
+    for k in range(4):  # each sample's window: frames o, o + 6, ..., o + 294 for one o in 0..5
+        found = [o for o in range(6) if torch.equal(shifted[k], x[k, :, o::6, :, 0].permute(1, 2, 0))]
+        assert len(found) == 1
+        offsets += found
+    assert set(offsets) != {0}

@@ -279,3 +279,11 @@ def test_block_and_head_lists_from_yaml_become_tuples_of_ints():
     assert cfg.pred_refine == (8,) and cfg.pred_collapse == ((4, 3, 1),)
     for value in (*cfg.channels, *cfg.strides, *cfg.pred_refine, *cfg.pred_collapse[0]):
         assert type(value) is int
+
+
+def test_a_links_only_refuse_a_polynomial_order_and_use_the_skeleton_graph():
+    message = ("asgcn option 'order': links='a' uses the skeleton graph itself (order 1); "
+               "use links='as' for S-links")
+    assert _error({"links": "a", "order": 2}) == message
+    assert resolve_config(links="a").order == 1  # the preset's order 4 is replaced
+    assert resolve_config(links="a", order=1).order == 1

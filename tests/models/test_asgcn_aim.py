@@ -207,3 +207,45 @@ def test_the_aim_window_has_a_random_offset_in_training_only():
         assert len(found) == 1
         offsets += found
     assert set(offsets) != {0}
+
+
+def _frame_numbered(t: int, valid: list[int]) -> torch.Tensor:
+    """``(N, 3, t, 2, 1)`` whose frame ``j`` holds ``j + 1`` for ``j < valid[k]``, zeros after."""
+    x = torch.zeros(len(valid), 3, t, 2, 1)
+    for k, length in enumerate(valid):
+        x[k, :, :length] = torch.arange(1, length + 1, dtype=torch.float32)[None, :, None, None]
+    return x
+
+
+def _frames_read(window: torch.Tensor) -> torch.Tensor:
+    """The frame numbers a window of :func:`_frame_numbered` input read, ``(N, F)`` (-1: padding)."""
+    return window[:, :, 0, 0].round().long() - 1
+
+
+def test_sample_window_reads_floor_j_l_over_f_of_each_samples_valid_frames():
+    x = _frame_numbered(300, [251, 1, 300, 0])  # 251 valid frames, one frame, all, an empty sample
+    read = _frames_read(sample_window(x, 50))  # no random offset by default
+    j = torch.arange(50)
+    assert read[0].tolist() == (j * 251 // 50).tolist()
+    assert read[1].tolist() == [0] * 50  # a one-frame sample repeats its frame
+    assert read[2].tolist() == (j * 6).tolist()
+    assert read[3].tolist() == [-1] * 50  # an empty sample reads its (zero) frames, no index error
+    small = sample_window(_frame_numbered(200, [100]) * 1e-3, 50)  # |x| sums to < 1 per frame
+    assert (small[0, :, 0, 0] * 1e3).round().long().sub(1).tolist() == (j * 2).tolist()
+
+
+def test_random_window_offsets_cover_one_sampling_step_per_sample():
+    torch.manual_seed(0)
+    x = _frame_numbered(300, [251] * 64)
+    read = _frames_read(sample_window(x, 50, random_offset=True))
+    offsets = read[:, 0]  # frame 0 of the grid is 0, so the first frame read is the offset
+    assert set(offsets.tolist()) == set(range(6))  # ceil(251 / 50) = 6 offsets, each drawn
+    grid = torch.arange(50) * 251 // 50
+    assert torch.equal(read, torch.minimum(grid[None] + offsets[:, None], torch.tensor(250)))
+
+
+def test_sample_window_stays_on_the_inputs_device():
+    x = torch.randn(2, 3, 40, 25, 2, device="meta")
+    for random_offset in (False, True):
+        window = sample_window(x, 10, random_offset=random_offset)
+        assert window.device.type == "meta" and window.shape == (4, 10, 25, 3)

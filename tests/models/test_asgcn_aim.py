@@ -249,3 +249,21 @@ def test_sample_window_stays_on_the_inputs_device():
     for random_offset in (False, True):
         window = sample_window(x, 10, random_offset=random_offset)
         assert window.device.type == "meta" and window.shape == (4, 10, 25, 3)
+
+
+def test_aim_defaults_are_the_official_configuration():
+    """AIM(V, C) alone: 3 link types and a ghost link with prior 0.95, a 50-frame window, hidden
+    width 128, K = 2 encoder iterations, tau 0.5, soft links, no dropout, variance 5e-4, mean
+    aggregation, the eq. 2 encoder and the pose decoder."""
+    aim = AIM(25, 3)
+    assert (aim.num_joints, aim.channels, aim.frames, aim.num_link_types) == (25, 3, 50, 3)
+    assert aim.ghost is True and (aim.tau, aim.hard, aim.variance) == (0.5, False, 5e-4)
+    torch.testing.assert_close(aim.log_prior.exp(), torch.tensor([0.95, 0.05 / 3, 0.05 / 3, 0.05 / 3]))
+    enc = aim.encoder
+    assert enc.wiring == "eq2" and len(enc.node_mlps) == len(enc.edge_mlps) == 2
+    assert enc.node_mlps[0][0].in_features == 50 * 3 and enc.node_mlps[0][0].out_features == 128
+    assert enc.out.out_features == 4  # 3 link types + the ghost
+    assert type(aim.decoder) is AIMDecoder and aim.decoder.aggregation == "mean"
+    assert aim.decoder.node.weight.shape == (3, 3, 128)  # one f_v per link type, C -> hidden
+    assert all(m.p == 0.0 for m in aim.modules() if isinstance(m, torch.nn.Dropout))
+    assert torch.equal(aim.senders, sender_index(25))

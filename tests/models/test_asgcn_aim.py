@@ -267,3 +267,14 @@ def test_aim_defaults_are_the_official_configuration():
     assert aim.decoder.node.weight.shape == (3, 3, 128)  # one f_v per link type, C -> hidden
     assert all(m.p == 0.0 for m in aim.modules() if isinstance(m, torch.nn.Dropout))
     assert torch.equal(aim.senders, sender_index(25))
+
+
+def test_the_link_prior_is_float32_whatever_the_default_dtype():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        prior = link_prior(3, 0.95)
+    finally:
+        torch.set_default_dtype(previous)
+    assert prior.dtype == torch.float32
+    torch.testing.assert_close(prior, torch.tensor([0.95, 0.05 / 3, 0.05 / 3, 0.05 / 3]))

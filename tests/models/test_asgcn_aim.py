@@ -9,9 +9,11 @@ import torch
 import skelact
 from skelact.models.asgcn.aim import (
     AIM,
+    MLP,
     AIMDecoder,
     AIMEncoder,
     PairMLP,
+    TypedLinear,
     gumbel_softmax,
     link_prior,
     sample_window,
@@ -278,3 +280,20 @@ def test_the_link_prior_is_float32_whatever_the_default_dtype():
         torch.set_default_dtype(previous)
     assert prior.dtype == torch.float32
     torch.testing.assert_close(prior, torch.tensor([0.95, 0.05 / 3, 0.05 / 3, 0.05 / 3]))
+
+
+def test_building_block_defaults_no_dropout_no_skip_two_eq2_iterations():
+    for block in (MLP(4, 8, 8), PairMLP(4, 8, 8), AIMEncoder(4, 8, 3)):
+        rates = [m.p for m in block.modules() if isinstance(m, torch.nn.Dropout)]
+        assert rates and set(rates) == {0.0}
+    assert PairMLP(4, 8, 8).skip is None
+    enc = AIMEncoder(4, 8, 3)
+    assert enc.wiring == "eq2" and len(enc.node_mlps) == 2
+
+
+def test_typed_linear_initialises_like_nn_linear():
+    torch.manual_seed(0)
+    layer = TypedLinear(3, 64, 256)
+    bound = 1 / 64**0.5
+    for p in (layer.weight.detach(), layer.bias.detach()):
+        assert -bound <= float(p.min()) < -0.9 * bound and 0.9 * bound < float(p.max()) <= bound

@@ -11,12 +11,16 @@ import pytest
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "mutation_report.py"
 
 
-@pytest.fixture
-def mutation_report():
-    spec = importlib.util.spec_from_file_location("mutation_report", SCRIPT)
+def _load_script(path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def mutation_report():
+    return _load_script(SCRIPT)
 
 
 def _meta(root: pathlib.Path, module: str, codes: dict) -> None:
@@ -60,10 +64,7 @@ CACHE_SCRIPT = SCRIPT.with_name("mutation_cache.py")
 
 @pytest.fixture
 def mutation_cache():
-    spec = importlib.util.spec_from_file_location("mutation_cache", CACHE_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_script(CACHE_SCRIPT)
 
 
 def _mutmut_meta(root: pathlib.Path, source: str, codes: dict, hashes: dict) -> pathlib.Path:

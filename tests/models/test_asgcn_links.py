@@ -333,9 +333,10 @@ def test_construction_defaults_recompute_float32_kernels_and_fan_in_initialisati
     while todo:  # every node of the autograd graph, once
         node = todo.pop()
         if id(node) not in visited:
-            visited[id(node)] = type(node).__name__
+            visited[id(node)] = node  # kept alive, so no other node can reuse its id
             todo += [f for f, _ in node.next_functions if f is not None]
-    assert "_GraphMixBackward" in visited.values()  # the chunked products by default
+    names = {type(node).__name__ for node in visited.values()}
+    assert "_GraphMixBackward" in names  # the chunked products by default
     bound = 1 / 16**0.5  # nn.Conv2d's default for a 1x1 convolution with fan-in d_in = 16
     for p in (m.weight.detach(), m.bias.detach()):
         assert -bound <= float(p.min()) < -0.9 * bound and 0.9 * bound < float(p.max()) <= bound

@@ -12,7 +12,13 @@ Measures, in one process with ``torch.set_num_threads(2)``:
   training step), achieved FLOP/s and its ratio to the sgemm baseline;
 * the message function (eqs. 5-6) with the first-layer split and last-layer folding against the
   literal ``f([h_i; h_j])`` over all ordered pairs, forward + backward, same node sets;
-* the top operators of one NTU inference pass (torch.profiler), to show where the time goes.
+* the top operators of one NTU inference pass (torch.profiler), to show where the time goes;
+* the training step of one stream (joint, line) at the MSRAction3D preset, batch 16, 1 thread,
+  against a plain PyTorch implementation of the same architecture: the same model with the message
+  function evaluated literally, ``f([h_i; h_j])`` on all ``J^2`` ordered pairs with the self-pairs
+  masked out (vectorised over pairs, plain autograd), everything else (embedding, GRU cell,
+  attention, ``nn.LSTM``, classifier) shared. With ``--before REV`` the message function of
+  ``src/skelact/models/arrn/rrn.py`` at git revision ``REV`` is timed in turn as a third variant.
 
 Run: ``.venv/bin/python benchmarks/bench_arrn.py``; results go to ``benchmarks/results/arrn.md``.
 Timings on a shared machine are noisy: every timed function (the sgemm baseline included) runs in
@@ -22,9 +28,13 @@ turn, ``--reps`` rounds, and the fastest run of each is kept.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import importlib.util
 import pathlib
 import platform
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -122,6 +132,60 @@ def prepare_messages(sets: int, joints: int, dim: int) -> dict:
             "f_lit": counted_flops(literal), "f_split": counted_flops(split)}
 
 
+def plain_messages(self: MessageFunction, h: torch.Tensor) -> torch.Tensor:
+    """Eqs. 5-6 as a plain implementation writes them: ``f([h_i; h_j])`` on all ``J^2`` pairs, masked."""
+    joints = h.shape[1]
+    hi = h.unsqueeze(2).expand(-1, -1, joints, -1)  # (B, J, J, D): receiver i
+    hj = h.unsqueeze(1).expand(-1, joints, -1, -1)  # (B, J, J, D): sender j
+    offdiag = (1 - torch.eye(joints, dtype=h.dtype)).unsqueeze(-1)  # (J, J, 1)
+    return (self.pairwise(hi, hj) * offdiag).sum(2)
+
+
+def messages_at(rev: str) -> Callable:
+    """``MessageFunction.forward`` of ``src/skelact/models/arrn/rrn.py`` at git revision ``rev``."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    source = subprocess.run(["git", "show", f"{rev}:src/skelact/models/arrn/rrn.py"], cwd=root,
+                            check=True, capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location(f"rrn_{rev}", f.name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MessageFunction.forward
+
+
+@contextlib.contextmanager
+def message_forward(forward: Callable | None):
+    """Run the block with ``MessageFunction.forward`` replaced (``None``: unchanged)."""
+    original = MessageFunction.forward
+    if forward is not None:
+        MessageFunction.forward = forward
+    try:
+        yield
+    finally:
+        MessageFunction.forward = original
+
+
+def prepare_stream_steps(stream: str, n: int, variants: dict[str, Callable | None]) -> dict:
+    """One training step of one MSRAction3D-preset stream per message-function variant (same model)."""
+    torch.manual_seed(0)
+    model = build("arrn_lstm", num_classes=20, layout="kinect20", stream=stream)
+    x, y = make_input(n, 20, 20, 1, 1), torch.randint(0, 20, (n,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+
+    def step_with(forward):
+        def step():
+            with message_forward(forward):
+                opt.zero_grad(set_to_none=True)
+                model.losses(x, y)["loss"].backward()
+                opt.step()
+        return step
+
+    return {"params": sum(p.numel() for p in model.parameters()),
+            "steps": {name: step_with(fwd) for name, fwd in variants.items()}}
+
+
 def round_robin(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
     """Fastest of ``reps`` runs of each function, taking turns (one warm-up each first).
 
@@ -153,12 +217,28 @@ def profile_top(layout: str, n: int, t: int, bodies: int, present: int,
     return [(e.key, e.self_cpu_time_total / total) for e in rows[:top]]
 
 
+def step_table(steps: dict[str, dict], variants: list[str]) -> list[str]:
+    """Markdown rows: ms per step of every variant, and each other variant's time over ours."""
+    others = [v for v in variants if v != "ours"]
+    head = ["stream", "params", *(f"{v} ms/step" for v in variants), *(f"{v} / ours" for v in others)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for stream, st in steps.items():
+        cells = [stream, f"{st['params'] / 1e6:.2f} M", *(f"{st[v] * 1e3:.0f}" for v in variants),
+                 *(f"**{st[v] / st['ours']:.2f}x**" if v == "plain" else f"{st[v] / st['ours']:.2f}x"
+                   for v in others)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    parser.add_argument("--before", metavar="REV",
+                        help="also time the message function of rrn.py at this git revision")
+    parser.add_argument("--step-reps", type=int, default=8, help="rounds of the plain-vs-ours training steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -181,6 +261,18 @@ def main() -> None:
     rows = [{**c, "t_inf": best[f"{i}/infer"], "t_train": best[f"{i}/train"]} for i, c in enumerate(cases)]
     msg.update(t_lit=best["msg/literal"], t_split=best["msg/split"])
     top = profile_top("ntu25", 4, 100, 2, 1)
+
+    # one stream's training step against the plain implementation: 1 thread, batch 16, MSR preset
+    variants: dict[str, Callable | None] = {"plain": plain_messages, "ours": None}
+    if args.before:
+        variants[f"before ({args.before})"] = messages_at(args.before)
+    torch.set_num_threads(1)
+    steps = {}
+    for stream in ("joint", "line"):
+        case = prepare_stream_steps(stream, 16, variants)
+        timed = round_robin({name: fn for name, fn in case["steps"].items()}, args.step_reps)
+        steps[stream] = {"params": case["params"], **timed}
+    torch.set_num_threads(args.threads)
 
     lines = [
         "# ARRN-LSTM benchmark (CPU)",
@@ -215,7 +307,8 @@ def main() -> None:
         "|---|---|---|---|",
         f"| literal `f([h_i; h_j])` on all J^2 pairs, diagonal masked | {msg['t_lit'] * 1e3:.0f} | "
         f"{msg['f_lit'] / 1e9:.2f} | 1.00 |",
-        f"| first-layer split + last-layer fold, J(J-1) pairs (ours) | {msg['t_split'] * 1e3:.0f} | "
+        f"| first-layer split + last-layer fold, chunked pairs, hand-written backward (ours) | "
+        f"{msg['t_split'] * 1e3:.0f} | "
         f"{msg['f_split'] / 1e9:.2f} | {msg['t_lit'] / msg['t_split']:.2f} |",
         "",
         f"Max abs difference between the two: {msg['err']:.2e}.",
@@ -225,6 +318,15 @@ def main() -> None:
         "| op | share |",
         "|---|---|",
         *[f"| `{k}` | {s:.0%} |" for k, s in top],
+        "",
+        "## Training step of one stream against a plain implementation",
+        "",
+        "MSRAction3D preset, batch 16, 1 thread. Plain: the same model and weights with the message",
+        "function evaluated literally, `f([h_i; h_j])` on all J^2 ordered pairs with the self-pairs",
+        "masked (vectorised, plain autograd); embedding, GRU cell, attention, `nn.LSTM` and classifier",
+        f"shared. Fastest of {args.step_reps} interleaved rounds.",
+        "",
+        *step_table(steps, list(variants)),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -82,13 +82,64 @@ def test_rrn_rejects_zero_iterations():
         RecurrentRelationalNetwork(dim=4, iterations=0)
 
 
-def test_other_nodes_rows_hold_every_other_node_once():
-    from skelact.models.arrn.rrn import _other_nodes
+def _plain_pair_sums(recv, send, weight, bias):
+    """Eqs. 5-6's middle layer summed over j != i, pair by pair."""
+    j = recv.shape[1]
+    cols = []
+    for i in range(j):
+        cols.append(sum(torch.relu(torch.relu(recv[:, i] + send[:, k]) @ weight.t() + bias)
+                        for k in range(j) if k != i))
+    return torch.stack(cols, dim=1)
 
-    ids = torch.arange(6.0).view(1, 6, 1)  # node i carries the value i
-    rows = _other_nodes(ids)[0, :, :, 0]  # (J, J-1)
-    for i in range(6):
-        assert sorted(rows[i].tolist()) == [j for j in range(6) if j != i]
+
+def _pair_inputs(batch=5, nodes=4, hidden=3):
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
+            for shape in [(batch, nodes, hidden), (batch, nodes, hidden), (hidden, hidden), (hidden,)]]
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 2 * 16 * 3, 1 << 18])  # 1 set, 2 sets (+ a remainder), all
+def test_pair_message_sums_equal_the_pairwise_sum_and_its_gradients(chunk_elements, monkeypatch):
+    from skelact.models.arrn import rrn as rrn_module
+
+    monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", chunk_elements)
+    inputs = _pair_inputs()
+    ref = _plain_pair_sums(*inputs)
+    out = rrn_module.pair_message_sums(*inputs)
+    assert out.grad_fn is not None and type(out.grad_fn).__name__ == "_PairMessageSumsBackward"
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(out, inputs, g), torch.autograd.grad(ref, inputs, g), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    with torch.no_grad():  # the path that stores nothing
+        torch.testing.assert_close(rrn_module.pair_message_sums(*inputs), ref, rtol=0, atol=1e-12)
+
+
+def test_pair_message_sums_pass_gradcheck_across_chunks(monkeypatch):
+    from skelact.models.arrn import rrn as rrn_module
+
+    monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", 2 * 3 * 3 * 2)  # 2 node sets per chunk
+    inputs = _pair_inputs(batch=3, nodes=3, hidden=2)
+    assert torch.autograd.gradcheck(rrn_module._PairMessageSums.apply, inputs)
+
+
+def test_pair_message_sums_use_plain_ops_under_autocast():
+    from skelact.models.arrn.rrn import pair_message_sums
+
+    recv, send, weight, bias = (t.detach().float().requires_grad_() for t in _pair_inputs())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pair_message_sums(recv, send, weight, bias)
+    assert out.dtype == torch.bfloat16 and type(out.grad_fn).__name__ != "_PairMessageSumsBackward"
+    ref = _plain_pair_sums(recv, send, weight, bias)
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
+
+
+def test_pair_chunks_hold_about_a_mebibyte_of_float32_pair_features():
+    from skelact.models.arrn.rrn import _chunk_sets
+
+    assert _chunk_sets(20, 20) == 32  # MSRAction3D / Florence preset: 32 x 20 x 20 x 20 = 256,000
+    assert _chunk_sets(25, 50) == 8  # NTU preset
+    assert _chunk_sets(200, 50) == 1  # never fewer than one node set
 
 
 def test_rrn_defaults_are_the_papers_five_iterations_without_checkpointing():

@@ -102,3 +102,51 @@ def test_collapse_time_resamples_the_frame_axis_only():
     assert out.shape == (2, 3, 4, 4)
     torch.testing.assert_close(out, torch.nn.functional.adaptive_avg_pool2d(x, (4, 4)))
     assert collapse_time(x, 6) is x  # already that many frames: the identity
+
+
+def test_dropout_keeps_one_minus_p_of_the_elements_scaled_by_its_inverse():
+    from skelact.models.units import Dropout
+
+    torch.manual_seed(0)
+    layer = Dropout(0.3).train()
+    x = torch.rand(200_000) + 1.0  # no zeros of its own
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # binomial sd 0.001
+    torch.testing.assert_close(y[kept], x[kept] / 0.7)
+    layer.eval()
+    assert layer(x) is x
+
+
+def test_dropout_gradient_is_its_mask_and_a_seed_repeats_it():
+    from skelact.models.units import Dropout
+
+    layer = Dropout(0.5)
+    x = torch.randn(64, 32, requires_grad=True)
+    torch.manual_seed(3)
+    y = layer(x)
+    y.backward(torch.ones_like(y))
+    torch.testing.assert_close(x.grad, (y != 0).float() * 2.0)
+    torch.manual_seed(3)
+    torch.testing.assert_close(layer(x), y)  # same seed, same mask
+    assert not torch.equal(layer(x), y)  # the next draw differs
+
+
+def test_dropout_inplace_writes_into_its_input_and_edge_rates_are_nn_dropouts():
+    from skelact.models.units import Dropout
+
+    x = torch.ones(1000)
+    y = Dropout(0.5, inplace=True)(x)
+    assert y is x and set(x.unique().tolist()) == {0.0, 2.0}
+    z = torch.randn(50)
+    assert torch.equal(Dropout(0.0)(z), z)
+    assert torch.equal(Dropout(1.0)(z), torch.zeros(50))
+
+
+def test_asgcn_blocks_drop_out_with_the_fast_dropout():
+    from skelact.models import build
+    from skelact.models.units import Dropout
+
+    model = build("asgcn", num_classes=5, layout="ntu25", preset="official")
+    drops = [m for m in model.modules() if isinstance(m, Dropout)]
+    assert len(drops) >= 9 and {d.p for d in drops} == {0.5}

@@ -13,7 +13,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["TemporalConv", "Zero", "collapse_time", "residual_branch"]
+__all__ = ["Dropout", "TemporalConv", "Zero", "collapse_time", "residual_branch"]
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose mask, on CPU, is drawn from uniform random numbers instead of ``bernoulli_``.
+
+    The same layer: in training each element is kept with probability ``1 - p`` and scaled by
+    ``1 / (1 - p)``, in eval it is the identity. On CPU, ``F.dropout`` draws its mask with
+    ``bernoulli_``, which is several times slower than ``torch.rand_like`` and a comparison
+    (``benchmarks/bench_dropout.py``); AS-GCN's nine blocks each drop out a full activation.
+    Other devices, ``p = 0`` and eval mode use ``nn.Dropout`` itself. The masks differ from
+    ``nn.Dropout``'s for the same seed (not their distribution); the backward keeps a float mask.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p in (0.0, 1.0) or x.device.type != "cpu":
+            return super().forward(x)
+        mask = torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))  # 0 or 1 / (1 - p)
+        return x.mul_(mask) if self.inplace else x * mask
 
 
 class TemporalConv(nn.Sequential):

@@ -29,7 +29,7 @@ from ...data.layouts import get_layout
 from ...errors import ConfigError
 from ..graph import structural_kernels
 from ..registry import register_model
-from ..units import TemporalConv, collapse_time, residual_branch
+from ..units import Dropout, TemporalConv, collapse_time, residual_branch
 from .aim import AIM
 from .config import ASGCNConfig, resolve_config
 from .links import ASGC, actional_kernels
@@ -75,7 +75,7 @@ class ASGCNBlock(nn.Module):
         )
         self.bn = nn.BatchNorm2d(out_channels)
         self.tcn = TemporalConv(out_channels, out_channels, kernel, stride, padding=not collapse)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.residual = residual_branch(in_channels, out_channels, stride, residual and not collapse)
 
     def forward(self, x: torch.Tensor, actional: torch.Tensor | None = None) -> torch.Tensor:

@@ -140,6 +140,61 @@ def test_pair_chunks_hold_about_a_mebibyte_of_float32_pair_features():
     assert _chunk_sets(20, 20) == 32  # MSRAction3D / Florence preset: 32 x 20 x 20 x 20 = 256,000
     assert _chunk_sets(25, 50) == 8  # NTU preset
     assert _chunk_sets(200, 50) == 1  # never fewer than one node set
+    assert _chunk_sets(1, 1) == 1 << 18  # one pair feature per set
+
+
+def test_pair_message_sums_run_each_chunk_once_without_warnings(monkeypatch):
+    import warnings
+
+    from skelact.models.arrn import rrn as rrn_module
+
+    monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", 2 * 16 * 3)  # 2 of the 5 node sets per chunk
+    calls = []
+    chunk = rrn_module._pair_sums_chunk
+    monkeypatch.setattr(rrn_module, "_pair_sums_chunk",
+                        lambda *a: (calls.append(a[0].shape[0]), chunk(*a))[1])
+    inputs = _pair_inputs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. an out= tensor of the wrong shape, resized
+        rrn_module.pair_message_sums(*inputs).sum().backward()
+        with torch.no_grad():
+            rrn_module.pair_message_sums(*inputs)
+    assert calls == [2, 2, 1, 2, 2, 1]
+
+
+def test_pair_message_sums_store_activations_only_for_the_backward(monkeypatch):
+    from skelact.models.arrn import rrn as rrn_module
+
+    kept = []
+    pair_sums = rrn_module._pair_sums
+    monkeypatch.setattr(rrn_module, "_pair_sums",
+                        lambda *a, keep: (kept.append(keep), pair_sums(*a, keep=keep))[1])
+    recv, send, weight, bias = (t.detach() for t in _pair_inputs())
+    rrn_module.pair_message_sums(recv, send, weight, bias)  # grad mode on, nothing requires grad
+    with torch.no_grad():
+        rrn_module.pair_message_sums(recv, send, weight.requires_grad_(), bias)
+    rrn_module.pair_message_sums(recv, send, weight, bias)  # a weight requires grad
+    assert kept == [False, False, True]
+
+
+def test_pair_message_sums_use_plain_ops_when_traced_or_exported(monkeypatch):
+    from skelact.models.arrn import rrn as rrn_module
+
+    calls = []
+    plain = rrn_module._pair_sums_autograd
+    monkeypatch.setattr(rrn_module, "_pair_sums_autograd", lambda *a: (calls.append(1), plain(*a))[1])
+    rrn = RecurrentRelationalNetwork(dim=4, iterations=2).eval()
+    v = torch.randn(3, 5, 4)
+    with torch.no_grad():
+        ref = rrn(v)
+        assert calls == []
+        traced = torch.jit.trace(rrn, (v,), check_trace=False)  # TorchScript tracer: no compile
+    assert len(calls) == 2
+    torch.testing.assert_close(traced(v), ref)
+    calls.clear()
+    exported = torch.export.export(rrn, (v,))  # dynamo: is_compiling
+    assert calls  # the message passes are traced through the plain ops
+    torch.testing.assert_close(exported.module()(v), ref)
 
 
 def test_rrn_defaults_are_the_papers_five_iterations_without_checkpointing():

@@ -139,8 +139,18 @@ def test_dropout_inplace_writes_into_its_input_and_edge_rates_are_nn_dropouts():
     y = Dropout(0.5, inplace=True)(x)
     assert y is x and set(x.unique().tolist()) == {0.0, 2.0}
     z = torch.randn(50)
-    assert torch.equal(Dropout(0.0)(z), z)
+    assert Dropout(0.0).train()(z) is z  # nn.Dropout's own shortcut: no mask drawn
     assert torch.equal(Dropout(1.0)(z), torch.zeros(50))
+
+
+def test_dropout_mask_on_cpu_is_drawn_by_rand_like():
+    from skelact.models.units import Dropout
+
+    x = torch.randn(40, 30)
+    torch.manual_seed(5)
+    keep = torch.rand_like(x) >= 0.25
+    torch.manual_seed(5)
+    torch.testing.assert_close(Dropout(0.25).train()(x), torch.where(keep, x / 0.75, 0.0))
 
 
 def test_asgcn_blocks_drop_out_with_the_fast_dropout():

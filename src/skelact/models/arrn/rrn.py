@@ -47,7 +47,7 @@ def _pair_sums_chunk(recv: torch.Tensor, send: torch.Tensor, weight_t: torch.Ten
     hidden = recv.shape[-1]
     torch.add(recv.unsqueeze(2), send.unsqueeze(1), out=z1).relu_()  # (c, J, J, H)
     torch.addmm(bias, z1.view(-1, hidden), weight_t, out=z2.view(-1, hidden)).relu_()  # (c J J, H)
-    z2.diagonal(0, 1, 2).zero_()  # j != i (eq. 6): no message from a node to itself
+    z2.diagonal(dim1=1, dim2=2).zero_()  # j != i (eq. 6): no message from a node to itself
     torch.sum(z2, dim=2, out=out)  # (c, J, H)
 
 
@@ -123,7 +123,7 @@ def _pair_sums_autograd(recv: torch.Tensor, send: torch.Tensor, weight: torch.Te
                         bias: torch.Tensor) -> torch.Tensor:
     """The same sum in plain differentiable ops, for autocast and ``torch.compile`` (which fuses them)."""
     z2 = F.relu(F.linear(F.relu(recv.unsqueeze(2) + send.unsqueeze(1)), weight, bias))  # (B, J, J, H)
-    return z2.sum(dim=2) - z2.diagonal(0, 1, 2).transpose(1, 2)  # drop the self-pairs j = i
+    return z2.sum(dim=2) - z2.diagonal(dim1=1, dim2=2).transpose(1, 2)  # drop the self-pairs j = i
 
 
 def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor,

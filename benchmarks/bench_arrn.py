@@ -30,12 +30,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import importlib.util
 import pathlib
 import platform
 import subprocess
-import tempfile
 import time
+import types
 from collections.abc import Callable
 
 import torch
@@ -68,12 +67,12 @@ def lstm_flops(model: ARRNLSTM, n: int, t: int) -> int:
     return total
 
 
-#: in-place ``addmm_`` is not in FlopCounterMode's registry (``addmm`` is); the message function's
-#: backward accumulates its weight gradient with it
 def _addmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]  # (n, k) @ (k, m), as FlopCounterMode's addmm
 
 
+#: in-place ``addmm_`` is not in FlopCounterMode's registry (``addmm`` is); the message function's
+#: backward accumulates its weight gradient with it
 ADDMM_INPLACE = {torch.ops.aten.addmm_: _addmm_flops}
 
 
@@ -119,15 +118,21 @@ def prepare_model(name: str, layout: str, n: int, n_train: int, t: int, bodies: 
             "params": sum(p.numel() for p in model.parameters())}
 
 
+def plain_messages(self: MessageFunction, h: torch.Tensor) -> torch.Tensor:
+    """Eqs. 5-6 as a plain implementation writes them: ``f([h_i; h_j])`` on all ``J^2`` pairs, masked."""
+    joints = h.shape[1]
+    hi = h.unsqueeze(2).expand(-1, -1, joints, -1)  # (B, J, J, D): receiver i
+    hj = h.unsqueeze(1).expand(-1, joints, -1, -1)  # (B, J, J, D): sender j
+    offdiag = (1 - torch.eye(joints, dtype=h.dtype)).unsqueeze(-1)  # (J, J, 1)
+    return (self.pairwise(hi, hj) * offdiag).sum(2)
+
+
 def prepare_messages(sets: int, joints: int, dim: int) -> dict:
     f = MessageFunction(dim)
     h = torch.randn(sets, joints, dim, requires_grad=True)
-    offdiag = (1 - torch.eye(joints)).unsqueeze(-1)  # (J, J, 1)
 
     def literal_sum():  # f([h_i; h_j]) on all J^2 ordered pairs, diagonal masked out, summed over j
-        hi = h.unsqueeze(2).expand(-1, -1, joints, -1)
-        hj = h.unsqueeze(1).expand(-1, joints, -1, -1)
-        return (f.pairwise(hi, hj) * offdiag).sum(2)
+        return plain_messages(f, h)
 
     def literal():
         literal_sum().sum().backward()
@@ -141,25 +146,13 @@ def prepare_messages(sets: int, joints: int, dim: int) -> dict:
             "f_lit": counted_flops(literal), "f_split": counted_flops(split)}
 
 
-def plain_messages(self: MessageFunction, h: torch.Tensor) -> torch.Tensor:
-    """Eqs. 5-6 as a plain implementation writes them: ``f([h_i; h_j])`` on all ``J^2`` pairs, masked."""
-    joints = h.shape[1]
-    hi = h.unsqueeze(2).expand(-1, -1, joints, -1)  # (B, J, J, D): receiver i
-    hj = h.unsqueeze(1).expand(-1, joints, -1, -1)  # (B, J, J, D): sender j
-    offdiag = (1 - torch.eye(joints, dtype=h.dtype)).unsqueeze(-1)  # (J, J, 1)
-    return (self.pairwise(hi, hj) * offdiag).sum(2)
-
-
 def messages_at(rev: str) -> Callable:
     """``MessageFunction.forward`` of ``src/skelact/models/arrn/rrn.py`` at git revision ``rev``."""
     root = pathlib.Path(__file__).resolve().parents[1]
     source = subprocess.run(["git", "show", f"{rev}:src/skelact/models/arrn/rrn.py"], cwd=root,
                             check=True, capture_output=True, text=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location(f"rrn_{rev}", f.name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType(f"rrn_{rev}")  # rrn.py imports only torch: no package context needed
+    exec(compile(source, f"{rev}:src/skelact/models/arrn/rrn.py", "exec"), module.__dict__)
     return module.MessageFunction.forward
 
 
@@ -279,7 +272,7 @@ def main() -> None:
     steps = {}
     for stream in ("joint", "line"):
         case = prepare_stream_steps(stream, 16, variants)
-        timed = round_robin({name: fn for name, fn in case["steps"].items()}, args.step_reps)
+        timed = round_robin(case["steps"], args.step_reps)
         steps[stream] = {"params": case["params"], **timed}
     torch.set_num_threads(args.threads)
 

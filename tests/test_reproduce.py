@@ -923,6 +923,89 @@ def test_report_states_each_goal_and_what_limits_those_not_met(tmp_path):
 
 
 
+def _florence_record(fold: int, seed: int, correct: dict[str, int]) -> dict:
+    """A unit record of the two-stream ARRN run on Florence3D fold ``fold`` (20 test sequences, 10 of
+    class 0 and 10 of class 1), ``correct[row]`` of them right; the errors take class 0 for class 2
+    before class 1 for class 3."""
+    rows = {}
+    for row, n in correct.items():
+        cm = np.zeros((9, 9), dtype=int)
+        wrong = 20 - n
+        cm[0, 0], cm[0, 2] = 10 - min(wrong, 10), min(wrong, 10)
+        cm[1, 1], cm[1, 3] = 10 - max(wrong - 10, 0), max(wrong - 10, 0)
+        alpha = 0.5 if row.endswith("two_stream") else None
+        rows[row] = {"top1": 100.0 * n / 20, "top5": 100.0, "num_samples": 20, "epoch": 150,
+                     "confusion_matrix": cm.tolist(), "alpha": alpha}  # fmt: skip
+    return {
+        "target": "florence3d", "dataset": "florence3d", "training": "arrn", "model": "arrn_lstm",
+        "unit": f"fold{fold:02d}", "unit_name": f"fold {fold}", "seed": seed, "selection": "last-epoch",
+        "max_epochs": 150, "averaging": "ema", "preset": "arrn_lstm/florence3d_loso_two_stream_arrn",
+        "overrides": ["data.num_workers=0", f"seed={seed}"], "class_names": [f"c{k}" for k in range(9)],
+        "num_parameters": 1000, "forecast": None, "wall_time_s": 600.0,
+        "trained_with": {"skelact": "0.1.0", "code": "abc", "torch": "2.13.0+cpu", "device": "AMD EPYC",
+                         "threads": 1, "finished": "2026-12-03T00:00:00+00:00"},
+        "rows": rows,
+    }  # fmt: skip
+
+
+def test_a_florence_goal_not_met_is_read_off_its_own_folds(tmp_path):
+    """A leave-one-subject-out row under its goal: the report names its weakest fold (subject), the
+    mean of the other folds and whether that reaches the goal, the weakest fold's most frequent errors
+    pooled over seeds, and what fusion adds over the better stream; a goal that is met gets none of
+    it, and the MSRAction3D recipe evidence is not needed for it."""
+    from skelact.repro.goals import GOALS, fold_evidence
+    from skelact.repro.report import write_report
+
+    def counts(fold: int, seed: int) -> dict[str, int]:
+        if fold == 6:  # the weak subject: 7 / 20 fused (35 %), seed 1 one worse
+            return {"arrn_joint": 10, "arrn_line": 8, "arrn_two_stream": 7 - (seed == 1)}
+        return {"arrn_joint": 19, "arrn_line": 17, "arrn_two_stream": 18}  # 90 % fused
+
+    records = [_florence_record(f, s, counts(f, s)) for f in range(1, 11) for s in (0, 1, 2)]
+    _, md_path, entries = write_report(
+        {"florence3d": records}, tmp_path, seeds=[0, 1, 2], models=["arrn"], facts={}, command="c",
+        quick=False, work_dir=tmp_path / "work", log=lambda s: None,
+    )  # fmt: skip
+    fused = next(e for e in entries if e["row"] == "arrn_two_stream")
+    assert fused["mean"] == pytest.approx((9 * 90 + 100 * 20 / 60) / 10, abs=1e-3)  # 84.3: under 85
+    assert not fused["goal"]["met"]
+    ev = fused["goal"]["folds"]
+    assert ev["weakest"] == "fold 6" and ev["weakest_value"] == pytest.approx(100 * 20 / 60, abs=1e-3)
+    assert ev["others"] == pytest.approx(90.0) and ev["others_reach"]
+    assert ev["at_goal"] == 9 and ev["folds"] == 10
+    # fold 6 fused: 13 + 14 + 13 errors over the seeds; class 0 -> 2 takes the first 10 of each seed
+    assert ev["confusions"] == [("c0", "c2", 30, 30), ("c1", "c3", 10, 30)]
+    assert ev["streams"]["two_stream"] == pytest.approx(fused["mean"])
+    joint = next(e for e in entries if e["row"] == "arrn_joint")
+    assert ev["fusion_gain"] == pytest.approx(fused["mean"] - joint["mean"])  # joint is the better stream
+    assert ev["fusion_gain"] < 0
+    # only the goal not met carries the evidence (here the fused row misses 85 by fold 6 alone)
+    assert [e["row"] for e in entries if "folds" in (e["goal"] or {})] == ["arrn_two_stream"]
+
+    md = md_path.read_text()
+    limits = md.split("### What limits the goals not met")[1].split("\n## ")[0]
+    assert "9 of 10 folds reach the goal. The weakest, fold 6, scores 33.3; the other 9 average 90.0, " \
+           "which reaches the goal: one held-out subject limits the row." in limits
+    assert "c0 taken for c2 30 of 30; c1 taken for c3 10 of 30" in limits
+    assert f"fusion at the preset's fixed weight adds {ev['fusion_gain']:+.1f} points" in limits
+    assert "Evidence from the recipe's cross-validation" not in limits  # no recipe.json here
+
+    # strict goals count a fold at the goal as not reaching it
+    goal = GOALS[("florence3d", "asgcn")]
+    assert goal.strict
+    at = {**fused, "folds": {"fold 1": goal.mean, "fold 2": goal.mean + 1}}
+    assert fold_evidence(at, entries, records, goal)["at_goal"] == 1
+
+    # every fold above the goal: no section at all
+    good = [_florence_record(f, s, counts(1, s)) for f in range(1, 11) for s in (0, 1, 2)]
+    _, md_path, entries = write_report(
+        {"florence3d": good}, tmp_path / "good", seeds=[0, 1, 2], models=["arrn"], facts={}, command="c",
+        quick=False, work_dir=tmp_path / "work", log=lambda s: None,
+    )  # fmt: skip
+    assert all("folds" not in (e["goal"] or {}) for e in entries)
+    assert "What limits" not in md_path.read_text()
+
+
 def _timed_unit(root: pathlib.Path, target: str, training: str, unit: str, seed: int, seconds: float):
     path = root / target / training / unit / f"seed_{seed}" / "unit.json"
     path.parent.mkdir(parents=True, exist_ok=True)

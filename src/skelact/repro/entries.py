@@ -20,7 +20,8 @@ says so ("partial: k of ``units_planned`` units"). ``folds`` averages the same s
 running shows only in ``per_seed``. ``hardware`` is the machine that wrote the report;
 ``trained_with`` counts the row's unit results per skelact version, git commit, torch and device
 they were trained with (:mod:`skelact.repro.provenance`). ``goal`` is the project's goal for the
-row (:mod:`skelact.repro.goals`: ``text``, ``met``) or None.
+row (:mod:`skelact.repro.goals`: ``text``, ``met``, and for a leave-one-subject-out row that misses
+it ``folds``, what its folds say: :func:`~skelact.repro.goals.fold_evidence`) or None.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .._version import __version__
 from ..data.facts import store_facts
 from ..models.asgcn.config import resolve_config as asgcn_config
 from ..train import config as train_config
-from .goals import goal_for
+from .goals import fold_evidence, goal_for
 from .paper import paper_result
 from .provenance import summarize
 from .targets import TARGETS, Row, Target, Training, trainings_for
@@ -259,6 +260,9 @@ def build_entries(
         ablation = attention_ablation(e, entries)
         if ablation is not None:
             e["vs_without_attention"] = ablation
+        goal = goal_for(e["target"], e["row"])
+        if e["goal"] is not None and not e["goal"]["met"] and TARGETS[e["target"]].unit_kind == "fold":
+            e["goal"]["folds"] = fold_evidence(e, entries, results_by_target[e["target"]], goal)
     return entries
 
 

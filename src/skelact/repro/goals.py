@@ -4,12 +4,13 @@ what the recipe's cross-validation says about a goal that is not met.
 Not published numbers (those are :mod:`skelact.repro.paper`): what the reproduction is meant to
 reach on the data we have, set before the runs. They live in ``goals.yaml`` beside this module,
 with the reason for each. :func:`cv_evidence` reads the recipe sweep's result (``recipe.json``,
-:mod:`skelact.tune.recipe`) for the report's account of an unmet goal.
+:mod:`skelact.tune.recipe`) for the report's account of an unmet goal; :func:`fold_evidence` reads
+a leave-one-subject-out target's own folds (each a model trained on the other subjects) for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .templating import load_data
 
-__all__ = ["GOALS", "Goal", "cv_evidence", "goal_for"]
+__all__ = ["GOALS", "Goal", "cv_evidence", "fold_evidence", "goal_for"]
 
 
 @dataclass(frozen=True)
@@ -95,4 +96,56 @@ def cv_evidence(result: dict[str, Any]) -> dict[str, Any]:
         "per_unit": per_unit, "mean": mean, "folds": result["cv"]["folds"],
         "weakest": weakest, "weakest_gap": gap,
         "fusion_gain": mean["fused"] - max(mean["joint"], mean["line"]),
+    }  # fmt: skip
+
+
+def fold_evidence(
+    entry: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]],
+    goal: Goal, top: int = 3,
+) -> dict[str, Any]:
+    """Where a leave-one-subject-out row ``entry`` (a :mod:`skelact.repro.entries` entry) falls short of
+    ``goal``, read off its own folds: every fold is a model trained on the other subjects and tested
+    on one, so the folds are a cross-validation over subjects. Read for diagnosis only: nothing is
+    chosen on them.
+
+    ``weakest``: the fold with the lowest accuracy (mean over the entry's seeds) and ``weakest_value``
+    it; ``others``: the mean of the other folds (the row's mean with the weakest left out) and
+    ``others_reach`` whether that reaches the goal; ``at_goal``: how many folds reach the goal, of
+    ``folds``; ``streams``: for a two-stream row, the mean of each row trained in the same run (same
+    architecture and mask) by stream, and ``fusion_gain`` the fused mean minus the better single
+    stream; ``confusions``: the weakest fold's ``top`` most frequent errors of this row pooled over
+    the entry's seeds, as ``(true class, predicted class, count, sequences of the true class)``.
+    """
+    folds = {u: float(v) for u, v in entry["folds"].items() if v is not None}
+    weakest = min(folds, key=folds.__getitem__)
+    others = [v for u, v in folds.items() if u != weakest]
+
+    def reaches(v: float) -> bool:
+        return v > goal.mean if goal.strict else v >= goal.mean
+
+    at_goal = sum(map(reaches, folds.values()))
+    streams = {
+        str(o["stream"]): float(o["mean"]) for o in entries
+        if o["target"] == entry["target"] and o.get("architecture") == entry.get("architecture")
+        and o.get("attention") == entry.get("attention") and o.get("mean") is not None
+    } if entry.get("stream") == "two_stream" else {}  # fmt: skip
+    singles = [v for k, v in streams.items() if k != "two_stream"]
+    seeds = set(entry["seeds"]) or {int(s) for s in entry["per_seed"]}
+    row = entry["row"]
+    mine = [r for r in results if r.get("unit_name") == weakest and r["seed"] in seeds and row in r["rows"]]
+    confusions: list[tuple[str, str, int, int]] = []
+    if mine:
+        cm = sum(np.asarray(r["rows"][row]["confusion_matrix"], dtype=np.int64) for r in mine)
+        n = len(cm)
+        names = list(mine[0].get("class_names") or range(n))
+        errors = [(int(cm[i, j]), i, j) for i in range(n) for j in range(n) if i != j and cm[i, j]]
+        errors.sort(key=lambda e: (-e[0], e[1], e[2]))
+        confusions = [(str(names[i]), str(names[j]), n, int(cm[i].sum())) for n, i, j in errors[:top]]
+    return {
+        "weakest": weakest, "weakest_value": folds[weakest],
+        "others": float(np.mean(others)) if others else None,
+        "others_reach": bool(others) and reaches(float(np.mean(others))),
+        "at_goal": int(at_goal), "folds": len(folds), "streams": streams,
+        "fusion_gain": streams["two_stream"] - max(singles) if singles else None,
+        "confusions": confusions,
     }  # fmt: skip

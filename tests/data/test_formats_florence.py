@@ -39,7 +39,9 @@ def test_features_values_equal_the_raw_text(features, sequences):
     assert list(by_video) == [s.meta["video"] for s in sequences]  # order of first appearance
     for sk in sequences[:: 20]:
         video = np.array(by_video[sk.meta["video"]])
-        np.testing.assert_array_equal(sk.data[:, 0].reshape(-1, 24), video[:, 3:27].astype(np.float32))
+        raw = video[:, 3:27].reshape(-1, 8, 3).astype(np.float32)
+        raw[(raw == 5).all(axis=-1)] = 0  # untracked joints read as missing (see below)
+        np.testing.assert_array_equal(sk.data[:, 0], raw)
         np.testing.assert_array_equal(sk.meta["frame_value"], video[:, 27].astype(np.float32))
         assert sk.meta["subject"] == int(video[0, 1]) and sk.meta["label"] == int(video[0, 2]) - 1
     first = sequences[0]
@@ -48,6 +50,38 @@ def test_features_values_equal_the_raw_text(features, sequences):
     assert first.data[0, 0, 1].tolist() == [np.float32(0.0682901), np.float32(0.80325), np.float32(-0.591714)]
     assert first.meta["line"] == 1 and first.meta["replication"] == 1
 
+
+def test_untracked_joints_of_the_features_file_read_as_missing(features, sequences):
+    """The features file's joints are unit vectors except those it marks (5, 5, 5), a joint the
+    tracker lost: 1,457 joint positions, 546 of them subject 6's (16.8 % of its 407 frames x 8
+    joints). The reader writes them as zeros (the library's missing joint) and counts them."""
+    rows = np.array([line.split() for line in features.read_text().splitlines()], dtype=np.float64)
+    raw = rows[:, 3:27].reshape(-1, 8, 3)
+    marked = (raw == 5).all(axis=-1)
+    norms = np.linalg.norm(raw[~marked], axis=-1)
+    assert marked.sum() == 1457 and np.abs(norms - 1).max() < 0.01  # all others of unit length
+    assert sum(s.meta["untracked_joints"] for s in sequences) == 1457
+    per_subject: dict[int, int] = {}
+    for s in sequences:
+        per_subject[s.meta["subject"]] = per_subject.get(s.meta["subject"], 0) + s.meta["untracked_joints"]
+        assert s.meta["untracked_joints"] == int((s.data == 0).all(axis=-1).sum())
+    assert per_subject[6] == 546 and max(per_subject, key=per_subject.__getitem__) == 6
+    assert max(float(np.abs(s.data).max()) for s in sequences) <= 1.0 + 1e-6
+    # the first sequence with one: video 8 (line 202), right and left knee of its first frames
+    video8 = next(s for s in sequences if s.meta["video"] == 8)
+    assert video8.meta["untracked_joints"] == 6 and video8.meta["line"] == 202
+    assert video8.data[0, 0, 2].tolist() == [0, 0, 0] and video8.data[0, 0, 3].tolist() == [0, 0, 0]
+    assert (raw[201, 2] == 5).all() and (raw[201, 3] == 5).all()  # the file's line 202 has the mark
+    assert np.abs(video8.data[0, 0, 0]).sum() > 0  # other joints as read
+
+
+def test_world_file_keeps_a_value_of_five(tmp_path):
+    """Only the features file (unit vectors) has the (5, 5, 5) mark; world coordinates keep it."""
+    path = tmp_path / "Florence_dataset_WorldCoordinates.txt"
+    coords = ["5"] * (WORLD_JOINTS * 3)
+    path.write_text(" ".join(["1", "1", "1", *coords]) + "\n")
+    (sk,) = iter_samples(path)
+    assert (sk.data == 5).all() and "untracked_joints" not in sk.meta
 
 def test_load_points_to_iter_samples(features):
     with pytest.raises(SkeletonFormatError, match="215 sequences; use skelact.data.iter_samples"):

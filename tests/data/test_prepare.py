@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -247,7 +248,10 @@ def test_prepare_florence3d_features_and_loso(tmp_path, shared_data):
     path = shared_data / "florence3d" / "Florence_dataset_Features.txt"
     summary = prep.prepare("florence3d", path.parent, tmp_path / "store", workers=2, progress=False)
     assert summary.files_found == 1 and summary.samples_written == 215
+    assert summary.untracked_joints == 1457 and summary.reader_revision == 2
+    assert "1457 joint position(s) marked untracked by the file; written as zeros" in summary.format()
     store = SkeletonStore(tmp_path / "store")
+    assert store.manifest["prepare"]["reader_revision"] == 2
     assert store.layout == "florence8" and store.num_frames == 4016  # one line per frame
     assert store.class_names[0] == "wave" and len(store.class_names) == 9
     for i, sk in enumerate(iter_samples(path)):
@@ -264,3 +268,27 @@ def test_bundled_florence_gz_gives_the_same_store(tmp_path, shared_data):
     prep.prepare("florence3d", bundled_path("florence3d"), tmp_path / "gz", workers=1, progress=False)
     plain, gz = SkeletonStore(tmp_path / "plain"), SkeletonStore(tmp_path / "gz")
     assert plain.manifest["checksum"] == gz.manifest["checksum"]
+
+
+def test_a_store_from_an_earlier_reader_revision_is_prepared_again(tmp_path, shared_data):
+    """prepared_store reuses a store prepared from the same folder by the reader's present revision,
+    and prepares again one written by an earlier revision (a store made before the features file's
+    untracked joints read as zeros still holds their (5, 5, 5))."""
+    from skelact.data.prepared import prepared_store
+
+    src = shared_data / "florence3d"
+    logs: list[str] = []
+    out = prepared_store("florence3d", src, tmp_path, log=logs.append)
+    assert out == tmp_path / "florence3d-features" and len(logs) == 2  # preparing ..., the summary
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert prepared_store("florence3d", src, tmp_path, log=logs.append) == out and len(logs) == 2
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp  # reused, not written again
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["prepare"]["reader_revision"]  # as revision 1 wrote it
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    prepared_store("florence3d", src, tmp_path, log=logs.append)
+    assert "was prepared by revision 1 of the florence3d reader; preparing again with revision 2" in logs[2]
+    again = SkeletonStore(out)
+    assert again.manifest["prepare"]["reader_revision"] == 2
+    assert max(float(np.abs(again[i]).max()) for i in range(len(again))) <= 1.0 + 1e-6

@@ -97,6 +97,8 @@ class PrepareSummary:
     skipped_missing_list: str | None = None
     skipped_empty: int = 0
     all_zero_samples: int = 0
+    untracked_joints: int = 0  # joint positions the file marks untracked, written as zeros
+    reader_revision: int = 1  # the reader's REVISION (skelact.data.formats)
     bad_files: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     normalize: list[Any] | None = None
@@ -127,6 +129,9 @@ class PrepareSummary:
             )
         if self.all_zero_samples:
             lines.append(f"  {self.all_zero_samples} sample(s) are all zeros (no skeleton tracked); kept")
+        if self.untracked_joints:
+            n = self.untracked_joints
+            lines.append(f"  {n} joint position(s) marked untracked by the file; written as zeros (missing)")
         lines += [f"  note: {n}" for n in self.notes]
         for bad in self.bad_files:
             lines.append(f"  bad file: {bad['file']}: {bad['error']}")
@@ -434,7 +439,8 @@ def prepare(
     src, out = Path(src), Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (use --overwrite to replace it)")
-    summary = PrepareSummary(dataset=spec.name, src=str(src), out=str(out))
+    summary = PrepareSummary(dataset=spec.name, src=str(src), out=str(out),
+                             reader_revision=get_format(spec.reader_format).revision)  # fmt: skip
     files = _select_files(spec, src, summary, missing, msr_form, florence_file, limit)
 
     kin = _KineticsLabels.load(src, label_names, label_files) if spec.name == "kinetics" else None
@@ -481,6 +487,7 @@ def prepare(
                     continue
                 if not data.any():
                     summary.all_zero_samples += 1
+                summary.untracked_joints += int(meta.get("untracked_joints", 0))
         bar.close()
         if writer is None:
             first = "; ".join(b["error"] for b in summary.bad_files[:3])

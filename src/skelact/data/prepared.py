@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
-from .prepare import discover, prepare
+from .formats import get_format
+from .prepare import discover, get_dataset, prepare
 from .store import SkeletonStore, is_store
 
 __all__ = ["ACCEPTED", "DEFAULT_DATA_ROOT", "prepared_store", "resolve_store"]
@@ -32,7 +33,8 @@ def prepared_store(
     log: Callable[[str], None] = print,
 ) -> Path:
     """The store of ``dataset`` prepared from the raw folder ``src`` into ``<root>/<tag>``: the one
-    already there when it was prepared from ``src``, else prepared now (one worker). The tag names
+    already there when it was prepared from ``src`` by the reader's present revision (``REVISION``,
+    :mod:`skelact.data.formats`), else prepared now (one worker). The tag names
     the dataset, the bodies per frame (``bodies``; None: the dataset's default) and the file form
     (MSRAction3D ``msr_form``; Florence3D the file found for ``florence_file``)."""
     tag = dataset if bodies is None else f"{dataset}-m{bodies}"
@@ -45,11 +47,17 @@ def prepared_store(
         florence_file = "features" if "Features" in files[0].name else "world"
         tag += f"-{florence_file}"
     out = Path(root) / tag
+    revision = get_format(get_dataset(dataset).reader_format).revision
     if is_store(out):
-        prepared = (SkeletonStore(out).manifest.get("prepare") or {}).get("src")
-        if prepared == str(src):
+        how = SkeletonStore(out).manifest.get("prepare") or {}
+        prepared, was = how.get("src"), int(how.get("reader_revision", 1))
+        if prepared == str(src) and was == revision:
             return out
-        log(f"{out} was prepared from {prepared}; preparing again from {src}")
+        if prepared != str(src):
+            log(f"{out} was prepared from {prepared}; preparing again from {src}")
+        else:
+            log(f"{out} was prepared by revision {was} of the {dataset} reader; preparing again with "
+                f"revision {revision}")  # fmt: skip
     log(f"preparing {dataset} from {src} into {out} ...")
     summary = prepare(dataset, src, out, msr_form=msr_form, florence_file=florence_file, bodies=bodies,
                       overwrite=True, progress=False, workers=1)  # fmt: skip

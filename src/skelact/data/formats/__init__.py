@@ -8,7 +8,9 @@ Every reader module exposes
   accepts for the format). Readers raise only :class:`~skelact.SkeletonFormatError` on bad content
   and :class:`~skelact.errors.ConfigError` on bad options, and are done with ``raw`` before their
   first ``yield``;
-* ``sniff(head) -> bool``: whether the first bytes of a file look like the format.
+* ``sniff(head) -> bool``: whether the first bytes of a file look like the format;
+* optionally ``REVISION`` (an int, default 1): bumped when the reader returns something else for the
+  same file, so that stores prepared with an earlier revision are prepared again.
 
 Formats:
 
@@ -54,6 +56,11 @@ class Format:
         """The module's ``samples`` function (imports the module on first use)."""
         samples: Callable[..., Iterator[Skeleton]] = import_module(f"{__name__}.{self.module}").samples
         return samples
+
+    @property
+    def revision(self) -> int:
+        """The reader's ``REVISION`` (1 where the module has none)."""
+        return int(getattr(import_module(f"{__name__}.{self.module}"), "REVISION", 1))
 
     def option_names(self) -> tuple[str, ...]:
         """The reader's keyword-only options, in signature order."""

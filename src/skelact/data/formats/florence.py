@@ -4,7 +4,12 @@ Both released files, told apart by their number of columns:
 
 * ``Florence_dataset_Features.txt``, 28 columns: ``idvideo idactor idcategory`` + 8 normalised
   joints x 3 (elbows, knees, wrists, ankles; left then right) + a normalised frame value.
-  Layout ``florence8``; the frame value is ``meta["frame_value"]`` (float32 ``(T,)``).
+  Layout ``florence8``; the frame value is ``meta["frame_value"]`` (float32 ``(T,)``). Every joint
+  of the file is a unit vector (norm 1 to within 1 %) except 1,457 joint positions of 4,016 frames
+  that read exactly ``(5, 5, 5)``: the file's mark of a joint the tracker lost (:data:`UNTRACKED`;
+  16.8 % of subject 6's joint positions, 1-7 % of the other subjects'). They are read as missing,
+  zeros (the convention of :mod:`skelact.data.transforms`), and counted in
+  ``meta["untracked_joints"]``.
 * ``Florence_dataset_WorldCoordinates.txt``, 48 columns: ``idvideo idactor idcategory`` + 15 joints
   x 3 world coordinates (Head, Neck, Spine, L-Shoulder, L-Elbow, L-Wrist, R-Shoulder, R-Elbow,
   R-Wrist, L-Hip, L-Knee, L-Ankle, R-Hip, R-Knee, R-Ankle). Layout ``florence15``.
@@ -16,7 +21,7 @@ Metadata: ``sample`` (``video<idvideo>``, zero-padded to 3 digits), ``video`` (`
 ``subject`` (``idactor``), ``action`` (``idcategory``), ``label`` (``idcategory - 1``),
 ``replication`` (1-based rank of the sequence among those of the same subject and action, in file
 order), ``line`` (first line of the sequence in the file), ``dataset`` ("florence3d"),
-``channels``.
+``channels``; the features file adds ``frame_value`` and ``untracked_joints``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ FORMS = {  # columns -> (layout, joints, has frame value)
     ID_COLUMNS + 15 * 3: ("florence15", 15, False),
 }
 CHANNELS = ("x", "y", "z")
+#: The features file's value for all three coordinates of a joint the tracker lost (its joints are
+#: otherwise unit vectors); read as a missing joint (zeros).
+UNTRACKED = 5.0
+#: Bumped when what this reader returns for the same file changes, so that stores prepared by an
+#: earlier revision are prepared again (:func:`skelact.data.prepared.prepared_store`). 2: untracked
+#: joints of the features file read as zeros (revision 1 kept their ``(5, 5, 5)``).
+REVISION = 2
 
 
 def sniff(head: bytes) -> bool:
@@ -85,4 +97,7 @@ def samples(raw: bytes, path: str, name: str) -> Iterator[Skeleton]:
         }
         if has_frame_value:
             meta["frame_value"] = table[rows, -1].astype(np.float32)
+            lost = (data == UNTRACKED).all(axis=-1)  # (T, M, V)
+            data[lost] = 0.0
+            meta["untracked_joints"] = int(lost.sum())
         yield Skeleton(data=data, layout=layout, meta=meta)

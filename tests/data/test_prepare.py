@@ -270,13 +270,14 @@ def test_bundled_florence_gz_gives_the_same_store(tmp_path, shared_data):
     assert plain.manifest["checksum"] == gz.manifest["checksum"]
 
 
-def test_a_store_from_an_earlier_reader_revision_is_prepared_again(tmp_path, shared_data):
+def test_a_store_from_an_earlier_reader_revision_is_prepared_again(tmp_path):
     """prepared_store reuses a store prepared from the same folder by the reader's present revision,
     and prepares again one written by an earlier revision (a store made before the features file's
     untracked joints read as zeros still holds their (5, 5, 5))."""
+    from skelact.data import bundled_path
     from skelact.data.prepared import prepared_store
 
-    src = shared_data / "florence3d"
+    src = bundled_path("florence3d")  # the sample every clone has
     logs: list[str] = []
     out = prepared_store("florence3d", src, tmp_path, log=logs.append)
     assert out == tmp_path / "florence3d-features" and len(logs) == 2  # preparing ..., the summary

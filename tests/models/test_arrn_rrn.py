@@ -143,6 +143,29 @@ def test_pair_chunks_hold_about_a_mebibyte_of_float32_pair_features():
     assert _chunk_sets(1, 1) == 1 << 18  # one pair feature per set
 
 
+def test_forward_and_backward_share_the_chunk_slices(monkeypatch):
+    """Both passes run over ``_chunks``: consecutive slices of ``_chunk_sets`` node sets covering the
+    batch once, the remainder last; an empty batch has none and gives an empty sum."""
+    from skelact.models.arrn import rrn as rrn_module
+
+    monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", 2 * 4 * 4 * 3)  # 2 node sets of 4 nodes, H = 3
+    assert rrn_module._chunks(5, 4, 3) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert rrn_module._chunks(4, 4, 3) == [slice(0, 2), slice(2, 4)]
+    assert rrn_module._chunks(1, 4, 3) == [slice(0, 1)]
+    assert rrn_module._chunks(0, 4, 3) == []
+    recv, send, weight, bias = (t.detach() for t in _pair_inputs(batch=0, nodes=4, hidden=3))
+    for keep in (True, False):
+        out, *_ = rrn_module._pair_sums(recv, send, weight, bias, keep=keep)
+        assert out.shape == (0, 4, 3)
+    # the backward reads the same slices: one call per pass, each given the batch's shape
+    seen = []
+    chunks = rrn_module._chunks
+    monkeypatch.setattr(rrn_module, "_chunks", lambda *a: seen.append(a) or chunks(*a))
+    inputs = _pair_inputs(batch=5, nodes=4, hidden=3)
+    rrn_module._PairMessageSums.apply(*inputs).sum().backward()
+    assert seen == [(5, 4, 3), (5, 4, 3)]
+
+
 def test_pair_message_sums_run_each_chunk_once_without_warnings(monkeypatch):
     import warnings
 

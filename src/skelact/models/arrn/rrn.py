@@ -37,6 +37,13 @@ def _chunk_sets(num_nodes: int, hidden: int) -> int:
     return max(1, _CHUNK_ELEMENTS // max(1, num_nodes * num_nodes * hidden))
 
 
+def _chunks(batch: int, num_nodes: int, hidden: int) -> list[slice]:
+    """The slices of the ``batch`` node sets, :func:`_chunk_sets` at a time, that the forward and the
+    backward both run over (the first is the longest)."""
+    step = _chunk_sets(num_nodes, hidden)
+    return [slice(a, min(a + step, batch)) for a in range(0, batch, step)]
+
+
 def _pair_sums_chunk(recv: torch.Tensor, send: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor,
                      z1: torch.Tensor, z2: torch.Tensor, out: torch.Tensor) -> None:
     """Eqs. 5-6's middle layer and sum for one chunk of node sets, written into ``z1``, ``z2``, ``out``.
@@ -59,23 +66,23 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
     without, each chunk reuses one pair of chunk-sized buffers and nothing ``B``-sized is stored.
     """
     batch, num_nodes, hidden = recv.shape
-    step = _chunk_sets(num_nodes, hidden)
+    chunks = _chunks(batch, num_nodes, hidden)
     out = recv.new_empty(batch, num_nodes, hidden)
     if keep:
         z1 = recv.new_empty(batch, num_nodes, num_nodes, hidden)
         z2 = torch.empty_like(z1)
     else:
         z1 = z2 = None
-        b1 = recv.new_empty(min(step, batch), num_nodes, num_nodes, hidden)
+        longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
+        b1 = recv.new_empty(longest, num_nodes, num_nodes, hidden)
         b2 = torch.empty_like(b1)
     weight_t = weight.t()
-    for a in range(0, batch, step):
-        e = min(a + step, batch)
+    for c in chunks:
         if keep:
-            c1, c2 = z1[a:e], z2[a:e]
+            c1, c2 = z1[c], z2[c]
         else:
-            c1, c2 = b1[: e - a], b2[: e - a]
-        _pair_sums_chunk(recv[a:e], send[a:e], weight_t, bias, c1, c2, out[a:e])
+            c1, c2 = b1[: c.stop - c.start], b2[: c.stop - c.start]
+        _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, c2, out[c])
     return out, z1, z2
 
 
@@ -102,20 +109,18 @@ class _PairMessageSums(torch.autograd.Function):
     def backward(ctx, grad):
         z1, z2, weight = ctx.saved_tensors
         batch, num_nodes, _, hidden = z1.shape
-        step = _chunk_sets(num_nodes, hidden)
         grad_recv, grad_send = torch.empty_like(grad), torch.empty_like(grad)
         grad_weight = torch.zeros_like(weight)
         grad_bias = weight.new_zeros(hidden)
-        for a in range(0, batch, step):
-            e = min(a + step, batch)
-            c1, c2 = z1[a:e], z2[a:e]
-            g2 = _threshold_backward(grad[a:e].unsqueeze(2).expand_as(c2).contiguous(), c2, 0)
+        for c in _chunks(batch, num_nodes, hidden):
+            c1, c2 = z1[c], z2[c]
+            g2 = _threshold_backward(grad[c].unsqueeze(2).expand_as(c2).contiguous(), c2, 0)
             g2 = g2.view(-1, hidden)  # (c J J, H)
             gz1 = _threshold_backward((g2 @ weight).view_as(c1), c1, 0)  # (c, J, J, H)
             grad_weight.addmm_(g2.t(), c1.view(-1, hidden))
             grad_bias += g2.sum(0)
-            torch.sum(gz1, dim=2, out=grad_recv[a:e])
-            torch.sum(gz1, dim=1, out=grad_send[a:e])
+            torch.sum(gz1, dim=2, out=grad_recv[c])
+            torch.sum(gz1, dim=1, out=grad_send[c])
         return grad_recv, grad_send, grad_weight, grad_bias
 
 

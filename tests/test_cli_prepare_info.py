@@ -139,6 +139,9 @@ def test_prepare_and_info_florence3d_bundled(tmp_path, capsys):
     assert info["layout"] == "florence8" and info["num_classes"] == 9
     assert [c["name"] for c in info["classes"]][:2] == ["wave", "drink from a bottle"]
     assert sum(c["samples"] for c in info["classes"]) == 215
+    assert info["prepare"]["untracked_joints"] == 1457 and info["prepare"]["reader_revision"] == 2
+    assert main(["info", str(out)]) == 0
+    assert "0 all-zero samples; 1457 untracked joint positions written as zeros" in capsys.readouterr().out
 
     assert main(["info", "bundled:florence3d/Florence_dataset_Features.txt.gz"]) == 0
     text = capsys.readouterr().out

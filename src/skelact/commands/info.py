@@ -96,7 +96,9 @@ def describe_store(path: str | os.PathLike[str], verify: bool = False) -> dict[s
         "splits": splits,
         "classes": classes,
         "prepare": {
-            k: prep.get(k) for k in ("files_found", "skipped_missing", "skipped_empty", "all_zero_samples")
+            k: prep.get(k)
+            for k in ("files_found", "skipped_missing", "skipped_empty", "all_zero_samples",
+                      "untracked_joints", "reader_revision")  # fmt: skip
         }
         | {"bad_files": len(prep.get("bad_files", []))},
     }
@@ -179,10 +181,12 @@ def format_store(d: dict[str, Any]) -> str:
         lines.append(f"normalize  {json.dumps(d['normalize'])}")
     p = d["prepare"]
     if p.get("files_found") is not None:
+        untracked = p["untracked_joints"]
         lines.append(
             f"prepared   {p['files_found']} files; skipped {p['skipped_missing'] or 0} (missing list), "
             f"{p['skipped_empty'] or 0} (no skeleton); {p['bad_files']} bad; "
             f"{p['all_zero_samples'] or 0} all-zero samples"
+            + (f"; {untracked} untracked joint positions written as zeros" if untracked else "")
         )
     lines.append(
         f"checksum   {d['checksum'].get('algorithm')} {'verified' if d['verified'] else 'not verified'}"

@@ -35,6 +35,7 @@ SEEDS = (0, 1, 2)
 
 
 Cost = dict[tuple[str, str], float]
+Done = set[tuple[str, str, str, int]]  # (target, training, unit, seed) with a record
 
 
 def seconds_per_epoch(records: Path) -> Cost:
@@ -48,7 +49,7 @@ def seconds_per_epoch(records: Path) -> Cost:
     return {k: statistics.median(v) for k, v in per.items()}
 
 
-def finished(records: Path) -> set[tuple[str, str, str, int]]:
+def finished(records: Path) -> Done:
     """(target, training, unit, seed) of every unit record in ``records``."""
     done = set()
     for path in records.rglob("unit.json"):
@@ -57,9 +58,23 @@ def finished(records: Path) -> set[tuple[str, str, str, int]]:
     return done
 
 
-def part_done(part: dict, done: set[tuple[str, str, str, int]]) -> bool:
-    needed = ((part["target"], t, u, s) for t in part["trainings"] for u in part["units"] for s in SEEDS)
-    return all(key in done for key in needed)
+def part_progress(part: dict, done: Done, cost: Cost, epochs: int) -> tuple[int, int, float]:
+    """How far a part is: ``(trainings done, trainings in all, core-seconds of those left)``. A part
+    run in part resumes: rerunning its command trains only what has no record."""
+    needed = [(part["target"], t, u, s) for t in part["trainings"] for u in part["units"] for s in SEEDS]
+    left = [key for key in needed if key not in done]
+    return len(needed) - len(left), len(needed), sum(cost[(k[0], k[1])] * epochs for k in left)
+
+
+def part_state(part: dict, done: Done, cost: Cost, epochs: int, jobs: int, records: Path) -> str:
+    """The plan's note on a part: done, partly done (what is left), or nothing."""
+    finished_, total, left = part_progress(part, done, cost, epochs)
+    if finished_ == total:
+        return f" (done: its records are in `{records}`)"
+    if finished_:
+        return (f" ({finished_} of {total} trainings done, their records in `{records}`; about "
+                f"{left / jobs / 3600:.1f} h left, which the same command trains)")  # fmt: skip
+    return ""
 
 
 def combined_cost(dirs: list[Path]) -> tuple[Cost, dict[tuple[str, str], str]]:
@@ -175,7 +190,7 @@ def main() -> int:
     ]
     done = finished(args.records[0])
     for k, part in enumerate(parts, 1):
-        state = f" (done: its records are in `{args.records[0]}`)" if part_done(part, done) else ""
+        state = part_state(part, done, cost, args.epochs, args.jobs, args.records[0])
         lines.append(f"| {k} | `{command(part, '')}` | {part['core_s'] / args.jobs / 3600:.1f} h{state} |")
     text = "\n".join(lines) + "\n"
     if args.out:

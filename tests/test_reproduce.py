@@ -1043,8 +1043,13 @@ def test_reproduction_cost_plans_the_rest_at_the_speed_measured_now(tmp_path):
     done = cost_script.finished(now)
     assert ("msr3d", "arrn", "as1", 2) in done
     as1_only = {"target": "msr3d", "trainings": ["arrn"], "units": ["as1"]}
-    assert cost_script.part_done(as1_only, done)
-    assert not cost_script.part_done({**as1_only, "units": ["as1", "as2"]}, done)
+    assert cost_script.part_progress(as1_only, done, cost, 150) == (3, 3, 0.0)
+    assert "(done: its records are in" in cost_script.part_state(as1_only, done, cost, 150, 2, now)
+    half = {**as1_only, "units": ["as1", "as2"]}  # as2's three seeds left: 3 x 12 s x 150 epochs
+    assert cost_script.part_progress(half, done, cost, 150) == (3, 6, pytest.approx(3 * 12.0 * 150))
+    assert cost_script.part_state(half, done, cost, 150, 2, now).startswith(
+        f" (3 of 6 trainings done, their records in `{now}`; about 0.8 h left")  # 5400 / 2 / 3600 = 0.75
+    assert cost_script.part_state({**as1_only, "units": ["as2"]}, done, cost, 150, 2, now) == ""
 
 
 def test_a_run_whose_preset_no_longer_loads_keeps_its_settings_row_with_the_reason(tmp_path):

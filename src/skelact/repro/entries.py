@@ -260,8 +260,9 @@ def build_entries(
         ablation = attention_ablation(e, entries)
         if ablation is not None:
             e["vs_without_attention"] = ablation
-        goal = goal_for(e["target"], e["row"])
         if e["goal"] is not None and not e["goal"]["met"] and TARGETS[e["target"]].unit_kind == "fold":
+            goal = goal_for(e["target"], e["row"])
+            assert goal is not None  # the entry's goal came from it
             e["goal"]["folds"] = fold_evidence(e, entries, results_by_target[e["target"]], goal)
     return entries
 

@@ -34,9 +34,12 @@ class Goal:
         text = f"{'>' if self.strict else '≥'} {self.mean:.1f}"
         return text + (f", std ≤ {self.max_std:.1f}" if self.max_std is not None else "")
 
+    def reaches(self, accuracy: float) -> bool:
+        """Whether ``accuracy`` is at least (``strict``: more than) the goal's mean."""
+        return accuracy > self.mean if self.strict else accuracy >= self.mean
+
     def met(self, entry: Mapping[str, Any]) -> bool:
-        mean = float(entry["mean"])
-        ok = mean > self.mean if self.strict else mean >= self.mean
+        ok = self.reaches(float(entry["mean"]))
         std = entry.get("std")
         if self.max_std is not None and (std is None or float(std) > self.max_std):
             ok = False
@@ -119,11 +122,7 @@ def fold_evidence(
     folds = {u: float(v) for u, v in entry["folds"].items() if v is not None}
     weakest = min(folds, key=folds.__getitem__)
     others = [v for u, v in folds.items() if u != weakest]
-
-    def reaches(v: float) -> bool:
-        return v > goal.mean if goal.strict else v >= goal.mean
-
-    at_goal = sum(map(reaches, folds.values()))
+    others_mean = float(np.mean(others)) if others else None
     streams = {
         str(o["stream"]): float(o["mean"]) for o in entries
         if o["target"] == entry["target"] and o.get("architecture") == entry.get("architecture")
@@ -136,16 +135,16 @@ def fold_evidence(
     confusions: list[tuple[str, str, int, int]] = []
     if mine:
         cm = sum(np.asarray(r["rows"][row]["confusion_matrix"], dtype=np.int64) for r in mine)
-        n = len(cm)
-        names = list(mine[0].get("class_names") or range(n))
-        errors = [(int(cm[i, j]), i, j) for i in range(n) for j in range(n) if i != j and cm[i, j]]
-        errors.sort(key=lambda e: (-e[0], e[1], e[2]))
-        confusions = [(str(names[i]), str(names[j]), n, int(cm[i].sum())) for n, i, j in errors[:top]]
+        names = list(mine[0].get("class_names") or range(len(cm)))
+        wrong = cm - np.diag(np.diag(cm))  # errors only: (true, predicted) off the diagonal
+        found = [(int(wrong[i, j]), int(i), int(j)) for i, j in zip(*np.nonzero(wrong), strict=True)]
+        errors = sorted(found, key=lambda e: (-e[0], e[1], e[2]))  # most frequent first, then (true, pred.)
+        confusions = [(str(names[i]), str(names[j]), count, int(cm[i].sum())) for count, i, j in errors[:top]]
     return {
         "weakest": weakest, "weakest_value": folds[weakest],
-        "others": float(np.mean(others)) if others else None,
-        "others_reach": bool(others) and reaches(float(np.mean(others))),
-        "at_goal": int(at_goal), "folds": len(folds), "streams": streams,
+        "others": others_mean,
+        "others_reach": others_mean is not None and goal.reaches(others_mean),
+        "at_goal": sum(map(goal.reaches, folds.values())), "folds": len(folds), "streams": streams,
         "fusion_gain": streams["two_stream"] - max(singles) if singles else None,
         "confusions": confusions,
     }  # fmt: skip

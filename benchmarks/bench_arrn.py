@@ -14,11 +14,13 @@ Measures, in one process with ``torch.set_num_threads(2)``:
   literal ``f([h_i; h_j])`` over all ordered pairs, forward + backward, same node sets;
 * the top operators of one NTU inference pass (torch.profiler), to show where the time goes;
 * the training step of one stream (joint, line) at the MSRAction3D preset, batch 16, 1 thread,
-  against a plain PyTorch implementation of the same architecture: the same model with the message
-  function evaluated literally, ``f([h_i; h_j])`` on all ``J^2`` ordered pairs with the self-pairs
-  masked out (vectorised over pairs, plain autograd), everything else (embedding, GRU cell,
-  attention, ``nn.LSTM``, classifier) shared. With ``--before REV`` the message function of
-  ``src/skelact/models/arrn/rrn.py`` at git revision ``REV`` is timed in turn as a third variant.
+  against a plain PyTorch implementation of the same architecture: the same model and weights with
+  the RRN written as one would plainly write it, the message function evaluated literally,
+  ``f([h_i; h_j])`` on all ``J^2`` ordered pairs with the self-pairs masked out (vectorised over
+  pairs, plain autograd), and each iteration's ``nn.GRUCell`` fed ``cat([v, m])``; everything
+  else (embedding, attention, ``nn.LSTM``, classifier, Adam) shared. With ``--before REV`` the
+  RRN (message function and iterations) of ``src/skelact/models/arrn/rrn.py`` at git revision
+  ``REV`` is timed in turn as a third variant.
 
 Run: ``.venv/bin/python benchmarks/bench_arrn.py``; results go to ``benchmarks/results/arrn.md``.
 Timings on a shared machine are noisy: every timed function (the sgemm baseline included) runs in
@@ -43,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from skelact.models import build
 from skelact.models.arrn import ARRNLSTM, MessageFunction
+from skelact.models.arrn.rrn import RecurrentRelationalNetwork
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "arrn.md"
 
@@ -127,6 +130,21 @@ def plain_messages(self: MessageFunction, h: torch.Tensor) -> torch.Tensor:
     return (self.pairwise(hi, hj) * offdiag).sum(2)
 
 
+def plain_rrn(self: RecurrentRelationalNetwork, v: torch.Tensor) -> torch.Tensor:
+    """Eqs. 5-8 as a plain implementation writes them: literal messages, ``GRUCell(cat([v, m]), h)``."""
+    batch, joints, dim = v.shape
+    h = v
+    for _ in range(self.iterations):
+        m = plain_messages(self.message, h)  # (B, J, M)
+        gru_in = torch.cat([v, m], dim=-1).reshape(batch * joints, 2 * dim)
+        h = self.node(gru_in, h.reshape(batch * joints, dim)).view(batch, joints, dim)
+    return h
+
+
+#: The RRN of a plain implementation: both forwards replaced (the model's weights are used as they are).
+PLAIN = {MessageFunction: plain_messages, RecurrentRelationalNetwork: plain_rrn}
+
+
 def prepare_messages(sets: int, joints: int, dim: int) -> dict:
     f = MessageFunction(dim)
     h = torch.randn(sets, joints, dim, requires_grad=True)
@@ -146,39 +164,42 @@ def prepare_messages(sets: int, joints: int, dim: int) -> dict:
             "f_lit": counted_flops(literal), "f_split": counted_flops(split)}
 
 
-def messages_at(rev: str) -> Callable:
-    """``MessageFunction.forward`` of ``src/skelact/models/arrn/rrn.py`` at git revision ``rev``."""
+def rrn_at(rev: str) -> dict[type, Callable]:
+    """The forwards of ``MessageFunction`` and ``RecurrentRelationalNetwork`` in
+    ``src/skelact/models/arrn/rrn.py`` at git revision ``rev``."""
     root = pathlib.Path(__file__).resolve().parents[1]
     source = subprocess.run(["git", "show", f"{rev}:src/skelact/models/arrn/rrn.py"], cwd=root,
                             check=True, capture_output=True, text=True).stdout
     module = types.ModuleType(f"rrn_{rev}")  # rrn.py imports only torch: no package context needed
     exec(compile(source, f"{rev}:src/skelact/models/arrn/rrn.py", "exec"), module.__dict__)
-    return module.MessageFunction.forward
+    return {MessageFunction: module.MessageFunction.forward,
+            RecurrentRelationalNetwork: module.RecurrentRelationalNetwork.forward}
 
 
 @contextlib.contextmanager
-def message_forward(forward: Callable | None):
-    """Run the block with ``MessageFunction.forward`` replaced (``None``: unchanged)."""
-    original = MessageFunction.forward
-    if forward is not None:
-        MessageFunction.forward = forward
+def forwards_replaced(forwards: dict[type, Callable]):
+    """Run the block with each class's ``forward`` replaced (an empty dict: unchanged)."""
+    originals = {cls: cls.forward for cls in forwards}
+    for cls, fwd in forwards.items():
+        cls.forward = fwd
     try:
         yield
     finally:
-        MessageFunction.forward = original
+        for cls, fwd in originals.items():
+            cls.forward = fwd
 
 
-def prepare_stream_steps(stream: str, n: int, variants: dict[str, Callable | None]) -> dict:
-    """One training step of one MSRAction3D-preset stream per message-function variant (same model)."""
+def prepare_stream_steps(stream: str, n: int, variants: dict[str, dict[type, Callable]]) -> dict:
+    """One training step of one MSRAction3D-preset stream per RRN variant (same model)."""
     torch.manual_seed(0)
     model = build("arrn_lstm", num_classes=20, layout="kinect20", stream=stream)
     x, y = make_input(n, 20, 20, 1, 1), torch.randint(0, 20, (n,))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
-    def step_with(forward):
+    def step_with(forwards):
         def step():
-            with message_forward(forward):
+            with forwards_replaced(forwards):
                 opt.zero_grad(set_to_none=True)
                 model.losses(x, y)["loss"].backward()
                 opt.step()
@@ -265,15 +286,27 @@ def main() -> None:
     top = profile_top("ntu25", 4, 100, 2, 1)
 
     # one stream's training step against the plain implementation: 1 thread, batch 16, MSR preset
-    variants: dict[str, Callable | None] = {"plain": plain_messages, "ours": None}
+    variants: dict[str, dict[type, Callable]] = {"plain": PLAIN, "ours": {}}
     if args.before:
-        variants[f"before ({args.before})"] = messages_at(args.before)
+        variants[f"before ({args.before})"] = rrn_at(args.before)
     torch.set_num_threads(1)
     steps = {}
     for stream in ("joint", "line"):
         case = prepare_stream_steps(stream, 16, variants)
         timed = round_robin(case["steps"], args.step_reps)
         steps[stream] = {"params": case["params"], **timed}
+    rrn_times = {}
+    if args.before:  # the RRN alone at the NTU preset's size: 16 samples x 100 frames, one body
+        rrn = RecurrentRelationalNetwork(50, 5)
+        v = torch.randn(16 * 100, 25, 50, requires_grad=True)
+
+        def rrn_step(forwards):
+            def run():
+                with forwards_replaced(forwards):
+                    rrn(v).sum().backward()
+            return run
+
+        rrn_times = round_robin({k: rrn_step(variants[k]) for k in ("ours", f"before ({args.before})")}, 3)
     torch.set_num_threads(args.threads)
 
     lines = [
@@ -323,14 +356,27 @@ def main() -> None:
         "",
         "## Training step of one stream against a plain implementation",
         "",
-        "MSRAction3D preset, batch 16, 1 thread. Plain: the same model and weights with the message",
-        "function evaluated literally, `f([h_i; h_j])` on all J^2 ordered pairs with the self-pairs",
-        "masked (vectorised, plain autograd); embedding, GRU cell, attention, `nn.LSTM` and classifier",
-        f"shared. Fastest of {args.step_reps} interleaved rounds.",
+        "MSRAction3D preset, batch 16, 1 thread. Plain: the same model and weights with the RRN",
+        "written plainly: the message function evaluated literally, `f([h_i; h_j])` on all J^2 ordered",
+        "pairs with the self-pairs masked (vectorised, plain autograd), and `nn.GRUCell` fed",
+        "`cat([v, m])` each iteration; embedding, attention, `nn.LSTM`, classifier and Adam shared.",
+        f"Fastest of {args.step_reps} interleaved rounds.",
         "",
         *step_table(steps, list(variants)),
         "",
     ]
+    if rrn_times:
+        ours, before = rrn_times["ours"], rrn_times[f"before ({args.before})"]
+        lines += [
+            "## The RRN alone at the NTU preset's size (1,600 node sets x 25 joints, M = 50, E = 5)",
+            "",
+            "Forward and backward, 1 thread, fastest of 3 interleaved rounds.",
+            "",
+            f"| ours s | before ({args.before}) s | before / ours |",
+            "|---|---|---|",
+            f"| {ours:.2f} | {before:.2f} | {before / ours:.2f}x |",
+            "",
+        ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -98,11 +98,14 @@ def _pair_inputs(batch=5, nodes=4, hidden=3):
             for shape in [(batch, nodes, hidden), (batch, nodes, hidden), (hidden, hidden), (hidden,)]]
 
 
+@pytest.mark.parametrize("store_elements", [0, 1 << 22])  # the backward recomputes z1 / reads it back
 @pytest.mark.parametrize("chunk_elements", [1, 2 * 16 * 3, 1 << 18])  # 1 set, 2 sets (+ a remainder), all
-def test_pair_message_sums_equal_the_pairwise_sum_and_its_gradients(chunk_elements, monkeypatch):
+def test_pair_message_sums_equal_the_pairwise_sum_and_its_gradients(chunk_elements, store_elements,
+                                                                    monkeypatch):
     from skelact.models.arrn import rrn as rrn_module
 
     monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(rrn_module, "_STORE_ELEMENTS", store_elements)
     inputs = _pair_inputs()
     ref = _plain_pair_sums(*inputs)
     out = rrn_module.pair_message_sums(*inputs)
@@ -115,10 +118,12 @@ def test_pair_message_sums_equal_the_pairwise_sum_and_its_gradients(chunk_elemen
         torch.testing.assert_close(rrn_module.pair_message_sums(*inputs), ref, rtol=0, atol=1e-12)
 
 
-def test_pair_message_sums_pass_gradcheck_across_chunks(monkeypatch):
+@pytest.mark.parametrize("store_elements", [0, 1 << 22])
+def test_pair_message_sums_pass_gradcheck_across_chunks(store_elements, monkeypatch):
     from skelact.models.arrn import rrn as rrn_module
 
     monkeypatch.setattr(rrn_module, "_CHUNK_ELEMENTS", 2 * 3 * 3 * 2)  # 2 node sets per chunk
+    monkeypatch.setattr(rrn_module, "_STORE_ELEMENTS", store_elements)
     inputs = _pair_inputs(batch=3, nodes=3, hidden=2)
     assert torch.autograd.gradcheck(rrn_module._PairMessageSums.apply, inputs)
 
@@ -154,9 +159,9 @@ def test_forward_and_backward_share_the_chunk_slices(monkeypatch):
     assert rrn_module._chunks(1, 4, 3) == [slice(0, 1)]
     assert rrn_module._chunks(0, 4, 3) == []
     recv, send, weight, bias = (t.detach() for t in _pair_inputs(batch=0, nodes=4, hidden=3))
-    for keep in (True, False):
-        out, *_ = rrn_module._pair_sums(recv, send, weight, bias, keep=keep)
-        assert out.shape == (0, 4, 3)
+    for store in (None, "activations", "mask"):
+        out, *stored = rrn_module._pair_sums(recv, send, weight, bias, store=store)
+        assert out.shape == (0, 4, 3) and all(t.shape == (0, 4, 4, 3) for t in stored)
     # the backward reads the same slices: one call per pass, each given the batch's shape
     seen = []
     chunks = rrn_module._chunks
@@ -186,18 +191,27 @@ def test_pair_message_sums_run_each_chunk_once_without_warnings(monkeypatch):
 
 
 def test_pair_message_sums_store_activations_only_for_the_backward(monkeypatch):
+    """Nothing is stored without a backward to come; with one, the activations while the per-pair
+    tensor is at most ``_STORE_ELEMENTS`` (5 x 4 x 4 x 3 = 240 here), above it the relu mask only."""
     from skelact.models.arrn import rrn as rrn_module
 
     kept = []
     pair_sums = rrn_module._pair_sums
     monkeypatch.setattr(rrn_module, "_pair_sums",
-                        lambda *a, keep: (kept.append(keep), pair_sums(*a, keep=keep))[1])
+                        lambda *a, store=None: (kept.append(store), pair_sums(*a, store=store))[1])
     recv, send, weight, bias = (t.detach() for t in _pair_inputs())
     rrn_module.pair_message_sums(recv, send, weight, bias)  # grad mode on, nothing requires grad
     with torch.no_grad():
         rrn_module.pair_message_sums(recv, send, weight.requires_grad_(), bias)
     rrn_module.pair_message_sums(recv, send, weight, bias)  # a weight requires grad
-    assert kept == [False, False, True]
+    monkeypatch.setattr(rrn_module, "_STORE_ELEMENTS", 240)
+    rrn_module.pair_message_sums(recv, send, weight, bias)
+    monkeypatch.setattr(rrn_module, "_STORE_ELEMENTS", 239)
+    out = rrn_module.pair_message_sums(recv, send, weight, bias)
+    assert kept == [None, None, "activations", "activations", "mask"]
+    mask = out.grad_fn.saved_tensors[-1]
+    assert mask.dtype == torch.bool and mask.shape == (5, 4, 4, 3)
+    assert not mask.diagonal(dim1=1, dim2=2).any()  # the self-pairs send no message
 
 
 def test_pair_message_sums_use_plain_ops_when_traced_or_exported(monkeypatch):

@@ -29,7 +29,6 @@ __all__ = ["MessageFunction", "RecurrentRelationalNetwork", "pair_message_sums"]
 #: Node sets per chunk of the pair computation: about 2^18 pair features (1 MiB in float32), so the
 #: per-pair tensors of a chunk stay in a core's L2 cache through all of its passes.
 _CHUNK_ELEMENTS = 1 << 18
-_threshold_backward = torch.ops.aten.threshold_backward  # relu's backward: grad where out > 0, else 0
 
 
 def _chunk_sets(num_nodes: int, hidden: int) -> int:
@@ -58,32 +57,42 @@ def _pair_sums_chunk(recv: torch.Tensor, send: torch.Tensor, weight_t: torch.Ten
     torch.sum(z2, dim=2, out=out)  # (c, J, H)
 
 
+#: Largest per-pair tensor ``(B, J, J, H)``, in elements, whose activations ``z1, z2`` are stored
+#: for the backward (2 x 16 MiB in float32: together they stay within this CPU's 32 MiB L3); above
+#: it the forward stores only the 1-byte relu mask of ``z2`` and the backward recomputes ``z1``.
+_STORE_ELEMENTS = 1 << 22
+
+
 def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-               keep: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+               store: str | None = None) -> tuple[torch.Tensor, ...]:
     """``sum_{j != i} relu(W_2 relu(recv_i + send_j) + b_2)`` for ``(B, J, H)`` inputs, chunk by chunk.
 
-    With ``keep`` the per-pair activations ``z1, z2`` ``(B, J, J, H)`` are returned for the backward;
-    without, each chunk reuses one pair of chunk-sized buffers and nothing ``B``-sized is stored.
+    What is kept for a backward, ``(B, J, J, H)`` each: ``store="activations"``: ``z1, z2``;
+    ``store="mask"``: the bool ``z2 > 0`` (self-pairs ``False``); ``None``: nothing (each chunk
+    reuses one pair of chunk-sized buffers). Returns ``(out, *stored)``.
     """
     batch, num_nodes, hidden = recv.shape
     chunks = _chunks(batch, num_nodes, hidden)
     out = recv.new_empty(batch, num_nodes, hidden)
-    if keep:
-        z1 = recv.new_empty(batch, num_nodes, num_nodes, hidden)
-        z2 = torch.empty_like(z1)
+    pairs = (batch, num_nodes, num_nodes, hidden)
+    if store == "activations":
+        z1, z2 = recv.new_empty(pairs), recv.new_empty(pairs)
     else:
-        z1 = z2 = None
         longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
-        b1 = recv.new_empty(longest, num_nodes, num_nodes, hidden)
-        b2 = torch.empty_like(b1)
+        b1, b2 = recv.new_empty(2, longest, *pairs[1:]).unbind(0)
+    mask = torch.empty(pairs, dtype=torch.bool, device=recv.device) if store == "mask" else None
     weight_t = weight.t()
     for c in chunks:
-        if keep:
+        if store == "activations":
             c1, c2 = z1[c], z2[c]
         else:
             c1, c2 = b1[: c.stop - c.start], b2[: c.stop - c.start]
         _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, c2, out[c])
-    return out, z1, z2
+        if mask is not None:
+            torch.gt(c2, 0, out=mask[c])
+    if store == "activations":
+        return out, z1, z2
+    return (out,) if mask is None else (out, mask)
 
 
 class _PairMessageSums(torch.autograd.Function):
@@ -96,29 +105,53 @@ class _PairMessageSums(torch.autograd.Function):
         gz1_ij = (W_2^T g2_ij) [z1_ij > 0]             (layer 2, then relu)
         dW_2 = sum_ij g2_ij z1_ij^T,   db_2 = sum_ij g2_ij
         d recv_i = sum_j gz1_ij,       d send_j = sum_i gz1_ij
+
+    Small inputs (up to :data:`_STORE_ELEMENTS` per-pair elements) store ``z1, z2``; larger ones
+    store the 1-byte mask ``z2 > 0`` and recompute ``z1 = relu(recv_i + send_j)`` chunk by chunk
+    (one add: cheaper than writing and reading back ``z1`` once it no longer fits in cache, and
+    8x less memory). The relu masks are multiplied in (``sign(z1)`` as ``z1 >= 0``) into
+    chunk-sized buffers that stay in cache.
     """
 
     @staticmethod
     def forward(ctx, recv, send, weight, bias):
-        out, z1, z2 = _pair_sums(recv, send, weight, bias, keep=True)
-        ctx.save_for_backward(z1, z2, weight)
+        batch, num_nodes, hidden = recv.shape
+        ctx.recompute = batch * num_nodes * num_nodes * hidden > _STORE_ELEMENTS
+        if ctx.recompute:
+            out, mask = _pair_sums(recv, send, weight, bias, store="mask")
+            ctx.save_for_backward(recv, send, weight, mask)
+        else:
+            out, z1, z2 = _pair_sums(recv, send, weight, bias, store="activations")
+            ctx.save_for_backward(z1, z2, weight)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        z1, z2, weight = ctx.saved_tensors
-        batch, num_nodes, _, hidden = z1.shape
+        if ctx.recompute:
+            recv, send, weight, mask = ctx.saved_tensors
+        else:
+            z1, z2, weight = ctx.saved_tensors
+        batch, num_nodes, hidden = grad.shape
+        chunks = _chunks(batch, num_nodes, hidden)
         grad_recv, grad_send = torch.empty_like(grad), torch.empty_like(grad)
         grad_weight = torch.zeros_like(weight)
         grad_bias = weight.new_zeros(hidden)
-        for c in _chunks(batch, num_nodes, hidden):
-            c1, c2 = z1[c], z2[c]
-            g2 = _threshold_backward(grad[c].unsqueeze(2).expand_as(c2).contiguous(), c2, 0)
-            g2 = g2.view(-1, hidden)  # (c J J, H)
-            gz1 = _threshold_backward((g2 @ weight).view_as(c1), c1, 0)  # (c, J, J, H)
-            grad_weight.addmm_(g2.t(), c1.view(-1, hidden))
-            grad_bias += g2.sum(0)
+        bufs = grad.new_empty(4, chunks[0].stop, num_nodes, num_nodes, hidden)  # z1, g2, mask1, gz1
+        for c in chunks:
+            b1, g2, mask1, gz1 = bufs[:, : c.stop - c.start].unbind(0)
+            g_i = grad[c].unsqueeze(2)  # (c, J, 1, H)
+            if ctx.recompute:
+                c1 = torch.add(recv[c].unsqueeze(2), send[c].unsqueeze(1), out=b1).relu_()  # z1
+                torch.mul(mask[c], g_i, out=g2)  # (c, J, J, H): g_i [z2_ij > 0]
+            else:
+                c1 = z1[c]
+                torch.sign(z2[c], out=g2).mul_(g_i)  # (c, J, J, H): g_i [z2_ij > 0]
+            g2_flat = g2.view(-1, hidden)  # (c J J, H)
+            grad_weight.addmm_(g2_flat.t(), c1.view(-1, hidden))
+            grad_bias += g2_flat.sum(0)
+            torch.mm(g2_flat, weight, out=gz1.view(-1, hidden))
+            gz1.mul_(torch.sign(c1, out=mask1))  # (W_2^T g2_ij) [z1_ij > 0]
             torch.sum(gz1, dim=2, out=grad_recv[c])
             torch.sum(gz1, dim=1, out=grad_send[c])
         return grad_recv, grad_send, grad_weight, grad_bias
@@ -144,7 +177,7 @@ def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tens
         return _pair_sums_autograd(recv, send, weight, bias)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (recv, send, weight, bias)):
         return _PairMessageSums.apply(recv, send, weight, bias)
-    return _pair_sums(recv, send, weight, bias, keep=False)[0]
+    return _pair_sums(recv, send, weight, bias)[0]
 
 
 class MessageFunction(nn.Module):
@@ -226,15 +259,37 @@ class RecurrentRelationalNetwork(nn.Module):
         self.node = nn.GRUCell(2 * dim, dim)  # g, eq. 7: input [v_i; m_i], state h_i
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        """Run ``E`` iterations from ``h^0 = v`` and return ``w = h^E`` (eq. 8), ``(B, J, M)``."""
+        """Run ``E`` iterations from ``h^0 = v`` and return ``w = h^E`` (eq. 8), ``(B, J, M)``.
+
+        The GRU of eq. 7 reads ``[v_i; m^e_i]``; its input projection splits like ``f``'s first
+        layer, ``W_ih [v; m] + b_ih = (W_v v + b_ih) + W_m m``, and the ``v`` half is the same in
+        every iteration, so it runs once instead of ``E`` times (and its gradient is one product,
+        not ``E``). The gates are :class:`torch.nn.GRUCell`'s, on its own weights.
+        """
         batch, num_nodes, dim = v.shape
-        v_flat = v.reshape(batch * num_nodes, dim)  # (B J, M)
-        h = v
+        cell = self.node
+        w_v, w_m = cell.weight_ih.split(dim, dim=1)  # (3M, M) each: the v and m halves of W_ih
+        gates_v = F.linear(v.reshape(batch * num_nodes, dim), w_v, cell.bias_ih)  # (B J, 3M), once
+        h = v.reshape(batch * num_nodes, dim)  # (B J, M): h^0 = v
         for _ in range(self.iterations):
+            sets = h.view(batch, num_nodes, dim)
             if self.checkpoint and torch.is_grad_enabled():
-                m = checkpoint(self.message, h, use_reentrant=False)  # (B, J, M), eqs. 5-6
+                m = checkpoint(self.message, sets, use_reentrant=False)  # (B, J, M), eqs. 5-6
             else:
-                m = self.message(h)  # (B, J, M), eqs. 5-6
-            gru_in = torch.cat([v_flat, m.reshape(batch * num_nodes, dim)], dim=1)  # (B J, 2M)
-            h = self.node(gru_in, h.reshape(batch * num_nodes, dim)).view(batch, num_nodes, dim)  # eq. 7
-        return h
+                m = self.message(sets)  # (B, J, M), eqs. 5-6
+            gates_in = torch.addmm(gates_v, m.view(batch * num_nodes, dim), w_m.t())  # W_ih [v; m] + b_ih
+            h = _gru_update(gates_in, F.linear(h, cell.weight_hh, cell.bias_hh), h)  # eq. 7
+        return h.view(batch, num_nodes, dim)
+
+
+def _gru_update(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """One :class:`torch.nn.GRUCell` step from its two projections ``(N, 3M)`` (the order r, z, n):
+
+        r = sigmoid(i_r + h_r),  z = sigmoid(i_z + h_z),  n = tanh(i_n + r h_n),  h' = n + z (h - n)
+    """
+    i_r, i_z, i_n = gates_in.chunk(3, dim=1)
+    h_r, h_z, h_n = gates_h.chunk(3, dim=1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(torch.addcmul(i_n, r, h_n))
+    return torch.lerp(n, h, z)  # (1 - z) n + z h

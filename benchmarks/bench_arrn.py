@@ -6,7 +6,8 @@ Measures, in one process with ``torch.set_num_threads(2)``:
   this machine reaches on dense, well-shaped matrix products right now;
 * the two-stream model at the NTU preset (T=100, J=25, M=50, E=5; batch of 16 with the second
   body absent, as in NTU's single-person actions) and the MSRAction3D preset (T=20, J=20, M=20,
-  E=5; one body): inference (eval, no_grad) and one training step (losses, backward, Adam step);
+  E=5; one body): inference (eval, no_grad) and one training step (losses, backward, skelact's
+  fused Adam step);
 * model FLOPs from ``torch.utils.flop_counter.FlopCounterMode`` (it does not see ``aten::lstm``,
   so the LSTM's ``8 h (in + h)`` FLOPs per step and sample are added analytically, x3 for a
   training step), achieved FLOP/s and its ratio to the sgemm baseline;
@@ -17,10 +18,12 @@ Measures, in one process with ``torch.set_num_threads(2)``:
   against a plain PyTorch implementation of the same architecture: the same model and weights with
   the RRN written as one would plainly write it, the message function evaluated literally,
   ``f([h_i; h_j])`` on all ``J^2`` ordered pairs with the self-pairs masked out (vectorised over
-  pairs, plain autograd), and each iteration's ``nn.GRUCell`` fed ``cat([v, m])``; everything
-  else (embedding, attention, ``nn.LSTM``, classifier, Adam) shared. With ``--before REV`` the
-  RRN (message function and iterations) of ``src/skelact/models/arrn/rrn.py`` at git revision
-  ``REV`` is timed in turn as a third variant.
+  pairs, plain autograd), each iteration's ``nn.GRUCell`` fed ``cat([v, m])``, and
+  ``torch.optim.Adam``'s default update (skelact: its fused one, as ``build_optimizer`` gives);
+  everything else (embedding, attention, ``nn.LSTM``, classifier) shared. With ``--before REV``
+  the RRN (message function and iterations) of ``src/skelact/models/arrn/rrn.py`` at git
+  revision ``REV`` is timed in turn as a third variant (with the default Adam update unless
+  ``--before-fused``).
 
 Run: ``.venv/bin/python benchmarks/bench_arrn.py``; results go to ``benchmarks/results/arrn.md``.
 Timings on a shared machine are noisy: every timed function (the sgemm baseline included) runs in
@@ -46,6 +49,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from skelact.models import build
 from skelact.models.arrn import ARRNLSTM, MessageFunction
 from skelact.models.arrn.rrn import RecurrentRelationalNetwork
+from skelact.train.config import OptimConfig
+from skelact.train.optim import build_optimizer
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "arrn.md"
 
@@ -98,7 +103,7 @@ def prepare_model(name: str, layout: str, n: int, n_train: int, t: int, bodies: 
     v = model.streams["joint"].attention.num_nodes
     x = make_input(n, t, v, bodies, present)
     xt, yt = x[:n_train], torch.randint(0, 60, (n_train,))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = build_optimizer(ADAM, model.parameters())  # as skelact trains: the fused update
 
     def infer():
         model.eval()
@@ -143,6 +148,10 @@ def plain_rrn(self: RecurrentRelationalNetwork, v: torch.Tensor) -> torch.Tensor
 
 #: The RRN of a plain implementation: both forwards replaced (the model's weights are used as they are).
 PLAIN = {MessageFunction: plain_messages, RecurrentRelationalNetwork: plain_rrn}
+#: Adam as skelact trains (``build_optimizer``: the fused update) and as a plain implementation
+#: writes it (``torch.optim.Adam(params, lr)``, PyTorch's default foreach update).
+ADAM = OptimConfig(name="adam", lr=1e-3)
+PLAIN_ADAM = OptimConfig(name="adam", lr=1e-3, fused=False)
 
 
 def prepare_messages(sets: int, joints: int, dim: int) -> dict:
@@ -189,15 +198,20 @@ def forwards_replaced(forwards: dict[type, Callable]):
             cls.forward = fwd
 
 
-def prepare_stream_steps(stream: str, n: int, variants: dict[str, dict[type, Callable]]) -> dict:
-    """One training step of one MSRAction3D-preset stream per RRN variant (same model)."""
+def prepare_stream_steps(stream: str, n: int, variants: dict[str, tuple[dict[type, Callable], bool]]) -> dict:
+    """One training step of one MSRAction3D-preset stream per variant (same model and weights).
+
+    ``variants``: name -> (the forwards to replace, whether the Adam update is skelact's fused one
+    or PyTorch's default); each variant keeps its own optimiser state.
+    """
     torch.manual_seed(0)
     model = build("arrn_lstm", num_classes=20, layout="kinect20", stream=stream)
     x, y = make_input(n, 20, 20, 1, 1), torch.randint(0, 20, (n,))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
-    def step_with(forwards):
+    def step_with(forwards, fused):
+        opt = build_optimizer(ADAM if fused else PLAIN_ADAM, model.parameters())
+
         def step():
             with forwards_replaced(forwards):
                 opt.zero_grad(set_to_none=True)
@@ -206,7 +220,7 @@ def prepare_stream_steps(stream: str, n: int, variants: dict[str, dict[type, Cal
         return step
 
     return {"params": sum(p.numel() for p in model.parameters()),
-            "steps": {name: step_with(fwd) for name, fwd in variants.items()}}
+            "steps": {name: step_with(*variant) for name, variant in variants.items()}}
 
 
 def round_robin(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
@@ -261,6 +275,8 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     parser.add_argument("--before", metavar="REV",
                         help="also time the message function of rrn.py at this git revision")
+    parser.add_argument("--before-fused", action="store_true",
+                        help="the --before revision already used the fused Adam update")
     parser.add_argument("--step-reps", type=int, default=8, help="rounds of the plain-vs-ours training steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -286,9 +302,10 @@ def main() -> None:
     top = profile_top("ntu25", 4, 100, 2, 1)
 
     # one stream's training step against the plain implementation: 1 thread, batch 16, MSR preset
-    variants: dict[str, dict[type, Callable]] = {"plain": PLAIN, "ours": {}}
+    variants: dict[str, tuple[dict[type, Callable], bool]] = {
+        "plain": (PLAIN, False), "ours": ({}, True), "ours, default Adam": ({}, False)}
     if args.before:
-        variants[f"before ({args.before})"] = rrn_at(args.before)
+        variants[f"before ({args.before})"] = (rrn_at(args.before), args.before_fused)
     torch.set_num_threads(1)
     steps = {}
     for stream in ("joint", "line"):
@@ -306,7 +323,7 @@ def main() -> None:
                     rrn(v).sum().backward()
             return run
 
-        rrn_times = round_robin({k: rrn_step(variants[k]) for k in ("ours", f"before ({args.before})")}, 3)
+        rrn_times = round_robin({k: rrn_step(variants[k][0]) for k in ("ours", f"before ({args.before})")}, 3)
     torch.set_num_threads(args.threads)
 
     lines = [
@@ -359,7 +376,9 @@ def main() -> None:
         "MSRAction3D preset, batch 16, 1 thread. Plain: the same model and weights with the RRN",
         "written plainly: the message function evaluated literally, `f([h_i; h_j])` on all J^2 ordered",
         "pairs with the self-pairs masked (vectorised, plain autograd), and `nn.GRUCell` fed",
-        "`cat([v, m])` each iteration; embedding, attention, `nn.LSTM`, classifier and Adam shared.",
+        "`cat([v, m])` each iteration, and `torch.optim.Adam`'s default update; embedding, attention,",
+        "`nn.LSTM` and classifier shared (ours: skelact's fused Adam update; *ours, default Adam*:",
+        "the same with PyTorch's default update, to show what each part gives).",
         f"Fastest of {args.step_reps} interleaved rounds.",
         "",
         *step_table(steps, list(variants)),

@@ -141,6 +141,8 @@ class OptimConfig:
     nesterov: bool = False
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    #: PyTorch's fused kernel for the update where it has one (same update up to rounding, faster)
+    fused: bool = True
 
 
 @dataclass

@@ -83,6 +83,16 @@ COMPILE_OPTIONS: dict[str, Any] = {}
 _compiled: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
+#: Precisions that train with a gradient scaler, which Lightning cannot combine with gradient
+#: clipping on a fused optimiser.
+SCALED_PRECISIONS = ("16-mixed", "16", 16)
+
+
+def _fused_allowed(t: Any) -> bool:
+    """A fused optimiser, unless gradients are clipped under a gradient scaler."""
+    return not (t.gradient_clip and t.precision in SCALED_PRECISIONS)
+
+
 def compiled_call(name: str) -> Callable[..., Any]:
     """``torch.compile`` of the model call ``name`` of :data:`MODEL_CALLS` with the current
     :data:`COMPILE_OPTIONS`, made once per process. It serves every module: Dynamo guards on the
@@ -202,7 +212,7 @@ class ActionModule(pl.LightningModule):
     # -- optimisation -------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         t = self.cfg.train
-        optimizer = build_optimizer(t.optim, self.model.parameters())
+        optimizer = build_optimizer(t.optim, self.model.parameters(), allow_fused=_fused_allowed(t))
         scheduler = build_scheduler(t.schedule, optimizer, t.epochs)
         if scheduler is None:
             return optimizer
@@ -229,12 +239,12 @@ class AIMScheduleModule(ActionModule):
 
     def configure_optimizers(self) -> Any:
         t = self.cfg.train
-        main = build_optimizer(t.optim, self._backbone)
+        main = build_optimizer(t.optim, self._backbone, allow_fused=_fused_allowed(t))
         aim_params = self._aim_encoder + self._aim_decoder
         if not aim_params:  # S-links only: no AIM
             scheduler = build_scheduler(t.schedule, main, t.epochs)
             return ([main], [scheduler]) if scheduler is not None else main
-        aim = build_optimizer(t.aim.optim, aim_params)
+        aim = build_optimizer(t.aim.optim, aim_params, allow_fused=_fused_allowed(t))
         scheduler = build_scheduler(t.schedule, main, t.epochs)
         return ([main, aim], [scheduler]) if scheduler is not None else [main, aim]
 

@@ -3,18 +3,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 
 from .config import OptimConfig, ScheduleConfig
 
-__all__ = ["build_optimizer", "build_scheduler"]
+__all__ = ["FUSED_DEVICES", "build_optimizer", "build_scheduler", "fusable"]
 
 
-def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+#: Devices with PyTorch's fused optimizer kernels (``fused=True``; CPU since torch 2.4).
+FUSED_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
+def fusable(params: Sequence[torch.Tensor]) -> bool:
+    """Whether ``fused=True`` applies: floating-point parameters, all on one device that has the
+    fused kernels (:data:`FUSED_DEVICES`)."""
+    devices = {p.device.type for p in params}
+    return (bool(params) and len(devices) == 1 and devices <= set(FUSED_DEVICES)
+            and all(p.is_floating_point() for p in params))
+
+
+def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
+                    allow_fused: bool = True) -> torch.optim.Optimizer:
+    """The optimiser of ``cfg`` over the parameters that require gradients.
+
+    With ``cfg.fused`` (default) and :func:`fusable` parameters the update runs as PyTorch's fused
+    kernel, one pass over every parameter instead of a dozen ``foreach`` passes (the same update
+    up to rounding; about 6x faster for Adam on CPU, ``benchmarks/results/arrn.md``).
+    ``allow_fused=False`` keeps the default implementation (Lightning cannot clip the gradients of
+    a fused optimiser under a ``16-mixed`` gradient scaler).
+    """
     params = [p for p in params if p.requires_grad]
+    extra = {"fused": True} if cfg.fused and allow_fused and fusable(params) else {}
     if cfg.name == "sgd":
         return torch.optim.SGD(
             params,
@@ -22,11 +44,12 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> t
             momentum=cfg.momentum,
             nesterov=cfg.nesterov and cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
+            **extra,
         )
     betas = (float(cfg.betas[0]), float(cfg.betas[1]))
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, **extra)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, **extra)
 
 
 def build_scheduler(cfg: ScheduleConfig, optimizer: torch.optim.Optimizer, epochs: int) -> Any:

@@ -6,7 +6,8 @@ measurable per process):
 
 * ``ours``: ``skelact.models.build("asgcn", preset="official")``, one joint-phase training step as
   ``AIMScheduleModule`` runs it (``losses`` = cross-entropy + 0.01 x prediction L2, backward, SGD
-  with Nesterov momentum on the backbone and heads; the official preset's AIM is frozen);
+  with Nesterov momentum on the backbone and heads from ``build_optimizer``, its fused update
+  since 4940b58; the official preset's AIM is frozen);
 * ``ours, products stored``: the same with every ASGC's ``recompute=False`` (plain autograd keeps
   the ``K``-fold graph products of every block for the backward), the memory the recomputation saves;
 * ``official code``: the official ``Model`` and ``AdjacencyLearn`` with the arguments of its
@@ -78,8 +79,12 @@ def build_step(key: str, batch: int, official: Path | None):
         for module in model.modules():
             if isinstance(module, ASGC):
                 module.recompute = key == "ours"
+        from skelact.train.config import OptimConfig
+        from skelact.train.optim import build_optimizer
+
         groups = model.parameter_groups()
-        sgd = torch.optim.SGD(groups["backbone"], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        sgd_cfg = OptimConfig(name="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        sgd = build_optimizer(sgd_cfg, groups["backbone"])  # as skelact trains: the fused update
 
         def step() -> None:
             sgd.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@ and ``edge_importance`` reaching the blocks. Each test fails when its option is 
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from skelact.models import build
@@ -104,3 +105,13 @@ def test_edge_importance_reaches_every_block():
         before = on(x)
         on.backbone[0].gcn.importance.mul_(2.0)
         assert not torch.allclose(on(x), before)
+
+
+@pytest.mark.parametrize("option", ["encoder", "decoder", "aggregation"])
+def test_aim_refuses_an_unknown_wiring(option):
+    from skelact.models.asgcn.aim import AIM
+
+    other = {"encoder": "nri", "decoder": "recurrent", "aggregation": "nri"}[option]  # the non-default
+    AIM(num_joints=5, channels=3, **{option: other})
+    with pytest.raises(ValueError, match=rf"AIM {option} must be one of .*got 'recurent'"):
+        AIM(num_joints=5, channels=3, **{option: "recurent"})

@@ -47,10 +47,18 @@ import torch.nn.functional as F
 
 from .losses import gaussian_nll, kl_categorical
 
+#: The AIM's wirings (``AIM(encoder=..., decoder=..., aggregation=...)``; ``model.options.aim_*``).
+ENCODERS = ("eq2", "nri")
+DECODERS = ("poses", "recurrent")
+AGGREGATIONS = ("mean", "nri")
+
 __all__ = [
+    "AGGREGATIONS",
     "AIM",
     "AIMDecoder",
     "AIMEncoder",
+    "DECODERS",
+    "ENCODERS",
     "RecurrentDecoder",
     "gumbel_softmax",
     "link_prior",
@@ -408,6 +416,10 @@ class AIM(nn.Module):
         decoder: str = "poses",
     ):
         super().__init__()
+        for name, value, allowed in (("encoder", encoder, ENCODERS), ("decoder", decoder, DECODERS),
+                                     ("aggregation", aggregation, AGGREGATIONS)):
+            if value not in allowed:
+                raise ValueError(f"AIM {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         self.num_joints, self.channels, self.frames = num_joints, channels, frames
         self.num_link_types, self.ghost = num_link_types, ghost_prior > 0
         self.tau, self.hard, self.variance = tau, hard, variance

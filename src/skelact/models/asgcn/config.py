@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigError, warn_at_caller
+from .aim import AGGREGATIONS, DECODERS, ENCODERS
 
 __all__ = ["ALIASES", "PRESETS", "ASGCNConfig", "IgnoredOptionWarning", "resolve_config"]
 
@@ -166,9 +167,9 @@ ALIASES = {
 _CHOICES = {
     "links": ("s", "a", "as"),
     "s_links": ("powers", "hops"),
-    "aim_aggregation": ("mean", "nri"),
-    "aim_encoder": ("eq2", "nri"),
-    "aim_decoder": ("poses", "recurrent"),
+    "aim_aggregation": AGGREGATIONS,
+    "aim_encoder": ENCODERS,
+    "aim_decoder": DECODERS,
     "pred_readout": ("frame_major", "official"),
     "data_bn": ("mvc", "vc", "none"),
     "init": ("default", "official"),

@@ -846,6 +846,10 @@ def test_a_new_config_setting_does_not_move_the_fingerprints_of_recorded_units()
     assert config_digest(load_config("arrn_lstm/msr3d_as1", ["train.compile=true"])) != config_digest(cfg)
     averaged = load_config("arrn_lstm/msr3d_as1", ["train.averaging.name=none"])
     assert config_digest(averaged) != config_digest(cfg)  # the preset averages: not the default
+    # a nested one (dotted section) too
+    for fused, same in (("true", True), ("false", False)):
+        digest = config_digest(load_config("arrn_lstm/msr3d_as1", [f"train.optim.fused={fused}"]))
+        assert (digest == config_digest(cfg)) is same
 
 
 def _recipe_row(name: str, fused: dict[str, float], stable: bool = True) -> dict:

@@ -38,9 +38,14 @@ def _fingerprint(data: Any) -> str:
 #: Config settings added after results were recorded: at these defaults they are left out of
 #: :func:`config_digest`, so the results recorded before they existed keep their fingerprints
 #: (a new config setting must be added here, or every committed unit record is trained again).
+#: Each is (dotted section, key, default). ``optim.fused`` chose PyTorch's fused update kernel for
+#: the same update (the records before it used the foreach one: the same training up to rounding,
+#: like any change of implementation).
 ADDED_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (
     ("train", "averaging", {"name": "none", "decay": 0.99}),
     ("train", "compile", False),
+    ("train.optim", "fused", True),
+    ("train.aim.optim", "fused", True),
 )
 
 
@@ -51,8 +56,11 @@ def config_digest(cfg: Any, store: str | None = None) -> str:
     ``store``: what stands for ``data.store`` in the digest instead of its path."""
     data = config_to_dict(cfg)
     for section, key, default in ADDED_AT_DEFAULT:
-        if data.get(section, {}).get(key) == default:  # a setting added later, left at its default
-            del data[section][key]
+        node = data
+        for part in section.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(key) == default:  # added later, left at its default
+            del node[key]
     if store is not None:
         data.setdefault("data", {})["store"] = store
     return _fingerprint(data)

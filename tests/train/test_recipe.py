@@ -97,6 +97,9 @@ def test_checkpoint_holds_the_average_for_inference_and_the_raw_weights_for_resu
     model, _ = load_model(tmp_path / "run" / "checkpoints" / "last.ckpt")
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, averaged[k])
+    # the last epoch is the best (no monitor): last.ckpt links to best.ckpt, one write per epoch
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert last.is_symlink() and last.resolve() == (tmp_path / "run" / "checkpoints" / "best.ckpt").resolve()
 
 
 def test_averaging_decay_is_checked():

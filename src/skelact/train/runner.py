@@ -15,6 +15,7 @@ A run directory holds::
     config.yaml              the resolved config
     checkpoints/best.ckpt    the checkpoint evaluated (best validation score, or the last epoch)
     checkpoints/last.ckpt    written atomically at each epoch end: what --resume continues from
+                             (a link to best.ckpt when the last epoch is the best)
     metrics.json             test (and validation) metrics, fusion weight, wall time, seed, command
     logs/version_N/          CSV logs (one version per start); TensorBoard logs when installed
     confusion_matrix.png     drawn by the ``figures`` writer, when given (``skelact train`` passes
@@ -168,8 +169,10 @@ def build_trainer(
             "auto_insert_metric_name": False,
             "enable_version_counter": False,
         }
-        if monitor is None:  # every epoch is the best so far: best.ckpt and its copy last.ckpt
-            checkpoint_cb = ModelCheckpoint(filename="best", monitor=None, save_last=True, **common)
+        if monitor is None:
+            # every epoch is the best so far: best.ckpt, and last.ckpt a link to it (Lightning
+            # copies where links are refused) instead of a second write of the whole state
+            checkpoint_cb = ModelCheckpoint(filename="best", monitor=None, save_last="link", **common)
             callbacks.append(checkpoint_cb)
         else:
             # Lightning's save_last only copies when a best checkpoint is saved; resuming needs

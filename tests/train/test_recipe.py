@@ -54,10 +54,15 @@ def _fit(store, overrides):
     return module, raw
 
 
-def test_ema_is_the_exponential_average_of_every_step_and_replaces_the_weights(bundled_store):
+def test_ema_is_the_exponential_average_of_every_step_and_replaces_the_weights(bundled_store, monkeypatch):
     decay = 0.8
+    lerps = []
+    lerp = torch._foreach_lerp_
+    monkeypatch.setattr(torch, "_foreach_lerp_", lambda *a: (lerps.append(len(a[0])), lerp(*a))[1])
     module, raw = _fit(bundled_store, ["train.averaging.name=ema", f"train.averaging.decay={decay}"])
     assert len(raw.steps) == 8  # 2 epochs of 4 batches (16 training sequences of the subset, batch 4)
+    # the average is one foreach lerp over all tensors per step after the first (which copies)
+    assert lerps == [len(list(module.model.parameters()))] * 7
     expected = copy.deepcopy(raw.steps[0])  # AveragedModel's first update copies the weights
     for step in raw.steps[1:]:
         for k, v in step.items():

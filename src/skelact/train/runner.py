@@ -44,6 +44,7 @@ from lightning_fabric.utilities.seed import seed_everything
 from pytorch_lightning.callbacks import EMAWeightAveraging, ModelCheckpoint, ThroughputMonitor
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .._version import __version__
 from ..data import protocols
@@ -140,6 +141,18 @@ def _draw_figures(figures: FigureWriter | None, metrics: dict[str, Any], out: Pa
 # ---------------------------------------------------------------------------------------------
 # Trainer
 # ---------------------------------------------------------------------------------------------
+def foreach_ema(decay: float) -> EMAWeightAveraging:
+    """Lightning's EMA callback (every optimiser step) with the average taken by one foreach lerp
+    over all tensors (``get_ema_multi_avg_fn``) instead of its Python loop over them (about 5x
+    less time a step for two-stream ARRN-LSTM). The class, and so the callback's key in
+    checkpoints, stays Lightning's; ``AveragedModel`` takes one of ``avg_fn`` / ``multi_avg_fn``,
+    which the callback keeps in ``_kwargs``."""
+    callback = EMAWeightAveraging(decay=decay)
+    callback._kwargs = {k: v for k, v in callback._kwargs.items() if k != "avg_fn"}
+    callback._kwargs["multi_avg_fn"] = get_ema_multi_avg_fn(decay)
+    return callback
+
+
 def build_trainer(
     cfg: ExperimentConfig,
     out_dir: Path | None,
@@ -153,7 +166,7 @@ def build_trainer(
     callbacks: list[pl.Callback] = []
     checkpoint_cb = None
     if t.averaging.name == "ema" and not evaluation_only:
-        callbacks.append(EMAWeightAveraging(decay=t.averaging.decay))
+        callbacks.append(foreach_ema(t.averaging.decay))
     if t.progress:
         callbacks.append(ProgressBar())
     loggers: list[Any] = []

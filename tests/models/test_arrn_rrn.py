@@ -159,9 +159,10 @@ def test_forward_and_backward_share_the_chunk_slices(monkeypatch):
     assert rrn_module._chunks(1, 4, 3) == [slice(0, 1)]
     assert rrn_module._chunks(0, 4, 3) == []
     recv, send, weight, bias = (t.detach() for t in _pair_inputs(batch=0, nodes=4, hidden=3))
-    for store in (None, "activations", "mask"):
+    for store, dtypes in ((None, []), ("activations", [torch.float64] * 2), ("mask", [torch.bool])):
         out, *stored = rrn_module._pair_sums(recv, send, weight, bias, store=store)
         assert out.shape == (0, 4, 3) and all(t.shape == (0, 4, 4, 3) for t in stored)
+        assert [t.dtype for t in stored] == dtypes  # what is kept: nothing, z1 and z2, the mask
     # the backward reads the same slices: one call per pass, each given the batch's shape
     seen = []
     chunks = rrn_module._chunks

@@ -113,5 +113,6 @@ def test_aim_refuses_an_unknown_wiring(option):
 
     other = {"encoder": "nri", "decoder": "recurrent", "aggregation": "nri"}[option]  # the non-default
     AIM(num_joints=5, channels=3, **{option: other})
-    with pytest.raises(ValueError, match=rf"AIM {option} must be one of .*got 'recurent'"):
+    allowed = {"encoder": "'eq2', 'nri'", "decoder": "'poses', 'recurrent'", "aggregation": "'mean', 'nri'"}
+    with pytest.raises(ValueError, match=f"^AIM {option} must be one of {allowed[option]}, got 'recurent'$"):
         AIM(num_joints=5, channels=3, **{option: "recurent"})

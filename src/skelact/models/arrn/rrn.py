@@ -80,7 +80,7 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
     else:
         longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
         b1, b2 = recv.new_empty(2, longest, *pairs[1:]).unbind(0)
-    mask = torch.empty(pairs, dtype=torch.bool, device=recv.device) if store == "mask" else None
+    mask = recv.new_empty(pairs, dtype=torch.bool) if store == "mask" else None
     weight_t = weight.t()
     for c in chunks:
         if store == "activations":

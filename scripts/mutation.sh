@@ -23,6 +23,9 @@ fi
 # benchmarks/mutation_cache.json (commit it), restored before the run and saved every few minutes
 # while it runs and when it stops, so the next sitting (or another machine) continues from there.
 mkdir -p mutants/src
+# mutmut's incremental test map (mutmut-stats.json) never maps a function added since it was made,
+# whose mutants then read "no tests": rebuild it every run (a couple of minutes)
+rm -f mutants/mutmut-stats.json
 .venv/bin/python scripts/mutation_cache.py restore
 save() { .venv/bin/python scripts/mutation_cache.py save || true; }
 ( while sleep "${MUTATION_SAVE_EVERY:-300}"; do save; done ) &

@@ -143,10 +143,9 @@ def _draw_figures(figures: FigureWriter | None, metrics: dict[str, Any], out: Pa
 # ---------------------------------------------------------------------------------------------
 def foreach_ema(decay: float) -> EMAWeightAveraging:
     """Lightning's EMA callback (every optimiser step) with the average taken by one foreach lerp
-    over all tensors (``get_ema_multi_avg_fn``) instead of its Python loop over them (about 5x
-    less time a step for two-stream ARRN-LSTM). The class, and so the callback's key in
-    checkpoints, stays Lightning's; ``AveragedModel`` takes one of ``avg_fn`` / ``multi_avg_fn``,
-    which the callback keeps in ``_kwargs``."""
+    over all tensors (``get_ema_multi_avg_fn``) instead of its Python loop of per-tensor updates.
+    The class, and so the callback's key in checkpoints, stays Lightning's; ``AveragedModel``
+    takes one of ``avg_fn`` / ``multi_avg_fn``, which the callback keeps in ``_kwargs``."""
     callback = EMAWeightAveraging(decay=decay)
     callback._kwargs = {k: v for k, v in callback._kwargs.items() if k != "avg_fn"}
     callback._kwargs["multi_avg_fn"] = get_ema_multi_avg_fn(decay)

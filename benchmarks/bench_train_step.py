@@ -126,7 +126,8 @@ def main() -> None:
         "| part of a step | before | ms | now | ms | before / now |",
         "|---|---|---|---|---|---|",
         *[f"| {what} | {b} | {tb:.1f} | {a} | {ta:.1f} | {tb / ta:.2f}x |" for what, b, tb, a, ta in rows],
-        f"| model forward + backward (the same code in both columns) | | {ms['model']:.0f} | | {ms['model']:.0f} | |",
+        f"| model forward + backward (the same code in both columns) | | {ms['model']:.0f} | "
+        f"| {ms['model']:.0f} | |",
         "",
         f"Around the model, a step went from {before * 1e3:.1f} to {after * 1e3:.1f} ms; with the model's "
         f"{ms['model']:.0f} ms the whole step is {speedup:.2f}x as fast.",

@@ -24,9 +24,8 @@ import datetime
 import os
 import pathlib
 import platform
+import sys
 import tempfile
-import time
-from collections.abc import Callable
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_avg_fn, get_ema_multi_avg_fn
@@ -36,22 +35,11 @@ from skelact.train.checkpoint import atomic_torch_save
 from skelact.train.config import OptimConfig
 from skelact.train.optim import build_optimizer
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_arrn import round_robin  # noqa: E402
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "train_step.md"
 STEPS_PER_EPOCH = 12  # 186-197 Florence3D training sequences / batch 16
-
-
-def fastest(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
-    """Fastest of ``reps`` runs of each function, taking turns after one warm-up each."""
-    best = {}
-    for key, fn in fns.items():
-        fn()
-        best[key] = float("inf")
-    for _ in range(reps):
-        for key, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[key] = min(best[key], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -94,7 +82,7 @@ def main() -> None:
                 last.unlink(missing_ok=True)
                 os.symlink(best.name, last)
 
-        t = fastest({
+        t = round_robin({
             "model": model_step,
             "adam/foreach": adam["foreach"].step, "adam/fused": adam["fused"].step,
             "ema/loop": lambda: loop_ema.update_parameters(model),

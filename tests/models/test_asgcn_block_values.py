@@ -10,36 +10,19 @@ not the global default device / dtype; the ``scale`` factor for every value othe
 from __future__ import annotations
 
 import re
-import warnings
 from functools import partial
 
 import pytest
 import torch
+from tiny_asgcn import tiny_asgcn
 
-from skelact.models import build
 from skelact.models.asgcn.aim import to_dense
 from skelact.models.asgcn.links import ASGC, actional_kernels
 from skelact.models.asgcn.model import ASGCNBlock, PredictionHead
 
-# A tiny network (as in test_asgcn_model.py): 2 backbone blocks, 2 collapse blocks, 1 refine block.
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    pred_refine=(8,),
-    aim_hidden=8,
-    aim_frames=6,
-    horizon=3,
-    temporal_kernel=3,
-    dropout=0.0,
-)
-
 
 def _model(**options):
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return build("asgcn", num_classes=4, layout="ntu25", **{**TINY, **options}).eval()
+    return tiny_asgcn(**options).eval()
 
 
 # ---------------------------------------------------------------------------------- to_dense ---

@@ -14,38 +14,21 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 
 import numpy as np
 import pytest
 import torch
+from tiny_asgcn import tiny_asgcn
 
 from skelact.errors import ConfigError
-from skelact.models import build
 from skelact.models.asgcn.aim import AIMDecoder, RecurrentDecoder, gumbel_softmax, sender_index
 from skelact.models.asgcn.links import ASGC
 from skelact.models.asgcn.losses import gaussian_nll, kl_categorical, prediction_loss
 from skelact.models.graph import matrix_powers
 
-# A tiny network (as in test_asgcn_model.py): 2 backbone blocks, 2 collapse blocks, 1 refine block.
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    pred_refine=(8,),
-    aim_hidden=8,
-    aim_frames=6,
-    horizon=3,
-    temporal_kernel=3,
-    dropout=0.0,
-)
-
 
 def _model(**options):
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TINY sets AIM / head options that links="s" / pred=False ignore
-        return build("asgcn", num_classes=4, layout="ntu25", **{**TINY, **options}).eval()
+    return tiny_asgcn(**options).eval()
 
 
 def _x(n=2, t=12, v=25, m=2, c=3):

@@ -7,23 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_asgcn import TINY
 
 from skelact.errors import ConfigError
 from skelact.models import build, list_models
 from skelact.models.asgcn import ASGCN, ASGCNConfig, resolve_config
 
-# A tiny network: 2 backbone blocks, 2 collapse blocks, 1 refine block, small AIM.
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    pred_refine=(8,),
-    aim_hidden=8,
-    aim_frames=6,
-    horizon=3,
-    temporal_kernel=3,
-    dropout=0.0,
-)
 LAYOUTS = {"ntu25": 25, "openpose18": 18}
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checkpoints"
 

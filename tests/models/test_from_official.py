@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_asgcn import TINY_OFFICIAL as TINY  # the official architecture at a tiny size
 
 from skelact.data.layouts import get_layout
 from skelact.errors import ConfigError
@@ -40,17 +41,6 @@ from skelact.models.asgcn.official import (
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "official_asgcn_keys.json"
-# The official architecture at a tiny size (max_hop 2: 5 S-link kernels, 2 A-link types).
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    horizon=3,
-    aim_hidden=8,
-    aim_frames=6,
-    temporal_kernel=3,
-    order=2,
-)
 CLASSES = 5
 # observed frames: 12 -> 12 -> 6 (backbone) -> 3 (collapse), so the unpadded last collapse block sees
 # exactly its kernel, as the official head needs

@@ -21,6 +21,7 @@ import re
 
 import pytest
 import torch
+from tiny_asgcn import TINY_OFFICIAL as TINY  # the official architecture at a tiny size
 
 from skelact.errors import ConfigError
 from skelact.models import build, from_official
@@ -33,17 +34,6 @@ from skelact.models.asgcn.official import (
 )
 from skelact.models.checkpoint import read_checkpoint_file
 
-# The official architecture at a tiny size (as in test_from_official.py).
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    horizon=3,
-    aim_hidden=8,
-    aim_frames=6,
-    temporal_kernel=3,
-    order=2,
-)
 CLASSES = 5
 WANTED = (
     "links='as', s_links='hops', edge_importance=True, gcn_bias=True, data_bn='vc', prediction_head=True, "

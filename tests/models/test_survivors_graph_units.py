@@ -11,35 +11,15 @@ channels-last memory format of the model's convolution weights.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pytest
 import torch
+from tiny_asgcn import TINY, tiny_asgcn
 
-from skelact.models import build, graph
+from skelact.models import graph
 from skelact.models.asgcn.config import ASGCNConfig
 from skelact.models.asgcn.model import ASGCN, ASGCNBlock
-
-# A tiny AS-GCN (as in test_asgcn_block_values.py).
-TINY = dict(
-    channels=(8, 16),
-    strides=(1, 2),
-    pred_collapse=((8, 3, 2), (8, 3, 1)),
-    pred_refine=(8,),
-    aim_hidden=8,
-    aim_frames=6,
-    horizon=3,
-    temporal_kernel=3,
-    dropout=0.0,
-)
-
-
-def _tiny(**options):
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return build("asgcn", num_classes=4, layout="ntu25", **{**TINY, **options})
 
 
 # ------------------------------------------------------------------------------------ graph ---
@@ -144,13 +124,13 @@ def test_asgcn_refuses_an_unvalidated_config_with_fewer_strides_than_blocks():
 
 @pytest.mark.parametrize("iterations", [1, 3])
 def test_aim_iterations_set_the_encoder_depth(iterations):
-    m = _tiny(links="as", aim_iterations=iterations)
+    m = tiny_asgcn(links="as", aim_iterations=iterations)
     assert len(m.aim.encoder.node_mlps) == iterations
     assert len(m.aim.encoder.edge_mlps) == iterations
 
 
 def test_asgcn_convolution_weights_are_channels_last():
-    m = _tiny(links="s")
+    m = tiny_asgcn(links="s")
     w = m.backbone[1].tcn[0].weight  # (16, 16, 3, 1)
     assert w.shape == (16, 16, 3, 1)
     assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()

@@ -1,6 +1,6 @@
 """ARRN-LSTM throughput on this CPU: training step and inference, NTU and MSRAction3D presets.
 
-Measures, in one process with ``torch.set_num_threads(2)``:
+Measures, in one process, at each thread count of ``--threads`` (default 1 and 2):
 
 * a same-process sgemm baseline (``torch.mm`` of two 1024 x 1024 float32 matrices): the FLOP/s
   this machine reaches on dense, well-shaped matrix products right now;
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import os
 import pathlib
 import platform
 import subprocess
@@ -271,7 +272,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts of the throughput table, each with its own sgemm baseline")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     parser.add_argument("--before", metavar="REV",
                         help="also time the message function of rrn.py at this git revision")
@@ -279,7 +281,7 @@ def main() -> None:
                         help="the --before revision already used the fused Adam update")
     parser.add_argument("--step-reps", type=int, default=8, help="rounds of the plain-vs-ours training steps")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    load = os.getloadavg()
     torch.manual_seed(0)
     F.relu(torch.zeros(1))  # load kernels before timing
 
@@ -291,14 +293,22 @@ def main() -> None:
         prepare_model("MSRAction3D preset", "kinect20", b, b, 20, 1, 1),
     ]
     msg = prepare_messages(sets=4 * 100, joints=25, dim=50)
-    fns: dict[str, Callable[[], object]] = {"sgemm": sgemm()}
-    for i, case in enumerate(cases):
-        fns[f"{i}/infer"], fns[f"{i}/train"] = case["infer"], case["train"]
-    fns["msg/literal"], fns["msg/split"] = msg["literal"], msg["split"]
-    best = round_robin(fns, args.reps)
-    peak = 5 * 2 * 1024**3 / best["sgemm"]
-    rows = [{**c, "t_inf": best[f"{i}/infer"], "t_train": best[f"{i}/train"]} for i, c in enumerate(cases)]
-    msg.update(t_lit=best["msg/literal"], t_split=best["msg/split"])
+    most = max(args.threads)
+    rows, peaks = [], {}
+    for threads in args.threads:  # each thread count against its own sgemm, timed in turn with it
+        torch.set_num_threads(threads)
+        fns: dict[str, Callable[[], object]] = {"sgemm": sgemm()}
+        for i, case in enumerate(cases):
+            fns[f"{i}/infer"], fns[f"{i}/train"] = case["infer"], case["train"]
+        if threads == most:
+            fns["msg/literal"], fns["msg/split"] = msg["literal"], msg["split"]
+        best = round_robin(fns, args.reps)
+        peaks[threads] = 5 * 2 * 1024**3 / best["sgemm"]
+        rows += [{**c, "threads": threads, "peak": peaks[threads], "t_inf": best[f"{i}/infer"],
+                  "t_train": best[f"{i}/train"]} for i, c in enumerate(cases)]
+        if threads == most:
+            msg.update(t_lit=best["msg/literal"], t_split=best["msg/split"])
+    torch.set_num_threads(most)
     top = profile_top("ntu25", 4, 100, 2, 1)
 
     # one stream's training step against the plain implementation: 1 thread, batch 16, MSR preset
@@ -324,29 +334,33 @@ def main() -> None:
             return run
 
         rrn_times = round_robin({k: rrn_step(variants[k][0]) for k in ("ours", f"before ({args.before})")}, 3)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(most)
 
     lines = [
         "# ARRN-LSTM benchmark (CPU)",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.processor() or platform.machine()}; threads: {torch.get_num_threads()}; "
-        f"best of {args.reps} interleaved reps; machine shared with other jobs (numbers are noisy).",
-        f"- same-process sgemm baseline (1024^3 `torch.mm`, timed in turn with the models): "
-        f"**{peak / 1e9:.1f} GFLOP/s**.",
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"best of {args.reps} interleaved reps; 1-min load average {load[0]:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end (above 0 other jobs shared the machine: times are noisy, "
+        "same-process ratios less so).",
+        "- same-process sgemm baseline (1024^3 `torch.mm`, timed in turn with the models at the same "
+        "thread count): " + ", ".join(f"**{p / 1e9:.1f} GFLOP/s** at {t} thread(s)" for t, p in peaks.items())
+        + "; the message function and the profile below ran at " + f"{most} thread(s).",
         "- model: two-stream ARRN-LSTM (both streams), 60 classes, default options of the preset;",
         "  FLOPs from `FlopCounterMode` + analytic LSTM FLOPs; training step = losses + backward + Adam.",
         "",
-        "| setting | T | params | infer batch | infer ms/batch | infer samples/s | infer GFLOP | "
+        "| setting | threads | T | params | infer batch | infer ms/batch | infer samples/s | infer GFLOP | "
         "infer GFLOP/s (vs sgemm) | train batch | train ms/step | train samples/s | train GFLOP | "
         "train GFLOP/s (vs sgemm) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        gi, gt = r["f_inf"] / r["t_inf"], r["f_train"] / r["t_train"]
+        gi, gt, peak = r["f_inf"] / r["t_inf"], r["f_train"] / r["t_train"], r["peak"]
         lines.append(
             f"| {r['name']} (M={r['hp']['embed_dim']}, E={r['hp']['iterations']}, "
-            f"LSTM {'/'.join(map(str, r['hp']['lstm_sizes']))}) | {r['t']} | {r['params'] / 1e6:.1f} M | "
+            f"LSTM {'/'.join(map(str, r['hp']['lstm_sizes']))}) | {r['threads']} | {r['t']} | "
+            f"{r['params'] / 1e6:.1f} M | "
             f"{r['n']} | {r['t_inf'] * 1e3:.0f} | {r['n'] / r['t_inf']:.1f} | {r['f_inf'] / 1e9:.1f} | "
             f"{gi / 1e9:.1f} ({gi / peak:.2f}) | {r['n_train']} | {r['t_train'] * 1e3:.0f} | "
             f"{r['n_train'] / r['t_train']:.1f} | {r['f_train'] / 1e9:.1f} | "

@@ -165,8 +165,9 @@ def render(results: dict[str, list[dict]], args: argparse.Namespace, official_re
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
         f"{platform.machine()}, {os.cpu_count()} cores; {args.threads} thread(s) per child; "
-        f"1-min load average {load:.1f} at the end (other jobs ran beside it: times are noisy, ratios "
-        "of alternating children less so).",
+        f"1-min load average {load:.1f} at the end, of which the running child is {args.threads}"
+        + (" (other jobs ran beside it: times are noisy, ratios of alternating children less so)."
+           if load > args.threads + 0.5 else ": nothing else ran beside it."),
         f"- input `({args.batch}, 3, 300, 25, 2)`, half the samples with body 2 absent, 60 classes; one "
         "joint-phase training step (cross-entropy + 0.01 x prediction L2, backward, SGD); each configuration "
         f"in its own child process, alternating over {args.rounds} round(s); median of {args.steps} steps "

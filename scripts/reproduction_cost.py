@@ -9,7 +9,8 @@ the final training of a ``cv-epochs`` unit is one training on all its training s
 what a ``last-epoch`` unit trains). From them: seconds per epoch of one training, per target and
 model run (median over units and seeds), then the cost of the ``last-epoch`` protocol with E epochs
 (one training per unit, seed and model run), per row and in all, its wall time with ``--jobs``
-processes, and a split into parts of at most ``--limit-h`` hours of wall time, each a
+processes, how many cores would finish it within ``--limit-h`` hours (the trainings are
+independent), and a split into parts of at most ``--limit-h`` hours of wall time, each a
 ``skelact reproduce`` command that can be run, finished and committed on its own.
 
 The first directory is the measurement; the later ones fill in what it has not timed yet (a
@@ -103,6 +104,16 @@ def combined_cost(dirs: list[Path]) -> tuple[Cost, dict[tuple[str, str], str]]:
     return cost, source
 
 
+def one_sitting(cost: Cost, epochs: int, limit_h: float) -> tuple[int, int, float]:
+    """``(trainings, cores, longest)``: how many independent trainings the whole reproduction is, how
+    many cores (one training each at the measured speed) finish them within ``limit_h`` hours, and
+    the longest single training in seconds (no number of cores goes below it)."""
+    trainings = sum(len(units) * len(SEEDS) * len(TRAININGS) for units in TARGET_UNITS.values())
+    total = sum(cost[(target, t)] * epochs * len(units) * len(SEEDS)
+                for target, units in TARGET_UNITS.items() for t in TRAININGS)  # fmt: skip
+    return trainings, math.ceil(total / (limit_h * 3600)), max(cost.values()) * epochs
+
+
 def plan(cost: Cost, epochs: int, jobs: int, limit_h: float) -> list[dict]:
     """Parts of at most ``limit_h`` hours of wall time: runs of (target, training, units) grouped
     greedily in table order; a model run too long for one part is split by units."""
@@ -172,6 +183,7 @@ def main() -> int:
                          f"{len(units)} x {len(SEEDS)} | {core / 3600:.2f} | "
                          f"{source[(target, training)]} |")  # fmt: skip
     wall = total / args.jobs / 3600
+    trainings, cores, longest = one_sitting(cost, args.epochs, args.limit_h)
     parts = plan(cost, args.epochs, args.jobs, args.limit_h)
     lines += [
         "",
@@ -179,7 +191,11 @@ def main() -> int:
         f"{wall / args.limit_h:.1f} times a {args.limit_h:g}-hour sitting. Rows of one model run share "
         "its training (joint, line and two-stream come from one two-stream ARRN-LSTM). Reaching one "
         f"sitting needs every training about {wall / args.limit_h:.1f} times cheaper; the ARRN-LSTM "
-        "training step (the RRN's pairwise messages and the LSTM) is the bulk.",
+        "training step (the RRN's pairwise messages and the LSTM) is the bulk. Or more cores: the "
+        f"{trainings} trainings are independent, so `--jobs N` on a machine of N such cores, or "
+        f"`--ray ADDRESS` over a cluster, divides the wall time; **{cores} cores** (1 thread a "
+        f"training, as timed here) run it in one sitting, the longest training ({longest / 60:.0f} min) "
+        "being the floor.",
         "",
         f"Until then the run goes in {len(parts)} parts of at most {args.limit_h:g} h each, every one a "
         "command that finishes, writes its unit records and can be committed on its own; the last "

@@ -1038,6 +1038,12 @@ def test_reproduction_cost_plans_the_rest_at_the_speed_measured_now(tmp_path):
     only_earlier, _ = cost_script.combined_cost([tmp_path / "empty", earlier])
     assert only_earlier[("florence3d", "arrn")] == pytest.approx(3.0)  # nothing to calibrate on
 
+    trainings, cores, longest = cost_script.one_sitting(cost, epochs=150, limit_h=2.5)
+    per_unit = {t: sum(cost[(target, t)] * 150 * len(units) * 3 for target, units in
+                       cost_script.TARGET_UNITS.items()) for t in cost_script.TRAININGS}  # fmt: skip
+    assert trainings == 3 * 3 * (3 + 10)  # msr3d's 3 subsets and florence3d's 10 folds, 3 seeds, 3 runs
+    assert (cores - 1) * 2.5 * 3600 < sum(per_unit.values()) <= cores * 2.5 * 3600  # the fewest that fit
+    assert longest == max(cost.values()) * 150
     parts = cost_script.plan(cost, epochs=150, jobs=2, limit_h=2.5)
     assert all(part["core_s"] <= 2.5 * 3600 * 2 for part in parts)
     planned = [(p["target"], t, u) for p in parts for t in p["trainings"] for u in p["units"]]

@@ -193,9 +193,9 @@ def main() -> int:
         f"sitting needs every training about {wall / args.limit_h:.1f} times cheaper; the ARRN-LSTM "
         "training step (the RRN's pairwise messages and the LSTM) is the bulk. Or more cores: the "
         f"{trainings} trainings are independent, so `--jobs N` on a machine of N such cores, or "
-        f"`--ray ADDRESS` over a cluster, divides the wall time; **{cores} cores** (1 thread a "
-        f"training, as timed here) run it in one sitting, the longest training ({longest / 60:.0f} min) "
-        "being the floor.",
+        f"`--ray ADDRESS` over a cluster, divides the wall time; one sitting needs at least **{cores} "
+        f"cores** (1 thread a training, each as fast as timed here), and no number of cores brings it "
+        f"below the longest training ({longest / 60:.0f} min).",
         "",
         f"Until then the run goes in {len(parts)} parts of at most {args.limit_h:g} h each, every one a "
         "command that finishes, writes its unit records and can be committed on its own; the last "

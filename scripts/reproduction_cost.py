@@ -104,13 +104,18 @@ def combined_cost(dirs: list[Path]) -> tuple[Cost, dict[tuple[str, str], str]]:
     return cost, source
 
 
+def core_seconds(cost: Cost, epochs: int) -> dict[tuple[str, str], float]:
+    """Core-seconds of every (target, training): one training per unit and seed, in table order."""
+    return {(target, t): cost[(target, t)] * epochs * len(units) * len(SEEDS)
+            for target, units in TARGET_UNITS.items() for t in TRAININGS}  # fmt: skip
+
+
 def one_sitting(cost: Cost, epochs: int, limit_h: float) -> tuple[int, int, float]:
     """``(trainings, cores, longest)``: how many independent trainings the whole reproduction is, how
     many cores (one training each at the measured speed) finish them within ``limit_h`` hours, and
     the longest single training in seconds (no number of cores goes below it)."""
     trainings = sum(len(units) * len(SEEDS) * len(TRAININGS) for units in TARGET_UNITS.values())
-    total = sum(cost[(target, t)] * epochs * len(units) * len(SEEDS)
-                for target, units in TARGET_UNITS.items() for t in TRAININGS)  # fmt: skip
+    total = sum(core_seconds(cost, epochs).values())
     return trainings, math.ceil(total / (limit_h * 3600)), max(cost.values()) * epochs
 
 
@@ -173,15 +178,13 @@ def main() -> int:
         "core-hours | timed in |",
         "|---|---|---|---|---|---|---|",
     ]
-    total = 0.0
-    for target, units in TARGET_UNITS.items():
-        for training in TRAININGS:
-            spe = cost[(target, training)]
-            core = spe * args.epochs * len(units) * len(SEEDS)
-            total += core
-            lines.append(f"| {target} | {training} | {spe:.2f} | {spe * args.epochs / 60:.1f} min | "
-                         f"{len(units)} x {len(SEEDS)} | {core / 3600:.2f} | "
-                         f"{source[(target, training)]} |")  # fmt: skip
+    runs = core_seconds(cost, args.epochs)
+    for (target, training), core in runs.items():
+        spe = cost[(target, training)]
+        lines.append(f"| {target} | {training} | {spe:.2f} | {spe * args.epochs / 60:.1f} min | "
+                     f"{len(TARGET_UNITS[target])} x {len(SEEDS)} | {core / 3600:.2f} | "
+                     f"{source[(target, training)]} |")  # fmt: skip
+    total = sum(runs.values())
     wall = total / args.jobs / 3600
     trainings, cores, longest = one_sitting(cost, args.epochs, args.limit_h)
     parts = plan(cost, args.epochs, args.jobs, args.limit_h)

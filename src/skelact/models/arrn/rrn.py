@@ -43,18 +43,33 @@ def _chunks(batch: int, num_nodes: int, hidden: int) -> list[slice]:
     return [slice(a, min(a + step, batch)) for a in range(0, batch, step)]
 
 
+def _add_relu(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = relu(a + b)`` (broadcasting) in one pass over ``out`` (ATen's fused ``_add_relu``)."""
+    return torch.ops.aten._add_relu.out(a, b, out=out)
+
+
+def _relu_grad(grad: torch.Tensor, activation: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = grad [activation > 0]`` in one pass: the relu's backward as autograd runs it
+    (``threshold_backward``); ``out`` may be ``grad`` itself. (With a broadcast ``grad`` it is slower
+    than ``sign`` and a broadcast multiply: measured 5 % of the RRN at the MSRAction3D size.)"""
+    return torch.ops.aten.threshold_backward.grad_input(grad, activation, 0, grad_input=out)
+
+
 def _pair_sums_chunk(recv: torch.Tensor, send: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor,
                      z1: torch.Tensor, z2: torch.Tensor, out: torch.Tensor) -> None:
     """Eqs. 5-6's middle layer and sum for one chunk of node sets, written into ``z1``, ``z2``, ``out``.
 
     ``z1_ij = relu(recv_i + send_j)`` (the first layer, split per node), ``z2_ij = relu(W_2 z1_ij + b_2)``
     on all ``J x J`` ordered pairs, the self-pairs ``z2_ii`` set to zero, ``out_i = sum_j z2_ij``.
+    The pair tensors are sender-major, ``[c, j, i]`` holds pair ``(i, j)``: the sum over ``j`` is then
+    over the outer of the two node axes, which runs ~2.5x faster than over the inner one (the
+    backward's two sums, over ``j`` and over ``i``, then take one each).
     """
     hidden = recv.shape[-1]
-    torch.add(recv.unsqueeze(2), send.unsqueeze(1), out=z1).relu_()  # (c, J, J, H)
+    _add_relu(recv.unsqueeze(1), send.unsqueeze(2), out=z1)  # (c, J_j, J_i, H)
     torch.addmm(bias, z1.view(-1, hidden), weight_t, out=z2.view(-1, hidden)).relu_()  # (c J J, H)
     z2.diagonal(dim1=1, dim2=2).zero_()  # j != i (eq. 6): no message from a node to itself
-    torch.sum(z2, dim=2, out=out)  # (c, J, H)
+    torch.sum(z2, dim=1, out=out)  # (c, J_i, H)
 
 
 #: Largest per-pair tensor ``(B, J, J, H)``, in elements, whose activations ``z1, z2`` are stored
@@ -67,9 +82,10 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
                store: str | None = None) -> tuple[torch.Tensor, ...]:
     """``sum_{j != i} relu(W_2 relu(recv_i + send_j) + b_2)`` for ``(B, J, H)`` inputs, chunk by chunk.
 
-    What is kept for a backward, ``(B, J, J, H)`` each: ``store="activations"``: ``z1, z2``;
-    ``store="mask"``: the bool ``z2 > 0`` (self-pairs ``False``); ``None``: nothing (each chunk
-    reuses one pair of chunk-sized buffers). Returns ``(out, *stored)``.
+    What is kept for a backward, ``(B, J, J, H)`` each, sender-major (``[b, j, i]`` is pair
+    ``(i, j)``): ``store="activations"``: ``z1, z2``; ``store="mask"``: the bool ``z2 > 0``
+    (self-pairs ``False``); ``None``: nothing (each chunk reuses one pair of chunk-sized buffers).
+    Returns ``(out, *stored)``.
     """
     batch, num_nodes, hidden = recv.shape
     chunks = _chunks(batch, num_nodes, hidden)
@@ -103,14 +119,14 @@ class _PairMessageSums(torch.autograd.Function):
 
         g2_ij  = g_i [z2_ij > 0]                       (sum, then relu;  g2_ii = 0 as z2_ii = 0)
         gz1_ij = (W_2^T g2_ij) [z1_ij > 0]             (layer 2, then relu)
-        dW_2 = sum_ij g2_ij z1_ij^T,   db_2 = sum_ij g2_ij
+        dW_2 = sum_ij g2_ij z1_ij^T,   db_2 = sum_ij g2_ij   (the latter as a product with ones)
         d recv_i = sum_j gz1_ij,       d send_j = sum_i gz1_ij
 
     Small inputs (up to :data:`_STORE_ELEMENTS` per-pair elements) store ``z1, z2``; larger ones
     store the 1-byte mask ``z2 > 0`` and recompute ``z1 = relu(recv_i + send_j)`` chunk by chunk
     (one add: cheaper than writing and reading back ``z1`` once it no longer fits in cache, and
-    8x less memory). The relu masks are multiplied in (``sign(z1)`` as ``z1 >= 0``) into
-    chunk-sized buffers that stay in cache.
+    8x less memory). Each relu and its backward is one pass (ATen's fused ``_add_relu`` and
+    ``threshold_backward``) over chunk-sized buffers that stay in cache.
     """
 
     @staticmethod
@@ -137,23 +153,24 @@ class _PairMessageSums(torch.autograd.Function):
         grad_recv, grad_send = torch.empty_like(grad), torch.empty_like(grad)
         grad_weight = torch.zeros_like(weight)
         grad_bias = weight.new_zeros(hidden)
-        bufs = grad.new_empty(4, chunks[0].stop, num_nodes, num_nodes, hidden)  # z1, g2, mask1, gz1
+        bufs = grad.new_empty(3, chunks[0].stop, num_nodes, num_nodes, hidden)  # z1, g2, gz1
+        ones = grad.new_ones(chunks[0].stop * num_nodes * num_nodes)  # sums rows by a product
         for c in chunks:
-            b1, g2, mask1, gz1 = bufs[:, : c.stop - c.start].unbind(0)
-            g_i = grad[c].unsqueeze(2)  # (c, J, 1, H)
+            b1, g2, gz1 = bufs[:, : c.stop - c.start].unbind(0)  # (c, J_j, J_i, H), sender-major
+            g_i = grad[c].unsqueeze(1)  # (c, 1, J_i, H)
             if ctx.recompute:
-                c1 = torch.add(recv[c].unsqueeze(2), send[c].unsqueeze(1), out=b1).relu_()  # z1
-                torch.mul(mask[c], g_i, out=g2)  # (c, J, J, H): g_i [z2_ij > 0]
+                c1 = _add_relu(recv[c].unsqueeze(1), send[c].unsqueeze(2), out=b1)  # z1
+                torch.mul(mask[c], g_i, out=g2)  # g_i [z2_ij > 0]
             else:
                 c1 = z1[c]
-                torch.sign(z2[c], out=g2).mul_(g_i)  # (c, J, J, H): g_i [z2_ij > 0]
+                torch.sign(z2[c], out=g2).mul_(g_i)  # g_i [z2_ij > 0] (z2 >= 0)
             g2_flat = g2.view(-1, hidden)  # (c J J, H)
             grad_weight.addmm_(g2_flat.t(), c1.view(-1, hidden))
-            grad_bias += g2_flat.sum(0)
+            grad_bias.addmv_(g2_flat.t(), ones[: g2_flat.shape[0]])  # 2x faster than .sum(0) at H = 20
             torch.mm(g2_flat, weight, out=gz1.view(-1, hidden))
-            gz1.mul_(torch.sign(c1, out=mask1))  # (W_2^T g2_ij) [z1_ij > 0]
-            torch.sum(gz1, dim=2, out=grad_recv[c])
-            torch.sum(gz1, dim=1, out=grad_send[c])
+            _relu_grad(gz1, c1, out=gz1)  # (W_2^T g2_ij) [z1_ij > 0]
+            torch.sum(gz1, dim=1, out=grad_recv[c])  # over senders j
+            torch.sum(gz1, dim=2, out=grad_send[c])  # over receivers i
         return grad_recv, grad_send, grad_weight, grad_bias
 
 

@@ -30,6 +30,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from skelact.repro.sitting import cores_for
+
 TARGET_UNITS = {"msr3d": ["as1", "as2", "as3"], "florence3d": [f"fold{k:02d}" for k in range(1, 11)]}
 TRAININGS = ("arrn", "rrn", "asgcn")
 SEEDS = (0, 1, 2)
@@ -116,7 +118,7 @@ def one_sitting(cost: Cost, epochs: int, limit_h: float) -> tuple[int, int, floa
     the longest single training in seconds (no number of cores goes below it)."""
     trainings = sum(len(units) * len(SEEDS) * len(TRAININGS) for units in TARGET_UNITS.values())
     total = sum(core_seconds(cost, epochs).values())
-    return trainings, math.ceil(total / (limit_h * 3600)), max(cost.values()) * epochs
+    return trainings, cores_for(total, limit_h), max(cost.values()) * epochs
 
 
 def plan(cost: Cost, epochs: int, jobs: int, limit_h: float) -> list[dict]:

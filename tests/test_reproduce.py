@@ -341,6 +341,11 @@ def test_report_rounds_each_unit_once_names_devices_and_averages_to_the_mean(tmp
     (total,) = [ln for ln in markdown.splitlines() if ln.startswith("Total: ")]
     assert "on AMD EPYC (4 units" in total and "on Intel Xeon (3 units" in total, total
     assert "1 seed(s)" not in markdown and "\n\n\n" not in markdown  # 3 seeds asked for
+    # one sitting: 7 trainings of an hour are 3.5 h with --jobs 2, past 2.5 h; 3 cores would do
+    sitting = markdown.split("### One sitting")[1]
+    assert "| msr3d | `arrn` | 7 | 60.0 min |" in sitting, sitting
+    assert "needs at least 3.5 h of wall time: 1.4 sittings, so **one sitting is not reached**" in sitting
+    assert "or at least 3 cores as fast as these" in sitting
 
 
 def test_signed_differences_never_read_negative_zero():

@@ -31,6 +31,7 @@ from .entries import build_entries, data_facts, hardware_text
 from .figures import draw_figures
 from .goals import cv_evidence
 from .provenance import summarize, time_by_device
+from .sitting import sitting
 from .targets import MODELS, TARGETS, trainings_for
 from .templating import mean_cell, render, signed_points
 
@@ -164,6 +165,7 @@ def report_context(
         "large": any(r.get("selection") == "validation" for r in results),
         "configs": _configs(entries),
         "devices": time_by_device(results),
+        "sitting": sitting(small),
         "method_labels": METHOD_LABELS,
     }
 

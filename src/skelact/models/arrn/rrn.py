@@ -105,7 +105,7 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
             c1, c2 = b1[: c.stop - c.start], b2[: c.stop - c.start]
         _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, c2, out[c])
         if mask is not None:
-            torch.gt(c2, 0, out=mask[c])
+            mask[c].copy_(c2)  # z2 > 0, as z2 = relu(...) >= 0 (a cast: 6x faster than torch.gt)
     if store == "activations":
         return out, z1, z2
     return (out,) if mask is None else (out, mask)

@@ -295,6 +295,26 @@ def test_results_are_keyed_by_the_data_not_by_where_the_store_lies(msr_store, tm
                   report_only=True, **kw)  # fmt: skip
 
 
+def test_report_only_prints_each_targets_table_once_at_the_end(msr_store, tmp_path, monkeypatch):
+    """Rebuilding a report from many records logs a line per record and the accuracy table once per
+    target, not once per record (a run that trains prints it after every unit and seed)."""
+    from skelact.repro import reproduce, runner
+
+    def records_found(runs, threads):  # what run_unit gives for records done earlier
+        for i, (_, unit, seed, _) in enumerate(runs):
+            yield i, _record(int(unit.key[-1]), seed, 10 + seed, "AMD EPYC"), None
+
+    monkeypatch.setattr(runner, "_run_here", records_found)
+    lines: list[str] = []
+    reproduce(["msr3d"], store=msr_store, seeds=[0, 1], models=["arrn"], out=tmp_path / "r",
+              work_dir=tmp_path / "w", results=None, report_only=True, log=lines.append)  # fmt: skip
+    tables = [s for s in lines if s.lstrip().startswith("AS1")]
+    assert len(tables) == 1, lines  # 6 records, 1 table
+    assert sum(" seed " in s and "arrn_joint" in s for s in lines) == 6  # a line per record
+    assert "Two-stream ARRN-LSTM" in tables[0] and "AS3" in tables[0].splitlines()[0]
+    assert lines.index(tables[0]) > max(i for i, s in enumerate(lines) if " seed " in s)  # after them
+
+
 def _record(unit: int, seed: int, correct: int, device: str) -> dict:
     """A unit record of the two-stream ARRN run on MSRAction3D subset ``unit`` with ``correct`` of 19
     test sequences right in every row (what the report reads of a unit.json)."""

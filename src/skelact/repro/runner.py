@@ -319,7 +319,7 @@ def reproduce(
                 found[name] = [done[j] for j in sorted(done) if runs[j][0].target.name == name]
         if not parallel and i + 1 < len(runs) and runs[i + 1][:3] == runs[i][:3]:
             continue  # in this process: the table and the report once the unit and seed are done
-        if added:
+        if added and not report_only:  # report_only: each target's table once, at the end
             log(_running_table(ctx.target, found[ctx.target.name], models))
         added = False
         if not report_only or i + 1 == len(runs):  # report_only: one report at the end
@@ -331,6 +331,10 @@ def reproduce(
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")
+    if report_only:
+        for ctx in contexts:
+            if found[ctx.target.name]:
+                log(_running_table(ctx.target, found[ctx.target.name], models))
     json_path, md_path, entries = paths
     log(f"report: {md_path} and {json_path}")
     if readme is not None:

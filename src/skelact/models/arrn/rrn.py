@@ -153,13 +153,14 @@ class _PairMessageSums(torch.autograd.Function):
         grad_recv, grad_send = torch.empty_like(grad), torch.empty_like(grad)
         grad_weight = torch.zeros_like(weight)
         grad_bias = weight.new_zeros(hidden)
-        bufs = grad.new_empty(3, chunks[0].stop, num_nodes, num_nodes, hidden)  # z1, g2, gz1
+        kinds = 3 if ctx.recompute else 2  # [z1 recomputed,] g2, gz1
+        bufs = grad.new_empty(kinds, chunks[0].stop, num_nodes, num_nodes, hidden)
         ones = grad.new_ones(chunks[0].stop * num_nodes * num_nodes)  # sums rows by a product
         for c in chunks:
-            b1, g2, gz1 = bufs[:, : c.stop - c.start].unbind(0)  # (c, J_j, J_i, H), sender-major
+            *b1, g2, gz1 = bufs[:, : c.stop - c.start].unbind(0)  # (c, J_j, J_i, H), sender-major
             g_i = grad[c].unsqueeze(1)  # (c, 1, J_i, H)
             if ctx.recompute:
-                c1 = _add_relu(recv[c].unsqueeze(1), send[c].unsqueeze(2), out=b1)  # z1
+                c1 = _add_relu(recv[c].unsqueeze(1), send[c].unsqueeze(2), out=b1[0])  # z1
                 torch.mul(mask[c].view(torch.uint8), g_i, out=g2)  # g_i [z2_ij > 0] (bool: 4x slower)
             else:
                 c1 = z1[c]

@@ -159,10 +159,10 @@ def test_forward_and_backward_share_the_chunk_slices(monkeypatch):
     assert rrn_module._chunks(1, 4, 3) == [slice(0, 1)]
     assert rrn_module._chunks(0, 4, 3) == []
     recv, send, weight, bias = (t.detach() for t in _pair_inputs(batch=0, nodes=4, hidden=3))
-    for store, dtypes in ((None, []), ("activations", [torch.float64] * 2), ("mask", [torch.bool])):
+    for store, dtypes in ((None, []), ("activations", [torch.float64, torch.bool]), ("mask", [torch.bool])):
         out, *stored = rrn_module._pair_sums(recv, send, weight, bias, store=store)
         assert out.shape == (0, 4, 3) and all(t.shape == (0, 4, 4, 3) for t in stored)
-        assert [t.dtype for t in stored] == dtypes  # what is kept: nothing, z1 and z2, the mask
+        assert [t.dtype for t in stored] == dtypes  # what is kept: nothing, z1 and the mask, the mask
     # the backward reads the same slices: one call per pass, each given the batch's shape
     seen = []
     chunks = rrn_module._chunks
@@ -192,8 +192,9 @@ def test_pair_message_sums_run_each_chunk_once_without_warnings(monkeypatch):
 
 
 def test_pair_message_sums_store_activations_only_for_the_backward(monkeypatch):
-    """Nothing is stored without a backward to come; with one, the activations while the per-pair
-    tensor is at most ``_STORE_ELEMENTS`` (5 x 4 x 4 x 3 = 240 here), above it the relu mask only."""
+    """Nothing is stored without a backward to come; with one, ``z1`` and the relu mask of ``z2``
+    while the per-pair tensor is at most ``_STORE_ELEMENTS`` (5 x 4 x 4 x 3 = 240 here), above it
+    the mask only."""
     from skelact.models.arrn import rrn as rrn_module
 
     kept = []

@@ -72,9 +72,9 @@ def _pair_sums_chunk(recv: torch.Tensor, send: torch.Tensor, weight_t: torch.Ten
     torch.sum(z2, dim=1, out=out)  # (c, J_i, H)
 
 
-#: Largest per-pair tensor ``(B, J, J, H)``, in elements, whose activations ``z1, z2`` are stored
-#: for the backward (2 x 16 MiB in float32: together they stay within this CPU's 32 MiB L3); above
-#: it the forward stores only the 1-byte relu mask of ``z2`` and the backward recomputes ``z1``.
+#: Largest per-pair tensor ``(B, J, J, H)``, in elements, whose first-layer activations ``z1`` are
+#: stored for the backward beside the 1-byte relu mask of ``z2`` (16 + 4 MiB: within this CPU's
+#: 32 MiB L3); above it the forward stores only the mask and the backward recomputes ``z1``.
 _STORE_ELEMENTS = 1 << 22
 
 
@@ -83,32 +83,27 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
     """``sum_{j != i} relu(W_2 relu(recv_i + send_j) + b_2)`` for ``(B, J, H)`` inputs, chunk by chunk.
 
     What is kept for a backward, ``(B, J, J, H)`` each, sender-major (``[b, j, i]`` is pair
-    ``(i, j)``): ``store="activations"``: ``z1, z2``; ``store="mask"``: the bool ``z2 > 0``
-    (self-pairs ``False``); ``None``: nothing (each chunk reuses one pair of chunk-sized buffers).
+    ``(i, j)``): ``store="activations"``: ``z1`` and the bool ``z2 > 0`` (self-pairs ``False``;
+    the backward needs no more of ``z2``); ``store="mask"``: the bool ``z2 > 0`` only; ``None``:
+    nothing. What is not kept lives in chunk-sized buffers that every chunk reuses.
     Returns ``(out, *stored)``.
     """
     batch, num_nodes, hidden = recv.shape
     chunks = _chunks(batch, num_nodes, hidden)
     out = recv.new_empty(batch, num_nodes, hidden)
     pairs = (batch, num_nodes, num_nodes, hidden)
-    if store == "activations":
-        z1, z2 = recv.new_empty(pairs), recv.new_empty(pairs)
-    else:
-        longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
-        b1, b2 = recv.new_empty(2, longest, *pairs[1:]).unbind(0)
-    mask = recv.new_empty(pairs, dtype=torch.bool) if store == "mask" else None
+    longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
+    b1, b2 = recv.new_empty(2, longest, *pairs[1:]).unbind(0)
+    z1 = recv.new_empty(pairs) if store == "activations" else None
+    mask = recv.new_empty(pairs, dtype=torch.bool) if store else None
     weight_t = weight.t()
     for c in chunks:
-        if store == "activations":
-            c1, c2 = z1[c], z2[c]
-        else:
-            c1, c2 = b1[: c.stop - c.start], b2[: c.stop - c.start]
-        _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, c2, out[c])
+        n = c.stop - c.start
+        c1 = b1[:n] if z1 is None else z1[c]
+        _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, b2[:n], out[c])
         if mask is not None:
-            mask[c].copy_(c2)  # z2 > 0, as z2 = relu(...) >= 0 (a cast: 6x faster than torch.gt)
-    if store == "activations":
-        return out, z1, z2
-    return (out,) if mask is None else (out, mask)
+            mask[c].copy_(b2[:n])  # z2 > 0, as z2 = relu(...) >= 0 (a cast: 6x faster than torch.gt)
+    return (out, *(t for t in (z1, mask) if t is not None))
 
 
 class _PairMessageSums(torch.autograd.Function):
@@ -122,11 +117,12 @@ class _PairMessageSums(torch.autograd.Function):
         dW_2 = sum_ij g2_ij z1_ij^T,   db_2 = sum_ij g2_ij   (the latter as a product with ones)
         d recv_i = sum_j gz1_ij,       d send_j = sum_i gz1_ij
 
-    Small inputs (up to :data:`_STORE_ELEMENTS` per-pair elements) store ``z1, z2``; larger ones
-    store the 1-byte mask ``z2 > 0`` and recompute ``z1 = relu(recv_i + send_j)`` chunk by chunk
-    (one add: cheaper than writing and reading back ``z1`` once it no longer fits in cache, and
-    8x less memory). Each relu and its backward is one pass (ATen's fused ``_add_relu`` and
-    ``threshold_backward``) over chunk-sized buffers that stay in cache.
+    The forward keeps the 1-byte mask ``z2 > 0``, all the backward needs of ``z2``. Small inputs (up
+    to :data:`_STORE_ELEMENTS` per-pair elements) also keep ``z1``; larger ones recompute
+    ``z1 = relu(recv_i + send_j)`` chunk by chunk (one add: cheaper than writing and reading back
+    ``z1`` once it no longer fits in cache, and 5x less memory). Each relu and its backward is one
+    pass (ATen's fused ``_add_relu`` and ``threshold_backward``) over chunk-sized buffers that stay
+    in cache; the mask is a cast of ``z2`` and multiplies in as uint8.
     """
 
     @staticmethod
@@ -137,8 +133,8 @@ class _PairMessageSums(torch.autograd.Function):
             out, mask = _pair_sums(recv, send, weight, bias, store="mask")
             ctx.save_for_backward(recv, send, weight, mask)
         else:
-            out, z1, z2 = _pair_sums(recv, send, weight, bias, store="activations")
-            ctx.save_for_backward(z1, z2, weight)
+            out, z1, mask = _pair_sums(recv, send, weight, bias, store="activations")
+            ctx.save_for_backward(z1, weight, mask)
         return out
 
     @staticmethod
@@ -147,7 +143,7 @@ class _PairMessageSums(torch.autograd.Function):
         if ctx.recompute:
             recv, send, weight, mask = ctx.saved_tensors
         else:
-            z1, z2, weight = ctx.saved_tensors
+            z1, weight, mask = ctx.saved_tensors
         batch, num_nodes, hidden = grad.shape
         chunks = _chunks(batch, num_nodes, hidden)
         grad_recv, grad_send = torch.empty_like(grad), torch.empty_like(grad)
@@ -161,10 +157,9 @@ class _PairMessageSums(torch.autograd.Function):
             g_i = grad[c].unsqueeze(1)  # (c, 1, J_i, H)
             if ctx.recompute:
                 c1 = _add_relu(recv[c].unsqueeze(1), send[c].unsqueeze(2), out=b1[0])  # z1
-                torch.mul(mask[c].view(torch.uint8), g_i, out=g2)  # g_i [z2_ij > 0] (bool: 4x slower)
             else:
                 c1 = z1[c]
-                torch.sign(z2[c], out=g2).mul_(g_i)  # g_i [z2_ij > 0] (z2 >= 0)
+            torch.mul(mask[c].view(torch.uint8), g_i, out=g2)  # g_i [z2_ij > 0] (bool: 4x slower)
             g2_flat = g2.view(-1, hidden)  # (c J J, H)
             grad_weight.addmm_(g2_flat.t(), c1.view(-1, hidden))
             grad_bias.addmv_(g2_flat.t(), ones[: g2_flat.shape[0]])  # 2x faster than .sum(0) at H = 20

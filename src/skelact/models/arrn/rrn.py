@@ -50,8 +50,7 @@ def _add_relu(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tens
 
 def _relu_grad(grad: torch.Tensor, activation: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``out = grad [activation > 0]`` in one pass: the relu's backward as autograd runs it
-    (``threshold_backward``); ``out`` may be ``grad`` itself. (With a broadcast ``grad`` it is slower
-    than ``sign`` and a broadcast multiply: measured 5 % of the RRN at the MSRAction3D size.)"""
+    (``threshold_backward``); ``out`` may be ``grad`` itself."""
     return torch.ops.aten.threshold_backward.grad_input(grad, activation, 0, grad_input=out)
 
 
@@ -93,13 +92,14 @@ def _pair_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bia
     out = recv.new_empty(batch, num_nodes, hidden)
     pairs = (batch, num_nodes, num_nodes, hidden)
     longest = chunks[0].stop if chunks else 0  # the first chunk starts at 0 and is the longest
-    b1, b2 = recv.new_empty(2, longest, *pairs[1:]).unbind(0)
     z1 = recv.new_empty(pairs) if store == "activations" else None
+    kinds = 1 if z1 is not None else 2  # [z1 when not kept,] z2
+    *b1, b2 = recv.new_empty(kinds, longest, *pairs[1:]).unbind(0)
     mask = recv.new_empty(pairs, dtype=torch.bool) if store else None
     weight_t = weight.t()
     for c in chunks:
         n = c.stop - c.start
-        c1 = b1[:n] if z1 is None else z1[c]
+        c1 = b1[0][:n] if z1 is None else z1[c]
         _pair_sums_chunk(recv[c], send[c], weight_t, bias, c1, b2[:n], out[c])
         if mask is not None:
             mask[c].copy_(b2[:n])  # z2 > 0, as z2 = relu(...) >= 0 (a cast: 6x faster than torch.gt)

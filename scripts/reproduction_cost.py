@@ -30,7 +30,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from skelact.repro.sitting import cores_for
+from skelact.repro.sitting import JOBS, SITTING_H, cores_for
 
 TARGET_UNITS = {"msr3d": ["as1", "as2", "as3"], "florence3d": [f"fold{k:02d}" for k in range(1, 11)]}
 TRAININGS = ("arrn", "rrn", "asgcn")
@@ -161,8 +161,8 @@ def main() -> int:
         help="unit records; the first is the measurement, later ones fill in the rest",
     )
     p.add_argument("--epochs", type=int, required=True, help="epochs of the recipe")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--limit-h", type=float, default=2.5)
+    p.add_argument("--jobs", type=int, default=JOBS)
+    p.add_argument("--limit-h", type=float, default=SITTING_H)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     cost, source = combined_cost(args.records)

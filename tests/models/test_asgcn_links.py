@@ -296,7 +296,7 @@ def test_a_chunk_holds_as_many_frames_of_products_as_fit_in_its_bytes():
     assert links._frames_per_chunk(torch.empty(0, 300, 25, 64), 225, torch.float32) == 8 * 2**20  # empty
 
 
-def test_the_forward_makes_one_graph_product_per_chunk(monkeypatch):
+def test_the_forward_makes_each_row_groups_product_once_per_chunk(monkeypatch):
     monkeypatch.setattr(links, "_frames_per_chunk", lambda *args: 4)  # 6 frames: chunks of 4 and 2
     m = _asgc(num_actional=3)
     x = torch.randn(2, 5, 6, 25, requires_grad=True)
@@ -304,12 +304,17 @@ def test_the_forward_makes_one_graph_product_per_chunk(monkeypatch):
     matmul = torch.matmul
 
     def counted(a, b):
-        calls.append(b.shape[1])
+        calls.append((b.shape[1], a.shape[-2]))  # frames, kernel rows
         return matmul(a, b)
 
     monkeypatch.setattr(links.torch, "matmul", counted)
     m(x, _links(2, 3, 25))
-    assert calls == [4, 2]  # the frames of each chunk, each product made once
+    groups = len(m._group_sizes)
+    rows = [nj * nk for nj, nk in m._group_sizes]
+    assert 1 < groups <= links.MAX_ROW_GROUPS
+    # chunk by chunk, each group's rows once: every row of the compact stack once per chunk
+    assert calls == [(4, r) for r in rows] + [(2, r) for r in rows]
+    assert sum(rows) == m._group_rows.numel() < 25 * m.weight.shape[0]
 
 
 def test_actional_kernels_in_another_dtype_are_cast_to_the_models():
@@ -341,3 +346,86 @@ def test_construction_defaults_recompute_float32_kernels_and_fan_in_initialisati
     for p in (m.weight.detach(), m.bias.detach()):
         assert -bound <= float(p.min()) < -0.9 * bound and 0.9 * bound < float(p.max()) <= bound
     assert torch.equal(m.importance, torch.ones_like(m.importance))
+
+
+# ------------------------------------------------------------------------------- row groups ---
+
+
+def test_row_groups_group_joints_by_their_kernels_and_merge_the_cheapest_pair():
+    support = torch.tensor(
+        [  # kernel x joint: joints 0-2 have kernels {0, 1}, joint 3 {0, 2}, joint 4 {1}
+            [1, 1, 1, 1, 0],
+            [1, 1, 1, 0, 1],
+            [0, 0, 0, 1, 0],
+        ],
+        dtype=torch.bool,
+    )
+    assert links.row_groups(support) == (((0, 1, 2), (0, 1)), ((3,), (0, 2)), ((4,), (1,)))
+    # merging {0-2} and {4} adds 1 zero row (joint 4, kernel 0); {3} and {4}: 3; {0-2} and {3}: 4
+    assert links.row_groups(support, max_groups=2) == (((0, 1, 2, 4), (0, 1)), ((3,), (0, 2)))
+    assert links.row_groups(support, max_groups=1) == (((0, 1, 2, 3, 4), (0, 1, 2)),)
+    # a joint no kernel reaches is a group without kernels
+    assert links.row_groups(torch.tensor([[1, 0], [0, 0]], dtype=torch.bool)) == (((0,), (0,)), ((1,), ()))
+    with pytest.raises(ValueError, match="max_groups must be at least 1, got 0"):
+        links.row_groups(support, max_groups=0)
+
+
+def test_the_official_preset_computes_228_of_the_275_kernel_rows_per_block():
+    """The numbers the module docstring and docs/models/asgcn.md give for ntu25."""
+    from skelact.models import build
+
+    model = build("asgcn", num_classes=60, layout="ntu25", preset="official")
+    gcn = model.backbone[4].gcn
+    assert (gcn.num_structural, gcn.num_actional) == (9, 2)
+    assert len(gcn._group_sizes) == links.MAX_ROW_GROUPS == 5
+    assert gcn._group_rows.numel() == sum(j * k for j, k in gcn._group_sizes) == 228
+    assert sorted(gcn._group_joints.tolist()) == list(range(25))  # each joint in one group
+    # every non-zero row of every kernel is computed, each once
+    support = torch.cat([gcn.structural.ne(0).any(-1), torch.ones(2, 25, dtype=torch.bool)])
+    rows = gcn._group_rows.tolist()
+    assert len(set(rows)) == len(rows)
+    assert set(torch.nonzero(support.flatten()).flatten().tolist()) <= set(rows)
+
+
+@pytest.mark.parametrize("recompute", [True, False])
+def test_every_path_gives_the_reference_outputs_and_gradients_with_an_unreached_joint(recompute):
+    """A joint no kernel reaches (a zero row in every S-link kernel, no A-links) outputs zero; both
+    the recomputing function and plain autograd give the term-by-term outputs and gradients."""
+    torch.manual_seed(6)
+    structural = torch.from_numpy(structural_kernels("ntu25", order=2)).clone()
+    structural[:, 7] = 0  # joint 7 receives nothing
+    for num_actional, mode in ((0, "train"), (3, "train"), (3, "eval")):
+        m = ASGC(5, 7, structural, num_actional, lambda_act=0.5, recompute=recompute)
+        with torch.no_grad():
+            m.importance.uniform_(0.5, 1.5)
+        m.train(mode == "train")
+        x = torch.randn(2, 5, 6, 25, requires_grad=True)
+        act = actional_kernels(_links(2, 3, 25)).requires_grad_() if num_actional else None
+        got = m(x, act)
+        g_out = torch.randn_like(got)
+        grads = torch.autograd.grad(got, [x, m.weight, m.importance] + ([act] if num_actional else []), g_out)
+        want = _reference(x, m.structural, m.importance, m.weight, act, lam=0.5)
+        want_grads = torch.autograd.grad(
+            want, [x, m.weight, m.importance] + ([act] if num_actional else []), g_out
+        )
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        for g, w in zip(grads, want_grads, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+        if not num_actional:
+            assert got[..., 7].abs().max() == 0 and got[..., 6].abs().max() > 0
+
+
+def test_dense_kernels_are_one_group_of_every_joint_and_kernel():
+    """No zero row: one group, the dense products with neither gather nor scatter."""
+    torch.manual_seed(7)
+    m = ASGC(4, 6, torch.rand(3, 25, 25), num_actional=2)
+    assert m._group_sizes == ((25, 5),) and m._groups()[0].whole
+    x = torch.randn(2, 4, 5, 25, requires_grad=True)
+    act = actional_kernels(_links(2, 2, 25))
+    for recompute in (True, False):
+        m.recompute = recompute
+        got = m(x, act)
+        want = _reference(x, m.structural, m.importance, m.weight, act)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        (gx,) = torch.autograd.grad(got.square().sum(), [x])
+        torch.testing.assert_close(gx, torch.autograd.grad(want.square().sum(), [x])[0], rtol=1e-4, atol=1e-5)

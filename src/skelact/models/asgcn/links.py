@@ -14,16 +14,27 @@ With ``X`` the features of the ``V`` joints of one frame (``V x d_in``):
   (option ``gcn_bias``, the ``official`` preset) adds that term, ``sum_k (K_k 1) b_k^T``, the bias of
   kernel ``k`` weighted by each receiver's row sum of ``K_k``, which makes ASGC affine.
 
-**Implementation.** All ``K = K_s + C`` kernels are stacked into one ``(V K, V)`` matrix (per
-sample when A-links are present) and applied in one matrix product to the channels-last
-activations ``(B, T, V, d_in)``; the ``K`` weight matrices ``W`` form one ``(K d_in, d_out)``
-matrix, applied in a second product. No loop over kernels, joints or frames, no permuted copies.
-Graph-first order costs ``K V d_in + K d_in d_out`` per joint and frame, less than the
-convolution-first order of ST-GCN's code (``K d_in d_out + K V d_out``) whenever ``d_in <= d_out``
-(every AS-GCN block).
+**Implementation.** All ``K = K_s + C`` kernels are stacked into one matrix (per sample when
+A-links are present) and applied in one matrix product to the channels-last activations
+``(B, T, V, d_in)``; the ``K`` weight matrices ``W`` are applied in a second product. No loop over
+kernels, joints or frames (one pair of products per group of joints, below), no permuted copies.
+Graph-first order costs ``K V d_in + K d_in d_out``
+per joint and frame, less than the convolution-first order of ST-GCN's code
+(``K d_in d_out + K V d_out``) whenever ``d_in <= d_out`` (every AS-GCN block).
+
+**Row groups.** An S-link kernel has zero rows: a joint with no neighbour at that hop (or in that
+partition) receives nothing through it, so the rows ``(i, k)`` with ``Â_k[i] = 0`` contribute
+nothing and need not be computed. :func:`row_groups` groups the joints by the kernels with a
+non-zero row at them (at most :data:`MAX_ROW_GROUPS` groups; merging two groups adds a few zero
+rows back); each group is one graph product with its rows only and one channel-mixing product
+with its kernels' weights only, the groups' outputs written to their joints. The stacked kernel
+matrix keeps only those rows, ``(P, V)`` with ``P = sum over groups of joints x kernels``: on
+``ntu25`` the official preset's 9 hop kernels and 2 A-link kernels have ``P = 228`` of the
+``V K = 275`` rows, 17 % less of both products (the A-link kernels are dense: every joint has
+their rows). The sum over kernels is the same; only its rounding order differs.
 
 **Memory.** The stacked graph products ``(B, T, V K, d_in)`` are ``K`` times the block's input (15
-kernels in the paper preset, 12 in the official one): stored for the backward of every block, they
+kernels in the paper preset, 11 in the official one): stored for the backward of every block, they
 are most of a training step's activation memory. In training, :class:`_GraphMix` computes both
 products chunk by chunk of frames, stores only the input and the kernels, and recomputes each
 chunk's products in the backward: same outputs and gradients, a fraction of the memory, and (the
@@ -37,7 +48,7 @@ import math
 import torch
 import torch.nn as nn
 
-__all__ = ["ASGC", "DEGREE_EPS", "actional_kernels"]
+__all__ = ["ASGC", "DEGREE_EPS", "MAX_ROW_GROUPS", "actional_kernels", "row_groups"]
 
 #: Smallest degree an AGC row is divided by (eq. 4): a row of A-link probabilities summing to less
 #: (in practice: exactly zero, no link of that type) is divided by this instead of by zero.
@@ -84,68 +95,173 @@ def _frames_per_chunk(x: torch.Tensor, rows: int, dtype: torch.dtype) -> int:
     return max(1, CHUNK_BYTES // max(1, per_frame))
 
 
-class _GraphMix(torch.autograd.Function):
-    """``(stacked @ x) W``: the graph product of all ``K`` kernels, then the channel mixing, chunk
-    by chunk of frames, the ``K``-fold products never held for more than one chunk.
+#: At most this many groups of joints in :func:`row_groups`: each group costs a pair of products
+#: per chunk of frames, so fewer, larger groups (with a few zero rows) beat one group per kernel set
+#: (measured on the official preset's blocks: 4-6 groups fastest, 1.15-1.25x the dense products at
+#: 1 thread).
+MAX_ROW_GROUPS = 5
 
-    ``x`` ``(B, T, V, d_in)`` contiguous; ``stacked`` ``(V K, V)`` or per sample ``(B, 1, V K, V)``;
-    ``weight`` ``(K d_in, d_out)`` -> ``(B, T, V, d_out)``. The forward keeps only ``x``, the kernels
-    and ``W``; the backward recomputes each chunk's products for the weight gradient. A chunk's
-    products (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole
-    ``(B, T, V K, d_in)`` tensor is written to memory and read back (freshly allocated, page by
-    page): chunking is faster than the unchunked product as well as smaller. Under autocast the
-    products run in the dtype autocast gives the first one, in the backward too.
+
+def row_groups(
+    support: torch.Tensor, max_groups: int = MAX_ROW_GROUPS
+) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """Joints grouped by the kernels with a non-zero row at them: ``((joints, kernels), ...)``.
+
+    ``support`` ``(K, V)`` bool: ``support[k, i]`` = kernel ``k`` has a non-zero row ``i`` (joint
+    ``i`` receives through it). Joints with the same kernel set form a group; while there are more
+    than ``max_groups``, the two groups whose union adds the fewest zero rows (``|joints| x
+    |kernels|`` of the union minus the two) are merged. A joint no kernel reaches is in a group
+    with no kernels (its output is zero). Groups are ordered by their first joint, joints and
+    kernels ascending; every joint is in exactly one group.
+    """
+    if max_groups < 1:
+        raise ValueError(f"max_groups must be at least 1, got {max_groups}")
+    support = torch.as_tensor(support, dtype=torch.bool)
+    by_set: dict[tuple[int, ...], list[int]] = {}
+    for i in range(support.shape[1]):
+        kernels = tuple(int(k) for k in torch.nonzero(support[:, i]).flatten())
+        by_set.setdefault(kernels, []).append(i)
+    groups = [(set(k), j) for k, j in by_set.items()]
+    while len(groups) > max_groups:
+        best = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                (ka, ja), (kb, jb) = groups[a], groups[b]
+                added = len(ka | kb) * (len(ja) + len(jb)) - len(ka) * len(ja) - len(kb) * len(jb)
+                if best is None or added < best[0]:
+                    best = (added, a, b)
+        _, a, b = best
+        groups[a] = (groups[a][0] | groups[b][0], sorted(groups[a][1] + groups[b][1]))
+        del groups[b]
+    return tuple(sorted((tuple(j), tuple(sorted(k))) for k, j in groups))
+
+
+class _Group:
+    """One group of :func:`row_groups` on a device: its joints, its kernels, its rows ``p0:p1`` of
+    the compact stacked kernels (``len(joints) x len(kernels)`` rows, joint-major)."""
+
+    __slots__ = ("joints", "kernels", "p0", "p1", "num_joints", "num_kernels", "whole")
+
+    def __init__(self, joints: torch.Tensor, kernels: torch.Tensor, p0: int, num_all: tuple[int, int]):
+        self.joints, self.kernels = joints, kernels
+        self.num_joints, self.num_kernels = joints.numel(), kernels.numel()
+        self.p0, self.p1 = p0, p0 + self.num_joints * self.num_kernels
+        # all joints in order and all kernels: the group is the dense product (no gather, no scatter)
+        self.whole = (self.num_joints, self.num_kernels) == num_all
+
+    def weight(self, weight3: torch.Tensor) -> torch.Tensor:
+        """The group's ``(len(kernels) d_in, d_out)`` rows of ``W`` ``(K, d_in, d_out)``."""
+        w = weight3 if self.num_kernels == weight3.shape[0] else weight3.index_select(0, self.kernels)
+        return w.reshape(-1, weight3.shape[-1])
+
+
+def _mix_group(group: _Group, stacked: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``(B, n, len(joints), d_out)``: the group's graph product then channel mixing on frames ``x``."""
+    b, n = x.shape[:2]
+    if not group.num_kernels:  # joints no kernel reaches
+        return x.new_zeros(b, n, group.num_joints, w.shape[-1])
+    y = torch.matmul(stacked[..., group.p0 : group.p1, :], x)  # (B, n, joints x kernels, d_in)
+    w = w.to(y.dtype)  # autocast picks the products' dtype
+    return (y.reshape(b * n * group.num_joints, -1) @ w).view(b, n, group.num_joints, -1)
+
+
+def _put(out: torch.Tensor, group: _Group, values: torch.Tensor) -> None:
+    """Write a group's ``(B, n, len(joints), d_out)`` into ``out`` ``(B, n, V, d_out)``."""
+    if group.whole:
+        out.copy_(values)
+    else:
+        out.index_copy_(2, group.joints, values)
+
+
+class _GraphMix(torch.autograd.Function):
+    """The graph products then the channel mixing of every row group, chunk by chunk of frames,
+    the ``K``-fold products never held for more than one chunk.
+
+    ``x`` ``(B, T, V, d_in)`` contiguous; ``stacked`` the compact kernels ``(P, V)`` or per sample
+    ``(B, 1, P, V)``; ``weight`` ``(K d_in, d_out)``; ``groups`` the :class:`_Group` s ->
+    ``(B, T, V, d_out)``. The forward keeps only ``x``, the kernels and ``W``; the backward
+    recomputes each chunk's products for the weight gradient. A chunk's products
+    (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole ``(B, T, P, d_in)``
+    tensor is written to memory and read back (freshly allocated, page by page): chunking is faster
+    than the unchunked product as well as smaller. Under autocast the products run in the dtype
+    autocast gives the first one, in the backward too.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        b, t, v, _ = x.shape
+    def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, groups) -> torch.Tensor:
+        b, t, v, c_in = x.shape
+        weight3 = weight.view(-1, c_in, weight.shape[-1])
+        ws = [g.weight(weight3) for g in groups]
         step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)
-        out = w = None
+        out = None
         for s in range(0, t, step):
-            y = torch.matmul(stacked, x[:, s : s + step])  # (B, n, V K, d_in); autocast picks the dtype
-            if out is None:
-                w = weight.to(y.dtype)
-                out = torch.empty(b, t, v, w.shape[1], dtype=y.dtype, device=x.device)
-            n = y.shape[1]
-            out[:, s : s + n] = (y.reshape(b * n * v, -1) @ w).view(b, n, v, -1)
+            xs = x[:, s : s + step].contiguous()  # once per chunk, not once per group's product
+            for g, w in zip(groups, ws, strict=True):
+                values = _mix_group(g, stacked, xs, w)
+                if out is None:
+                    out = torch.empty(b, t, v, weight.shape[-1], dtype=values.dtype, device=x.device)
+                _put(out[:, s : s + xs.shape[1]], g, values)
         ctx.save_for_backward(x, stacked, weight)
+        ctx.groups = groups
         ctx.compute_dtype = out.dtype
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, stacked, weight = ctx.saved_tensors
-        dtype = ctx.compute_dtype
+        groups, dtype = ctx.groups, ctx.compute_dtype
         b, t, v, c_in = x.shape
-        xc, kc, wc = x.to(dtype), stacked.to(dtype), weight.to(dtype)
+        xc, kc = x.to(dtype), stacked.to(dtype)
+        weight3 = weight.to(dtype).view(-1, c_in, weight.shape[-1])
+        ws = [g.weight(weight3) for g in groups]
         g_all = grad.to(dtype).contiguous()  # (B, T, V, d_out)
         need_x, need_k, need_w = ctx.needs_input_grad[:3]
         grad_x = torch.empty_like(xc) if need_x else None
-        shared = kc.dim() == 2  # one (V K, V) for every sample, else (B, 1, V K, V)
+        shared = kc.dim() == 2  # one (P, V) for every sample, else (B, 1, P, V)
         k_shape = kc.shape if shared else (b, *kc.shape[-2:])
         # the sums over chunks accumulate in the parameters' dtype (float32 under bf16 autocast)
         grad_k = torch.zeros(k_shape, dtype=stacked.dtype, device=x.device) if need_k else None
-        grad_w = torch.zeros_like(weight) if need_w else None
+        grad_ws = [torch.zeros(w.shape, dtype=weight.dtype, device=x.device) if need_w else None for w in ws]
         step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)  # the forward's chunks
         for s in range(0, t, step):
-            xs = xc[:, s : s + step]
+            xs = xc[:, s : s + step].contiguous()  # the products' reshapes are then views
             n = xs.shape[1]
-            g = g_all[:, s : s + n].reshape(b * n * v, -1)  # (B n V, d_out)
-            if need_w:
-                y = torch.matmul(kc, xs).reshape(b * n * v, -1)  # recomputed: (B n V, K d_in)
-                grad_w += (y.t() @ g).to(grad_w.dtype)
-            if need_x or need_k:
-                grad_y = (g @ wc.t()).view(b, n, -1, c_in)  # (B, n, V K, d_in)
-                if need_x:
-                    grad_x[:, s : s + n] = torch.matmul(kc.transpose(-1, -2), grad_y)
-                if need_k:
-                    per_frame = torch.matmul(grad_y, xs.transpose(-1, -2))  # (B, n, V K, V)
-                    grad_k += (per_frame.sum(dim=(0, 1)) if shared else per_frame.sum(dim=1)).to(grad_k.dtype)
+            g_chunk = g_all[:, s : s + n]
+            gx_chunk = grad_x[:, s : s + n] if need_x else None
+            first = True  # the first group's grad_x part is written, the others' added
+            for g, w, grad_w in zip(groups, ws, grad_ws, strict=True):
+                if not g.num_kernels:
+                    continue
+                kg = kc[..., g.p0 : g.p1, :]
+                gg = g_chunk if g.whole else g_chunk.index_select(2, g.joints)
+                gg = gg.reshape(b * n * g.num_joints, -1)  # (B n joints, d_out)
+                if need_w:
+                    y = torch.matmul(kg, xs).reshape(b * n * g.num_joints, -1)  # recomputed
+                    grad_w += (y.t() @ gg).to(grad_w.dtype)
+                if need_x or need_k:
+                    grad_y = (gg @ w.t()).view(b, n, -1, c_in)  # (B, n, joints x kernels, d_in)
+                    if need_x:
+                        part = torch.matmul(kg.transpose(-1, -2), grad_y)  # (B, n, V, d_in)
+                        gx_chunk.copy_(part) if first else gx_chunk.add_(part)
+                        first = False
+                    if need_k:
+                        per_frame = torch.matmul(grad_y, xs.transpose(-1, -2))  # (B, n, rows, V)
+                        part = per_frame.sum(dim=(0, 1)) if shared else per_frame.sum(dim=1)
+                        grad_k[..., g.p0 : g.p1, :] += part.to(grad_k.dtype)
+            if need_x and first:  # no group with kernels: nothing reaches any joint
+                gx_chunk.zero_()
+        grad_weight = None
+        if need_w:
+            grad_weight = torch.zeros(weight3.shape, dtype=weight.dtype, device=x.device)
+            for g, grad_w in zip(groups, grad_ws, strict=True):
+                if g.num_kernels:
+                    grad_weight.index_add_(0, g.kernels, grad_w.view(g.num_kernels, c_in, -1))
+            grad_weight = grad_weight.view(weight.shape)
         return (
             grad_x.to(x.dtype) if need_x else None,
             grad_k.view(stacked.shape) if need_k else None,
-            grad_w,
+            grad_weight,
+            None,
         )
 
 
@@ -200,7 +316,36 @@ class ASGC(nn.Module):
             self.bias = nn.Parameter(torch.empty(num_kernels, out_channels))
         else:
             self.register_parameter("bias", None)
+        self._plan_groups(structural, num_actional)
         self.reset_parameters()
+
+    def _plan_groups(self, structural: torch.Tensor, num_actional: int) -> None:
+        """The :func:`row_groups` of the kernels' rows (an A-link kernel reaches every joint) as
+        non-persistent index buffers, so they follow the module across devices."""
+        v = structural.shape[-1]
+        support = torch.cat([structural.ne(0).any(dim=-1), torch.ones(num_actional, v, dtype=torch.bool)])
+        groups = row_groups(support)
+        self._group_sizes = tuple((len(j), len(k)) for j, k in groups)
+        joints = torch.tensor([i for j, _ in groups for i in j], dtype=torch.long)
+        # row (i, k) of the compact stacked kernels = row k V + i of the (K V, V) kernel stack
+        rows = [k * v + i for j, ks in groups for i in j for k in ks]
+        self.register_buffer("_group_joints", joints, persistent=False)
+        self.register_buffer(
+            "_group_kernels",
+            torch.tensor([k for _, ks in groups for k in ks], dtype=torch.long),
+            persistent=False,
+        )
+        self.register_buffer("_group_rows", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("_joint_order", torch.argsort(joints), persistent=False)  # back to 0..V-1
+
+    def _groups(self) -> list[_Group]:
+        groups, j0, k0, p0 = [], 0, 0, 0
+        num_all = (self.structural.shape[-1], self.weight.shape[0])
+        for nj, nk in self._group_sizes:
+            g = _Group(self._group_joints[j0 : j0 + nj], self._group_kernels[k0 : k0 + nk], p0, num_all)
+            groups.append(g)
+            j0, k0, p0 = j0 + nj, k0 + nk, g.p1
+        return groups
 
     def reset_parameters(self) -> None:
         # As nn.Conv2d's default for the per-kernel 1x1 convolution W^(p,l): fan-in = d_in.
@@ -231,20 +376,22 @@ class ASGC(nn.Module):
             kernels = torch.cat(
                 [kernels.expand(b, -1, -1, -1), self.lambda_act * actional.to(kernels.dtype)], dim=1
             )  # (B, K, V, V)
-            # [(i, k), j] per sample; a broadcast batch axis for the frames.
-            stacked = kernels.transpose(1, 2).reshape(b, 1, v * kernels.shape[1], v)
-        else:
-            stacked = kernels.transpose(0, 1).reshape(v * kernels.shape[0], v)  # [(i, k), j]
-        k = self.weight.shape[0]
+        # the rows of the row groups, [(i, k), j]; per sample with a broadcast batch axis for frames
+        stacked = kernels.reshape(*kernels.shape[:-3], -1, v).index_select(-2, self._group_rows)
+        if stacked.dim() == 3:
+            stacked = stacked.unsqueeze(1)  # (B, 1, P, V)
         x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view when x is channels-last
         if not x_cl.is_contiguous():
             x_cl = x_cl.contiguous()
-        weight = self.weight.reshape(k * c_in, self.out_channels)
+        weight = self.weight.reshape(-1, self.out_channels)
+        groups = self._groups()
         if self.recompute and self.training and torch.is_grad_enabled():
-            y = _GraphMix.apply(x_cl, stacked, weight)
-        else:
-            y = torch.matmul(stacked, x_cl)  # (B, T, V K, d_in): all kernels applied to all frames
-            y = (y.reshape(b * t * v, k * c_in) @ weight).view(b, t, v, self.out_channels)
+            y = _GraphMix.apply(x_cl, stacked, weight, groups)
+        else:  # all frames at once, plain autograd
+            weight3 = self.weight
+            y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(weight3)) for g in groups], dim=2)
+            if not (len(groups) == 1 and groups[0].whole):
+                y = y.index_select(2, self._joint_order)  # (B, T, V, d_out)
         if self.bias is not None:
             # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
             y = y + torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)

@@ -153,6 +153,40 @@ def test_dropout_mask_on_cpu_is_drawn_by_rand_like():
     torch.testing.assert_close(Dropout(0.25).train()(x), torch.where(keep, x / 0.75, 0.0))
 
 
+def test_dropout_at_one_half_takes_each_mask_bit_from_a_random_byte():
+    from skelact.models.units import Dropout
+
+    x = torch.randn(2, 3, 5, 4).to(memory_format=torch.channels_last)  # 120 elements: 15 bytes
+    torch.manual_seed(5)
+    byte = torch.empty(15, dtype=torch.uint8).random_()
+    keep = torch.tensor([(int(byte[j]) >> i) & 1 for j in range(15) for i in range(8)], dtype=torch.bool)
+    keep = keep.view(2, 5, 4, 3).permute(0, 3, 1, 2)  # element 8 j + i in channels-last memory order
+    torch.manual_seed(5)
+    y = Dropout(0.5).train()(x)
+    torch.testing.assert_close(y, torch.where(keep, x * 2.0, 0.0))
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    odd = torch.ones(3, 7, requires_grad=True)  # 21 elements: the last byte's top bits unused
+    torch.manual_seed(6)
+    out = Dropout(0.5).train()(odd.t())  # a transposed view: logical order
+    torch.manual_seed(6)
+    bits = torch.empty(3, dtype=torch.uint8).random_()
+    want = torch.tensor([(int(bits[k // 8]) >> (k % 8)) & 1 for k in range(21)], dtype=torch.float32)
+    torch.testing.assert_close(out, want.view(7, 3) * 2.0)
+
+
+def test_dropout_at_one_half_keeps_half_at_every_bit_position_independently():
+    from skelact.models.units import Dropout
+
+    torch.manual_seed(0)
+    y = Dropout(0.5).train()(torch.ones(800_000))
+    kept = (y != 0).view(-1, 8).float()  # one row per random byte
+    assert set(y.unique().tolist()) == {0.0, 2.0}
+    rates = kept.mean(0)  # each bit position: binomial sd 0.0016
+    assert float((rates - 0.5).abs().max()) < 0.008
+    both = (kept[:, :-1] * kept[:, 1:]).mean(0)  # neighbouring bits kept together: 1/4 if independent
+    assert float((both - 0.25).abs().max()) < 0.008
+
+
 def test_asgcn_blocks_drop_out_with_the_fast_dropout():
     from skelact.models import build
     from skelact.models.units import Dropout

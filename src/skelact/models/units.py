@@ -23,15 +23,41 @@ class Dropout(nn.Dropout):
     ``1 / (1 - p)``, in eval it is the identity. On CPU, ``F.dropout`` draws its mask with
     ``bernoulli_``, which is several times slower than ``torch.rand_like`` and a comparison
     (``benchmarks/bench_dropout.py``); AS-GCN's nine blocks each drop out a full activation.
-    Other devices, ``p = 0`` and eval mode use ``nn.Dropout`` itself. The masks differ from
+    At ``p = 1/2`` (AS-GCN's rate) each element needs one fair random bit, and one random byte
+    gives eight (:func:`_half_mask`): an eighth of the random numbers, whose generator runs on one
+    thread. Other devices, ``p = 0`` and eval mode use ``nn.Dropout`` itself. The masks differ from
     ``nn.Dropout``'s for the same seed (not their distribution); the backward keeps a float mask.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p in (0.0, 1.0) or x.device.type != "cpu":
             return super().forward(x)
-        mask = torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))  # 0 or 1 / (1 - p)
+        if self.p == 0.5:
+            mask = _half_mask(x)
+        else:
+            mask = torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))  # 0 or 1 / (1 - p)
         return x.mul_(mask) if self.inplace else x * mask
+
+
+#: The bit positions of a byte, for :func:`_half_mask`.
+_BIT_SHIFTS = torch.arange(8, dtype=torch.uint8)
+
+
+def _half_mask(x: torch.Tensor) -> torch.Tensor:
+    """A dropout mask for ``p = 1/2``: 0 or 2 per element, kept with probability exactly 1/2.
+
+    ``ceil(n / 8)`` uniform random bytes; element ``8 j + i`` (in memory order) is kept when bit
+    ``i`` of byte ``j`` is set. The mask has ``x``'s memory layout (channels-last stays so).
+    """
+    n = x.numel()
+    bits = torch.empty((n + 7) // 8, dtype=torch.uint8, device=x.device).random_()
+    keep = bits.unsqueeze(-1).bitwise_right_shift(_BIT_SHIFTS.to(x.device)).bitwise_and_(1).view(-1)[:n]
+    mask = torch.empty_like(x)  # x's strides when x is dense: contiguous or channels-last
+    if mask.is_contiguous() or mask.is_contiguous(memory_format=torch.channels_last):
+        mask.as_strided((n,), (1,)).copy_(keep)  # memory order
+    else:  # another layout (empty_like kept a permuted dense one): logical order
+        mask = keep.view(x.shape).to(x.dtype)
+    return mask.mul_(2.0)
 
 
 class TemporalConv(nn.Sequential):

@@ -12,7 +12,8 @@ Measures, in one process with ``torch.set_num_threads(2)``:
   the joint phase of the paper's schedule);
 * model FLOPs from ``torch.utils.flop_counter.FlopCounterMode`` (forward for inference; forward +
   backward for training), achieved FLOP/s and the ratio to the sgemm baseline;
-* one ASGC layer (15 kernels, per-sample A-links) in our graph-first channels-last form against
+* one ASGC layer (15 kernels, per-sample A-links) in our graph-first channels-last form (the
+  kernels' non-zero rows only, ``links.row_groups``) against
   the ST-GCN code's form (1x1 convolution to ``K d_out`` channels, then ``einsum`` with the
   kernels), same weights, forward only;
 * the top operators of one inference pass (torch.profiler): where the time goes;
@@ -257,12 +258,13 @@ def main() -> None:
         "|---|---|---|---|",
         f"| ST-GCN code form: 1x1 conv to K d_out channels + einsum | {layer['ref'] * 1e3:.0f} "
         f"| {layer['flops'] / layer['ref'] / 1e9:.1f} ({layer['flops'] / layer['ref'] / sgemm:.2f}) | 1.00 |",
-        f"| ours: stacked (V K, V) kernels, graph-first, channels-last | {layer['ours'] * 1e3:.0f} "
+        "| ours: the kernels' non-zero rows in row groups, graph-first, channels-last "
+        f"| {layer['ours'] * 1e3:.0f} "
         f"| {layer['flops'] / layer['ours'] / 1e9:.1f} ({layer['flops'] / layer['ours'] / sgemm:.2f}) "
         f"| {layer['ref'] / layer['ours']:.2f} |",
         "",
         f"Same weights; max abs difference {layer['diff']:.1e}. GFLOP/s of both use our layer's FLOP count "
-        f"({layer['flops'] / 1e9:.1f} GFLOP).",
+        f"({layer['flops'] / 1e9:.1f} GFLOP; the ST-GCN form also computes the kernels' zero rows).",
         "",
         f"## Where the time goes (one paper-preset inference pass, batch {n}, self CPU time)",
         "",

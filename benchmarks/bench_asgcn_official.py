@@ -1,6 +1,8 @@
 """AS-GCN training step against the official code (limaosen0/AS-GCN) on this CPU: speed and memory.
 
-Each configuration runs in its own child process, the children alternating round by round (these
+Each configuration runs in its own child process, the children alternating round by round, for
+each thread count of ``--threads`` (default 1 and 2: the ratio depends on it, as the official code
+gains less from a second thread than ours; these
 machines are noisy: a ratio of two runs far apart in time means little, and peak memory is only
 measurable per process):
 
@@ -134,9 +136,9 @@ def child(key: str, batch: int, steps: int, threads: int, official: Path | None)
     print(json.dumps(dict(times=times, peak_gib=peak, base_gib=base, params=params)))
 
 
-def run_child(key: str, args: argparse.Namespace) -> dict:
+def run_child(key: str, threads: int, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", key, "--batch", str(args.batch), "--steps", str(args.steps),
-           "--threads", str(args.threads)]
+           "--threads", str(threads)]
     if args.official:
         cmd += ["--official", str(args.official)]
     path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
@@ -147,47 +149,52 @@ def run_child(key: str, args: argparse.Namespace) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def render(results: dict[str, list[dict]], args: argparse.Namespace, official_ref: str) -> str:
+def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace, official_ref: str) -> str:
+    """The section: one row per thread count and configuration; ratios within a thread count."""
     import torch
 
     best = {k: min(statistics.median(r["times"]) for r in rs) for k, rs in results.items()}
     peak = {k: max(r["peak_gib"] for r in rs) for k, rs in results.items()}
     step_peak = {k: max(r["peak_gib"] - r["base_gib"] for r in rs) for k, rs in results.items()}
     load = os.getloadavg()[0]
+    threads = ", ".join(str(t) for t in args.threads)
+    most = max(args.threads)
     lines = [
         BEGIN,
         f"## Training step against the official code (batch {args.batch}, NTU shape)",
         "",
         "Written by `.venv/bin/python benchmarks/bench_asgcn_official.py --official DIR "
-        f"--batch {args.batch} --steps {args.steps} --rounds {args.rounds} --threads {args.threads}` "
-        "(DIR: limaosen0/AS-GCN @ "
+        f"--batch {args.batch} --steps {args.steps} --rounds {args.rounds} --threads "
+        f"{' '.join(str(t) for t in args.threads)}` (DIR: limaosen0/AS-GCN @ "
         f"{official_ref}, `.cuda()` patched out at run time).",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.machine()}, {os.cpu_count()} cores; {args.threads} thread(s) per child; "
-        f"1-min load average {load:.1f} at the end, of which the running child is {args.threads}"
+        f"{platform.machine()}, {os.cpu_count()} cores; {threads} thread(s) per child; "
+        f"1-min load average {load:.1f} at the end, of which the running child is up to {most}"
         + (" (other jobs ran beside it: times are noisy, ratios of alternating children less so)."
-           if load > args.threads + 0.5 else ": nothing else ran beside it."),
+           if load > most + 0.5 else ": nothing else ran beside it."),
         f"- input `({args.batch}, 3, 300, 25, 2)`, half the samples with body 2 absent, 60 classes; one "
         "joint-phase training step (cross-entropy + 0.01 x prediction L2, backward, SGD); each configuration "
-        f"in its own child process, alternating over {args.rounds} round(s); median of {args.steps} steps "
-        "after one warm-up, fastest child.",
+        f"in its own child process, alternating over {args.rounds} round(s) per thread count; median of "
+        f"{args.steps} steps after one warm-up, fastest child.",
         "",
-        "| configuration | parameters | s / step | speed vs official code | peak memory (GiB) "
+        "| threads | configuration | parameters | s / step | speed vs official code | peak memory (GiB) "
         "| step peak (GiB) | memory vs official code |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    ref = "official" if "official" in best else None
-    for key, label in CONFIGS.items():
-        if key not in best:
-            continue
-        speed = f"{best[ref] / best[key]:.2f}x" if ref else ""
-        mem = f"{peak[key] / peak[ref]:.2f}" if ref else ""
-        params = results[key][0]["params"]
-        lines.append(
-            f"| {label} | {params:,} | {best[key]:.2f} | {speed} | {peak[key]:.2f} "
-            f"| {step_peak[key]:.2f} | {mem} |"
-        )
+    for n in args.threads:
+        ref = (n, "official") if (n, "official") in best else None
+        for key, label in CONFIGS.items():
+            k = (n, key)
+            if k not in best:
+                continue
+            speed = f"{best[ref] / best[k]:.2f}x" if ref else ""
+            mem = f"{peak[k] / peak[ref]:.2f}" if ref else ""
+            params = results[k][0]["params"]
+            lines.append(
+                f"| {n} | {label} | {params:,} | {best[k]:.2f} | {speed} | {peak[k]:.2f} "
+                f"| {step_peak[k]:.2f} | {mem} |"
+            )
     lines += [
         "",
         "Peak memory is the child's whole resident set (interpreter, PyTorch, model, batch, activations); "
@@ -214,24 +221,27 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts per child, each measured in its own alternating rounds")
     parser.add_argument("--quick", action="store_true", help="batch 1, one step, one round; writes nothing")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.batch, args.steps, args.threads, args.official)
+        child(args.child, args.batch, args.steps, args.threads[0], args.official)
         return
     if args.quick:
-        args.batch, args.steps, args.rounds = 1, 1, 1
+        args.batch, args.steps, args.rounds, args.threads = 1, 1, 1, args.threads[:1]
     keys = [k for k in CONFIGS if k != "official" or args.official]
-    results: dict[str, list[dict]] = {k: [] for k in keys}
-    for r in range(args.rounds):
-        for key in keys if r % 2 == 0 else reversed(keys):
-            res = run_child(key, args)
-            results[key].append(res)
-            print(f"round {r + 1} {key}: median {statistics.median(res['times']):.2f} s/step, "
-                  f"peak {res['peak_gib']:.2f} GiB", flush=True)
+    results: dict[tuple[int, str], list[dict]] = {(n, k): [] for n in args.threads for k in keys}
+    for n in args.threads:
+        for r in range(args.rounds):
+            for key in keys if r % 2 == 0 else reversed(keys):
+                res = run_child(key, n, args)
+                results[(n, key)].append(res)
+                median = statistics.median(res["times"])
+                print(f"{n} thread(s), round {r + 1} {key}: median {median:.2f} s/step, "
+                      f"peak {res['peak_gib']:.2f} GiB", flush=True)
     ref = "none"
     if args.official:
         git = subprocess.run(

@@ -76,7 +76,8 @@ def main() -> None:
         n = torch.Size(shape).numel()
         a, u, b = best["nn.Dropout"], best["uniform mask"], best["units.Dropout"]
         lines.append(
-            f"| {tuple(shape)} | {n / 1e6:.1f} M | {a * 1e3:.1f} | {u * 1e3:.1f} | {b * 1e3:.1f} | {a / b:.2f}x |"
+            f"| {tuple(shape)} | {n / 1e6:.1f} M | {a * 1e3:.1f} | {u * 1e3:.1f} | {b * 1e3:.1f} "
+            f"| {a / b:.2f}x |"
         )
     lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -429,3 +429,19 @@ def test_dense_kernels_are_one_group_of_every_joint_and_kernel():
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
         (gx,) = torch.autograd.grad(got.square().sum(), [x])
         torch.testing.assert_close(gx, torch.autograd.grad(want.square().sum(), [x])[0], rtol=1e-4, atol=1e-5)
+
+
+def test_an_unreached_first_joint_follows_autocast_in_every_path():
+    """The zero output of a joint no kernel reaches (here joint 0, the first group) has the dtype
+    autocast gives the other groups' products, so the groups' outputs can be put together."""
+    structural = torch.from_numpy(structural_kernels("ntu25", order=2)).clone()
+    structural[:, 0] = 0
+    m = ASGC(5, 7, structural, 0)
+    assert m._group_sizes[0][1] == 0  # joint 0's group has no kernels
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    for recompute, mode in ((True, True), (False, True), (True, False)):
+        m.recompute = recompute
+        m.train(mode)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = m(x)
+        assert y.dtype == torch.bfloat16 and y[..., 0].abs().max() == 0 and y[..., 1].abs().max() > 0

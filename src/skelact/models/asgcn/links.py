@@ -158,9 +158,9 @@ class _Group:
 def _mix_group(group: _Group, stacked: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``(B, n, len(joints), d_out)``: the group's graph product then channel mixing on frames ``x``."""
     b, n = x.shape[:2]
-    if not group.num_kernels:  # joints no kernel reaches
-        return x.new_zeros(b, n, group.num_joints, w.shape[-1])
     y = torch.matmul(stacked[..., group.p0 : group.p1, :], x)  # (B, n, joints x kernels, d_in)
+    if not group.num_kernels:  # joints no kernel reaches: zeros in the dtype autocast gave y
+        return y.new_zeros(b, n, group.num_joints, w.shape[-1])
     w = w.to(y.dtype)  # autocast picks the products' dtype
     return (y.reshape(b * n * group.num_joints, -1) @ w).view(b, n, group.num_joints, -1)
 

@@ -364,6 +364,15 @@ def test_row_groups_group_joints_by_their_kernels_and_merge_the_cheapest_pair():
     # merging {0-2} and {4} adds 1 zero row (joint 4, kernel 0); {3} and {4}: 3; {0-2} and {3}: 4
     assert links.row_groups(support, max_groups=2) == (((0, 1, 2, 4), (0, 1)), ((3,), (0, 2)))
     assert links.row_groups(support, max_groups=1) == (((0, 1, 2, 3, 4), (0, 1, 2)),)
+    # the cost counts both groups' rows: {0} + {1-4} add 1 row, {0} + {5} add 3, {1-4} + {5} add 5
+    # (a cost that added the second group's rows instead, or divided them, would merge {0} + {5})
+    second = torch.tensor(
+        [[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1]], dtype=torch.bool
+    )
+    assert links.row_groups(second, max_groups=2) == (((0, 1, 2, 3, 4), (0, 1)), ((5,), (1, 2)))
+    # ties go to the first pair in group order: {0, 1} + {3} and {2} + {3} and {3} + {4} all add 1
+    tie = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0], [0, 0, 1, 0, 0]], dtype=torch.bool)
+    assert links.row_groups(tie, max_groups=3) == (((0, 1, 3), (0, 1)), ((2,), (0, 2)), ((4,), ()))
     # a joint no kernel reaches is a group without kernels
     assert links.row_groups(torch.tensor([[1, 0], [0, 0]], dtype=torch.bool)) == (((0,), (0,)), ((1,), ()))
     with pytest.raises(ValueError, match="max_groups must be at least 1, got 0"):
@@ -445,3 +454,37 @@ def test_an_unreached_first_joint_follows_autocast_in_every_path():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             y = m(x)
         assert y.dtype == torch.bfloat16 and y[..., 0].abs().max() == 0 and y[..., 1].abs().max() > 0
+
+
+def test_recomputed_gradients_with_a_frozen_weight():
+    """Only the input and the kernels need gradients (a frozen ``W``): they equal plain autograd's
+    and the weight gets none."""
+    torch.manual_seed(8)
+    m = _asgc(num_actional=3)
+    m.weight.requires_grad_(False)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    a = _links(2, 3, 25).requires_grad_()
+    grads = {}
+    for recompute in (True, False):
+        m.recompute = recompute
+        y = m(x, a)
+        grads[recompute] = torch.autograd.grad((y * y).sum(), [x, a, m.importance])
+    assert m.weight.grad is None
+    for r, s in zip(grads[True], grads[False], strict=True):
+        torch.testing.assert_close(r, s, rtol=1e-5, atol=1e-6)
+
+
+def test_kernels_that_reach_no_joint_give_zeros_in_every_path():
+    m = ASGC(3, 4, torch.zeros(2, 25, 25), num_actional=0)
+    assert m._group_sizes == ((25, 0),) and m._group_rows.numel() == 0 and m._group_kernels.numel() == 0
+    x = torch.randn(2, 3, 5, 25, requires_grad=True)
+    for recompute, mode in ((True, True), (False, True), (True, False)):
+        m.recompute = recompute
+        m.train(mode)
+        y = m(x)
+        assert y.shape == (2, 4, 5, 25) and y.abs().max() == 0
+        if recompute and mode:  # the recomputing function's backward: a zero input gradient
+            (gx,) = torch.autograd.grad(y.sum(), [x])
+            assert gx.shape == x.shape and gx.abs().max() == 0
+        else:  # plain tensors: the output depends on nothing
+            assert not y.requires_grad

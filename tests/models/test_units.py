@@ -161,9 +161,11 @@ def test_dropout_at_one_half_takes_each_mask_bit_from_a_random_byte():
     byte = torch.empty(15, dtype=torch.uint8).random_()
     keep = torch.tensor([(int(byte[j]) >> i) & 1 for j in range(15) for i in range(8)], dtype=torch.bool)
     keep = keep.view(2, 5, 4, 3).permute(0, 3, 1, 2)  # element 8 j + i in channels-last memory order
+    after = torch.rand(3)  # the generator's state after exactly those 15 bytes
     torch.manual_seed(5)
     y = Dropout(0.5).train()(x)
     torch.testing.assert_close(y, torch.where(keep, x * 2.0, 0.0))
+    torch.testing.assert_close(torch.rand(3), after)  # no byte more drawn
     assert y.is_contiguous(memory_format=torch.channels_last)
     odd = torch.ones(3, 7, requires_grad=True)  # 21 elements: the last byte's top bits unused
     torch.manual_seed(6)

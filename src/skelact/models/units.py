@@ -47,11 +47,12 @@ def _half_mask(x: torch.Tensor) -> torch.Tensor:
     """A dropout mask for ``p = 1/2``: 0 or 2 per element, kept with probability exactly 1/2.
 
     ``ceil(n / 8)`` uniform random bytes; element ``8 j + i`` (in memory order) is kept when bit
-    ``i`` of byte ``j`` is set. The mask has ``x``'s memory layout (channels-last stays so).
+    ``i`` of byte ``j`` is set. The mask has ``x``'s memory layout (channels-last stays so). CPU
+    tensors only (:class:`Dropout` uses it for those).
     """
     n = x.numel()
-    bits = torch.empty((n + 7) // 8, dtype=torch.uint8, device=x.device).random_()
-    keep = bits.unsqueeze(-1).bitwise_right_shift(_BIT_SHIFTS.to(x.device)).bitwise_and_(1).view(-1)[:n]
+    bits = torch.empty((n + 7) // 8, dtype=torch.uint8).random_()
+    keep = bits.unsqueeze(-1).bitwise_right_shift(_BIT_SHIFTS).bitwise_and_(1).view(-1)[:n]
     mask = torch.empty_like(x)  # x's strides when x is dense: contiguous or channels-last
     if mask.is_contiguous() or mask.is_contiguous(memory_format=torch.channels_last):
         mask.as_strided((n,), (1,)).copy_(keep)  # memory order

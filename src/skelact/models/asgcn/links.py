@@ -110,13 +110,14 @@ def row_groups(
     ``support`` ``(K, V)`` bool: ``support[k, i]`` = kernel ``k`` has a non-zero row ``i`` (joint
     ``i`` receives through it). Joints with the same kernel set form a group; while there are more
     than ``max_groups``, the two groups whose union adds the fewest zero rows (``|joints| x
-    |kernels|`` of the union minus the two) are merged. A joint no kernel reaches is in a group
+    |kernels|`` of the union minus the two) are merged, the first such pair in group order on a
+    tie. A joint no kernel reaches is in a group
     with no kernels (its output is zero). Groups are ordered by their first joint, joints and
     kernels ascending; every joint is in exactly one group.
     """
     if max_groups < 1:
         raise ValueError(f"max_groups must be at least 1, got {max_groups}")
-    support = torch.as_tensor(support, dtype=torch.bool)
+    support = torch.as_tensor(support)
     by_set: dict[tuple[int, ...], list[int]] = {}
     for i in range(support.shape[1]):
         kernels = tuple(int(k) for k in torch.nonzero(support[:, i]).flatten())
@@ -160,8 +161,7 @@ def _mix_group(group: _Group, stacked: torch.Tensor, x: torch.Tensor, w: torch.T
     b, n = x.shape[:2]
     y = torch.matmul(stacked[..., group.p0 : group.p1, :], x)  # (B, n, joints x kernels, d_in)
     if not group.num_kernels:  # joints no kernel reaches: zeros in the dtype autocast gave y
-        return y.new_zeros(b, n, group.num_joints, w.shape[-1])
-    w = w.to(y.dtype)  # autocast picks the products' dtype
+        return y.new_zeros(b, n, group.num_joints, w.shape[1])
     return (y.reshape(b * n * group.num_joints, -1) @ w).view(b, n, group.num_joints, -1)
 
 
@@ -177,29 +177,29 @@ class _GraphMix(torch.autograd.Function):
     """The graph products then the channel mixing of every row group, chunk by chunk of frames,
     the ``K``-fold products never held for more than one chunk.
 
-    ``x`` ``(B, T, V, d_in)`` contiguous; ``stacked`` the compact kernels ``(P, V)`` or per sample
-    ``(B, 1, P, V)``; ``weight`` ``(K d_in, d_out)``; ``groups`` the :class:`_Group` s ->
-    ``(B, T, V, d_out)``. The forward keeps only ``x``, the kernels and ``W``; the backward
-    recomputes each chunk's products for the weight gradient. A chunk's products
-    (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole ``(B, T, P, d_in)``
-    tensor is written to memory and read back (freshly allocated, page by page): chunking is faster
-    than the unchunked product as well as smaller. Under autocast the products run in the dtype
-    autocast gives the first one, in the backward too.
+    ``x`` ``(B, T, V, d_in)`` (each chunk of frames is made contiguous once); ``stacked`` the
+    compact kernels ``(P, V)`` or per sample ``(B, 1, P, V)``; ``weight`` ``(K d_in, d_out)``;
+    ``groups`` the :class:`_Group` s -> ``(B, T, V, d_out)``. The forward keeps only ``x``, the
+    kernels and ``W``; the backward recomputes each chunk's products for the weight gradient. A
+    chunk's products (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole
+    ``(B, T, P, d_in)`` tensor is written to memory and read back (freshly allocated, page by
+    page): chunking is faster than the unchunked product as well as smaller. Under autocast the
+    products run in the dtype autocast gives the first one, in the backward too.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, groups) -> torch.Tensor:
         b, t, v, c_in = x.shape
-        weight3 = weight.view(-1, c_in, weight.shape[-1])
-        ws = [g.weight(weight3) for g in groups]
+        weight3 = weight.view(-1, c_in, weight.shape[1])
+        plan = [(g, g.weight(weight3)) for g in groups]
         step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)
         out = None
         for s in range(0, t, step):
             xs = x[:, s : s + step].contiguous()  # once per chunk, not once per group's product
-            for g, w in zip(groups, ws, strict=True):
+            for g, w in plan:
                 values = _mix_group(g, stacked, xs, w)
                 if out is None:
-                    out = torch.empty(b, t, v, weight.shape[-1], dtype=values.dtype, device=x.device)
+                    out = torch.empty(b, t, v, weight.shape[1], dtype=values.dtype, device=x.device)
                 _put(out[:, s : s + xs.shape[1]], g, values)
         ctx.save_for_backward(x, stacked, weight)
         ctx.groups = groups
@@ -212,8 +212,7 @@ class _GraphMix(torch.autograd.Function):
         groups, dtype = ctx.groups, ctx.compute_dtype
         b, t, v, c_in = x.shape
         xc, kc = x.to(dtype), stacked.to(dtype)
-        weight3 = weight.to(dtype).view(-1, c_in, weight.shape[-1])
-        ws = [g.weight(weight3) for g in groups]
+        weight3 = weight.to(dtype).view(-1, c_in, weight.shape[1])
         g_all = grad.to(dtype).contiguous()  # (B, T, V, d_out)
         need_x, need_k, need_w = ctx.needs_input_grad[:3]
         grad_x = torch.empty_like(xc) if need_x else None
@@ -221,7 +220,11 @@ class _GraphMix(torch.autograd.Function):
         k_shape = kc.shape if shared else (b, *kc.shape[-2:])
         # the sums over chunks accumulate in the parameters' dtype (float32 under bf16 autocast)
         grad_k = torch.zeros(k_shape, dtype=stacked.dtype, device=x.device) if need_k else None
-        grad_ws = [torch.zeros(w.shape, dtype=weight.dtype, device=x.device) if need_w else None for w in ws]
+        # per group: its W rows and (in the parameters' dtype) their gradient
+        plan = []
+        for g in groups:
+            w = g.weight(weight3)
+            plan.append((g, w, torch.zeros(w.shape, dtype=weight.dtype, device=x.device) if need_w else None))
         step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)  # the forward's chunks
         for s in range(0, t, step):
             xs = xc[:, s : s + step].contiguous()  # the products' reshapes are then views
@@ -229,7 +232,7 @@ class _GraphMix(torch.autograd.Function):
             g_chunk = g_all[:, s : s + n]
             gx_chunk = grad_x[:, s : s + n] if need_x else None
             first = True  # the first group's grad_x part is written, the others' added
-            for g, w, grad_w in zip(groups, ws, grad_ws, strict=True):
+            for g, w, grad_w in plan:
                 if not g.num_kernels:
                     continue
                 kg = kc[..., g.p0 : g.p1, :]
@@ -253,7 +256,7 @@ class _GraphMix(torch.autograd.Function):
         grad_weight = None
         if need_w:
             grad_weight = torch.zeros(weight3.shape, dtype=weight.dtype, device=x.device)
-            for g, grad_w in zip(groups, grad_ws, strict=True):
+            for g, _, grad_w in plan:
                 if g.num_kernels:
                     grad_weight.index_add_(0, g.kernels, grad_w.view(g.num_kernels, c_in, -1))
             grad_weight = grad_weight.view(weight.shape)
@@ -380,9 +383,7 @@ class ASGC(nn.Module):
         stacked = kernels.reshape(*kernels.shape[:-3], -1, v).index_select(-2, self._group_rows)
         if stacked.dim() == 3:
             stacked = stacked.unsqueeze(1)  # (B, 1, P, V)
-        x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view when x is channels-last
-        if not x_cl.is_contiguous():
-            x_cl = x_cl.contiguous()
+        x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view, contiguous when x is channels-last
         weight = self.weight.reshape(-1, self.out_channels)
         groups = self._groups()
         if self.recompute and self.training and torch.is_grad_enabled():
@@ -390,7 +391,7 @@ class ASGC(nn.Module):
         else:  # all frames at once, plain autograd
             weight3 = self.weight
             y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(weight3)) for g in groups], dim=2)
-            if not (len(groups) == 1 and groups[0].whole):
+            if not groups[0].whole:  # (a whole group is the only group)
                 y = y.index_select(2, self._joint_order)  # (B, T, V, d_out)
         if self.bias is not None:
             # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias

@@ -290,3 +290,41 @@ def test_checkpointing_recomputes_the_messages_in_the_backward_pass_only(checkpo
     with torch.no_grad():
         rrn(v)
     assert len(calls) == 3
+
+
+def test_pair_sums_allocate_chunk_buffers_only_for_what_they_do_not_keep():
+    """Memory: with ``z1`` stored the forward needs one chunk buffer (``z2``), otherwise two
+    (``z1``, ``z2``), each as long as the longest chunk; outputs are the same either way."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from skelact.models.arrn import rrn
+
+    class Allocations(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func is torch.ops.aten.new_empty.default:
+                self.shapes.append((tuple(out.shape), out.dtype))
+            return out
+
+    torch.manual_seed(0)
+    recv, send, w, b = torch.randn(2, 5, 8), torch.randn(2, 5, 8), torch.randn(8, 8), torch.randn(8)
+    pairs, outs = (2, 5, 5, 8), {}
+    want = {
+        "activations": [((2, 5, 8), torch.float32), (pairs, torch.float32), ((1, *pairs), torch.float32),
+                        (pairs, torch.bool)],
+        "mask": [((2, 5, 8), torch.float32), ((2, *pairs), torch.float32), (pairs, torch.bool)],
+        None: [((2, 5, 8), torch.float32), ((2, *pairs), torch.float32)],
+    }
+    for store, shapes in want.items():
+        with Allocations() as seen:
+            outs[store] = rrn._pair_sums(recv, send, w, b, store)[0]
+        assert seen.shapes == shapes, store
+    torch.testing.assert_close(outs["activations"], outs[None])
+    torch.testing.assert_close(outs["mask"], outs[None])
+    with Allocations() as seen:  # an empty batch has no chunk: empty buffers
+        rrn._pair_sums(recv[:0], send[:0], w, b)
+    assert seen.shapes == [((0, 5, 8), torch.float32), ((2, 0, 5, 5, 8), torch.float32)]

@@ -315,6 +315,44 @@ def test_report_only_prints_each_targets_table_once_at_the_end(msr_store, tmp_pa
     assert lines.index(tables[0]) > max(i for i, s in enumerate(lines) if " seed " in s)  # after them
 
 
+def test_a_run_that_trains_prints_the_table_after_units_trained_now_only(msr_store, tmp_path, monkeypatch):
+    """Resuming a long run: units found done earlier are logged a line each, without a table; the
+    table follows each unit and seed trained in this run; a rerun with everything done earlier
+    prints each target's table once, at the end."""
+    import datetime
+
+    from skelact.repro import reproduce, runner
+
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    def half_done(runs, threads):  # seed 0 done earlier, seed 1 trained now
+        for i, (_, unit, seed, _) in enumerate(runs):
+            record = _record(int(unit.key[-1]), seed, 10 + seed, "AMD EPYC")
+            if seed == 1:
+                record["trained_with"] = {**record["trained_with"], "finished": now}
+            yield i, record, None
+
+    kw = dict(store=msr_store, models=["arrn"], out=tmp_path / "r", work_dir=tmp_path / "w", results=None)
+    monkeypatch.setattr(runner, "_run_here", half_done)
+    lines: list[str] = []
+    reproduce(["msr3d"], seeds=[0, 1], log=lines.append, **kw)
+    tables = [i for i, s in enumerate(lines) if s.lstrip().startswith("AS1")]
+    seed_lines = [i for i, s in enumerate(lines) if " seed " in s and "arrn_joint" in s]
+    assert len(seed_lines) == 6 and len(tables) == 3, lines  # AS1-AS3 x seeds 0, 1: three trained now
+    trained_now = [i for i in seed_lines if " seed 1:" in lines[i]]
+    assert [t - 1 for t in tables] == trained_now  # each table right after a seed-1 unit
+
+    def all_done(runs, threads):
+        for i, (_, unit, seed, _) in enumerate(runs):
+            yield i, _record(int(unit.key[-1]), seed, 10 + seed, "AMD EPYC"), None
+
+    monkeypatch.setattr(runner, "_run_here", all_done)
+    lines.clear()
+    reproduce(["msr3d"], seeds=[0, 1], log=lines.append, **kw)
+    tables = [i for i, s in enumerate(lines) if s.lstrip().startswith("AS1")]
+    assert len(tables) == 1 and tables[0] > max(i for i, s in enumerate(lines) if " seed " in s)
+
+
 def _record(unit: int, seed: int, correct: int, device: str) -> dict:
     """A unit record of the two-stream ARRN run on MSRAction3D subset ``unit`` with ``correct`` of 19
     test sequences right in every row (what the report reads of a unit.json)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import datetime
 import multiprocessing
 import os
 import sys
@@ -299,10 +300,16 @@ def reproduce(
         elapsed = time.time() - started
         log(f"{label} {training.key} {unit.name} seed {seed}: {summary} ({elapsed:.0f} s elapsed)")
 
+    def trained_now(result: dict[str, Any]) -> bool:  # not a unit found done earlier
+        finished = (result.get("trained_with") or {}).get("finished")
+        # the record's time has whole seconds: a training that ends in the second the run started counts
+        return finished is not None and datetime.datetime.fromisoformat(finished).timestamp() >= int(started)
+
     parallel = bool(jobs > 1 or ray) and not report_only
     done: dict[int, dict[str, Any]] = {}
     failed: list[str] = []
-    added = False  # a result of the unit and seed run last (an empty table says nothing)
+    added = False  # the unit and seed run last were trained in this run (not found done earlier)
+    trained = False  # any unit and seed trained in this run
     outcomes = _run_elsewhere(runs, jobs, threads, ray, log) if parallel else _run_here(runs, threads)
     for i, result, error in outcomes:
         ctx, unit, seed, training = runs[i]
@@ -312,14 +319,16 @@ def reproduce(
             log(f"{failed[-1]} (FAILED; the other units go on)")
             continue
         if result is not None:  # None: report_only, not run yet
-            done[i], added = result, True
+            done[i] = result
+            added = added or trained_now(result)
+            trained = trained or added
             publish(ctx, training, unit, seed, result)  # a record here too (a remote node wrote its own)
             finished(label, runs[i], result)
             for name in found:  # plan order, whatever the order of completion
                 found[name] = [done[j] for j in sorted(done) if runs[j][0].target.name == name]
         if not parallel and i + 1 < len(runs) and runs[i + 1][:3] == runs[i][:3]:
             continue  # in this process: the table and the report once the unit and seed are done
-        if added and not report_only:  # report_only: each target's table once, at the end
+        if added:  # after a unit and seed trained now; tables of units done earlier: once, at the end
             log(_running_table(ctx.target, found[ctx.target.name], models))
         added = False
         if not report_only or i + 1 == len(runs):  # report_only: one report at the end
@@ -331,7 +340,7 @@ def reproduce(
     if not any(found.values()):
         where = str(work) if results_dir is None else f"{work} or {results_dir}"
         raise ConfigError(f"--report-only: no finished unit result in {where} for these settings")
-    if report_only:
+    if not trained:  # everything found done earlier (--report-only, or a rerun): each table once
         for ctx in contexts:
             if found[ctx.target.name]:
                 log(_running_table(ctx.target, found[ctx.target.name], models))

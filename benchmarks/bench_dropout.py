@@ -21,14 +21,14 @@ import time
 import torch
 import torch.nn as nn
 
-from skelact.models.units import Dropout
+from skelact.models.units import Dropout, _uniform_mask
 
 
 class UniformMaskDropout(Dropout):
     """``units.Dropout``'s path for ``p != 1/2`` (one uniform number per element), here at 1/2."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * _uniform_mask(x, self.p)
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "dropout.md"
 SHAPES = [(8, 64, 290, 25), (8, 128, 145, 25), (8, 256, 73, 25)]  # AS-GCN block outputs, NTU batch

@@ -32,11 +32,13 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p in (0.0, 1.0) or x.device.type != "cpu":
             return super().forward(x)
-        if self.p == 0.5:
-            mask = _half_mask(x)
-        else:
-            mask = torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))  # 0 or 1 / (1 - p)
+        mask = _half_mask(x) if self.p == 0.5 else _uniform_mask(x, self.p)
         return x.mul_(mask) if self.inplace else x * mask
+
+
+def _uniform_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """A dropout mask from one uniform number per element: 0 (probability ``p``) or ``1 / (1 - p)``."""
+    return torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))
 
 
 #: The bit positions of a byte, for :func:`_half_mask`.

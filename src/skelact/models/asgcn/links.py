@@ -111,9 +111,8 @@ def row_groups(
     ``i`` receives through it). Joints with the same kernel set form a group; while there are more
     than ``max_groups``, the two groups whose union adds the fewest zero rows (``|joints| x
     |kernels|`` of the union minus the two) are merged, the first such pair in group order on a
-    tie. A joint no kernel reaches is in a group
-    with no kernels (its output is zero). Groups are ordered by their first joint, joints and
-    kernels ascending; every joint is in exactly one group.
+    tie. A joint no kernel reaches is in a group with no kernels (its output is zero). Groups are
+    ordered by their first joint, joints and kernels ascending; every joint is in exactly one group.
     """
     if max_groups < 1:
         raise ValueError(f"max_groups must be at least 1, got {max_groups}")
@@ -389,8 +388,7 @@ class ASGC(nn.Module):
         if self.recompute and self.training and torch.is_grad_enabled():
             y = _GraphMix.apply(x_cl, stacked, weight, groups)
         else:  # all frames at once, plain autograd
-            weight3 = self.weight
-            y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(weight3)) for g in groups], dim=2)
+            y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(self.weight)) for g in groups], dim=2)
             if not groups[0].whole:  # (a whole group is the only group)
                 y = y.index_select(2, self._joint_order)  # (B, T, V, d_out)
         if self.bias is not None:

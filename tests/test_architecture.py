@@ -7,7 +7,8 @@ The floors of ``src/skelact`` and what each may import (besides itself and the l
                  deploy: data, models                      (no trainer: exports and streams without Lightning)
     commands (commands/, cli.py, __main__.py): anything, on top
 
-* Leaves (``errors``, ``_version``, ``machine``) import nothing of skelact; anyone may import them.
+* Leaves (``errors``, ``_version``, ``machine``, ``allocator``) import nothing of skelact; anyone may
+  import them.
 * The package itself (``skelact/__init__.py``: ``load``, ``Skeleton``, the errors, the version) is a
   facade over ``data``; only the commands may import it (anything else importing it is a cycle).
 * No import cycle between floors, nor between modules (any two modules of src/skelact).
@@ -48,7 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 COMMANDS = "commands"
 #: Top-level modules anyone may import; they import nothing of skelact.
-LEAVES = frozenset({"errors", "_version", "machine"})
+LEAVES = frozenset({"errors", "_version", "machine", "allocator"})
 #: Top-level modules that belong to the command layer.
 COMMAND_MODULES = frozenset({"cli", "__main__"})
 

@@ -47,6 +47,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .._version import __version__
+from ..allocator import keep_freed_memory
 from ..data import protocols
 from ..errors import ConfigError
 from ..evaluation.forecast import evaluate_forecast
@@ -162,6 +163,8 @@ def build_trainer(
 ) -> tuple[pl.Trainer, ModelCheckpoint | None]:
     """A Lightning Trainer for ``cfg``; checkpoints / logs go under ``out_dir`` (None: neither)."""
     t = cfg.train
+    if t.keep_freed_memory:
+        keep_freed_memory()
     callbacks: list[pl.Callback] = []
     checkpoint_cb = None
     if t.averaging.name == "ema" and not evaluation_only:

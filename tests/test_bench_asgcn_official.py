@@ -38,6 +38,7 @@ def _results():
         (1, "ours"): [child([2.0, 1.0, 1.2], 1.5, 0.5, 7), child([3.0, 3.0, 3.0], 1.6, 0.5, 7)],
         (1, "ours-stored"): [child([1.5, 1.5, 1.5], 2.5, 0.5, 7), child([1.4, 1.4, 1.4], 2.0, 0.5, 7)],
         (1, "official"): [child([4.0, 3.6, 3.8], 4.0, 1.0, 9), child([3.7, 3.9, 3.9], 3.2, 1.0, 9)],
+        (1, "official-kept"): [child([2.4, 2.4, 2.4], 4.8, 1.0, 9)],
         # 2 threads: ratios against the official code at 2 threads, not at 1
         (2, "ours"): [child([0.5, 0.5, 0.5], 1.7, 0.5, 7)],
         (2, "official"): [child([2.0, 2.0, 2.0], 4.2, 1.0, 9)],
@@ -45,21 +46,24 @@ def _results():
 
 
 def test_rows_give_speed_and_memory_against_the_official_code_per_thread_count(bench):
-    args = argparse.Namespace(batch=4, steps=3, rounds=2, threads=[1, 2])
+    args = argparse.Namespace(batch=4, warmup=2, steps=3, rounds=2, threads=[1, 2])
     text = bench.render(_results(), args, "abc123")
     cells = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")]
     rows = {(row[0].lstrip("| "), row[1]): row for row in cells}
     ours = rows[("1", "skelact, `official` preset")]
-    # s/step 1.2 (median of the faster child); official 3.8; peak 1.6 of 4.0; step peak 1.1
-    assert ours[3:8] == ["1.20", "3.17x", "1.60", "1.10", "0.40 |"]
+    # s/step 1.2 (median of the faster child); official 3.8, with keep_freed_memory 2.4; peak 1.6 of
+    # 4.0 (memory against the official code as it ships); step peak 1.1
+    assert ours[3:9] == ["1.20", "3.17x", "2.00x", "1.60", "1.10", "0.40 |"]
     stored = rows[("1", "skelact, `official` preset, graph products stored (`recompute=False`)")]
-    assert stored[3:5] == ["1.40", "2.71x"] and stored[5] == "2.50"
+    assert stored[3:6] == ["1.40", "2.71x", "1.71x"] and stored[6] == "2.50"
     official = rows[("1", "official code (limaosen0/AS-GCN)")]
-    assert official[3:5] == ["3.80", "1.00x"] and official[2] == "9"
-    assert rows[("2", "skelact, `official` preset")][3:8] == ["0.50", "4.00x", "1.70", "1.20", "0.40 |"]
+    assert official[3:6] == ["3.80", "1.00x", "0.63x"] and official[2] == "9"
+    assert rows[("1", "official code, `keep_freed_memory()`")][3:7] == ["2.40", "1.58x", "1.00x", "4.80"]
+    # 2 threads: no official-kept child, its column stays empty
+    assert rows[("2", "skelact, `official` preset")][3:9] == ["0.50", "4.00x", "", "1.70", "1.20", "0.40 |"]
     assert rows[("2", "official code (limaosen0/AS-GCN)")][3:5] == ["2.00", "1.00x"]
     assert ("2", "skelact, `official` preset, graph products stored (`recompute=False`)") not in rows
-    assert [r[0].lstrip("| ") for r in cells[1:]] == ["1", "1", "1", "2", "2"]  # after the header
+    assert [r[0].lstrip("| ") for r in cells[1:]] == ["1", "1", "1", "1", "2", "2"]  # after the header
     assert "--threads 1 2`" in text and "1, 2 thread(s) per child" in text
     assert text.startswith(bench.BEGIN) and text.endswith(bench.END) and "@ abc123" in text
 

@@ -11,7 +11,7 @@ child process (the setting is per process), the two variants alternating round b
 * ``asgcn``: AS-GCN's ``official`` preset, NTU shape, batch 4, one joint-phase training step, as
   ``bench_asgcn_official.py`` times it (the official code itself, both ways, is in that benchmark).
 
-Per child: ``--warmup`` steps (glibc before 2.38 needs a few before the 64-byte aligned blocks
+Per child: ``--warmup`` steps (glibc 2.36 needs a few before the 64-byte aligned blocks
 PyTorch asks for fit the freed ones), then ``--steps`` timed steps: the median time, minor page
 faults and system CPU time per step; the peak resident set of the child. Per configuration the
 fastest child over ``--rounds``.
@@ -126,7 +126,7 @@ def render(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace)
         "",
         "Peak memory is the child's whole resident set (interpreter, PyTorch, model, batch, activations). "
         "With `keep_freed_memory()` freed blocks stay resident for reuse, so the resident set does not "
-        "shrink between steps, and glibc before 2.38 can hold a few freed blocks beside the ones it reuses.",
+        "shrink between steps, and glibc 2.36 can hold a few freed blocks beside the ones it reuses.",
     ]
     return "\n".join(lines) + "\n"
 

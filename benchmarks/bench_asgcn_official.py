@@ -24,7 +24,7 @@ measurable per process):
 
 Input: an NTU-shaped batch ``(N, 3, 300, 25, 2)`` (the last 10 frames are the prediction target),
 half the samples with body 2 absent, 60 classes. Per child: ``--warmup`` steps (default 2: glibc
-before 2.38 reuses freed blocks only after a few steps), then ``--steps``
+2.36 reuses freed blocks only after a few steps), then ``--steps``
 timed steps (median); per configuration the fastest child over ``--rounds`` (other jobs only ever
 add time). Peak memory = the child's peak resident set (``ru_maxrss``: interpreter, libraries,
 model, batch and the step's activations); "step peak" subtracts the resident set measured just

@@ -14,8 +14,8 @@ from skelact.train.config import config_to_dict, load_config
 #: Ten "training steps", each allocating and filling activations of 48, 40, 64 and 8 MiB and freeing
 #: them at its end; prints the minor page faults of the last three. Above 32 MiB (glibc's largest mmap
 #: threshold) every block is a fresh mapping by default. With ``keep``, the steps reuse the heap's
-#: blocks once it holds them; glibc before 2.38 needs a few steps for that (the 64-byte aligned
-#: blocks PyTorch asks for do not fit in the freed ones at first).
+#: blocks once it holds them; glibc 2.36 (this project's machines) needs a few steps for that (the
+#: 64-byte aligned blocks PyTorch asks for do not fit in the freed ones at first).
 _STEPS = """
 import resource, sys, torch
 from skelact.allocator import keep_freed_memory

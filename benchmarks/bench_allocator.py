@@ -2,8 +2,8 @@
 
 glibc's ``malloc`` maps every block above its mmap threshold afresh and unmaps it on ``free``, so a
 training step that frees its activations faults all of them in again in the next step (the kernel
-zeroes each page first). ``keep_freed_memory()`` (what ``skelact train`` applies by default,
-``train.keep_freed_memory``) keeps freed memory in the heap for reuse. Measured here, each in its own
+zeroes each page first). ``keep_freed_memory()`` (what ``skelact train`` applies with
+``train.keep_freed_memory=true``) keeps freed memory in the heap for reuse. Measured here, each in its own
 child process (the setting is per process), the two variants alternating round by round:
 
 * ``arrn-ntu``: the two-stream ARRN-LSTM at the NTU preset (T = 100, both bodies present), batch 16,

@@ -25,9 +25,6 @@ Measures, in one process, at each thread count of ``--threads`` (default 1 and 2
   revision ``REV`` is timed in turn as a third variant (with the default Adam update unless
   ``--before-fused``).
 
-The process calls :func:`skelact.allocator.keep_freed_memory` first, as ``skelact train`` does
-(``benchmarks/bench_allocator.py`` compares the NTU step with and without it).
-
 Run: ``.venv/bin/python benchmarks/bench_arrn.py``; results go to ``benchmarks/results/arrn.md``.
 Timings on a shared machine are noisy: every timed function (the sgemm baseline included) runs in
 turn, ``--reps`` rounds, and the fastest run of each is kept.
@@ -50,7 +47,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from skelact.allocator import keep_freed_memory
 from skelact.models import build
 from skelact.models.arrn import ARRNLSTM, MessageFunction
 from skelact.models.arrn.rrn import RecurrentRelationalNetwork
@@ -285,7 +281,6 @@ def main() -> None:
                         help="the --before revision already used the fused Adam update")
     parser.add_argument("--step-reps", type=int, default=8, help="rounds of the plain-vs-ours training steps")
     args = parser.parse_args()
-    kept = keep_freed_memory()  # as skelact train runs (train.keep_freed_memory, on by default)
     load = os.getloadavg()
     torch.manual_seed(0)
     F.relu(torch.zeros(1))  # load kernels before timing
@@ -354,8 +349,6 @@ def main() -> None:
         "thread count): " + ", ".join(f"**{p / 1e9:.1f} GFLOP/s** at {t} thread(s)" for t, p in peaks.items())
         + "; the message function and the profile below ran at " + f"{most} thread(s).",
         "- model: two-stream ARRN-LSTM (both streams), 60 classes, default options of the preset;",
-        "  the process runs with `keep_freed_memory()` as `skelact train` does"
-        + ("" if kept else " (here it did not apply: not Linux with glibc)") + ";",
         "  FLOPs from `FlopCounterMode` + analytic LSTM FLOPs; training step = losses + backward + Adam.",
         "",
         "| setting | threads | T | params | infer batch | infer ms/batch | infer samples/s | infer GFLOP | "

@@ -9,8 +9,8 @@ measurable per process):
 * ``ours``: ``skelact.models.build("asgcn", preset="official")``, one joint-phase training step as
   ``AIMScheduleModule`` runs it (``losses`` = cross-entropy + 0.01 x prediction L2, backward, SGD
   with Nesterov momentum on the backbone and heads from ``build_optimizer``, its fused update
-  since 4940b58; the official preset's AIM is frozen), in a child that calls
-  :func:`skelact.allocator.keep_freed_memory` first, as ``skelact train`` does by default;
+  since 4940b58; the official preset's AIM is frozen), with glibc's default allocator as
+  ``skelact train`` runs by default;
 * ``ours, products stored``: the same with every ASGC's ``recompute=False`` (plain autograd keeps
   the ``K``-fold graph products of every block for the backward), the memory the recomputation saves;
 * ``official code``: the official ``Model`` and ``AdjacencyLearn`` with the arguments of its
@@ -18,9 +18,10 @@ measurable per process):
   (``.cuda()`` patched out at run time, never copied), one step of its
   ``processor/recognition.py`` ``train(training_A=False)``: the A-link module's forward on the
   feeder's 50 downsampled frames, the recognition and prediction forward, the same loss, SGD;
-* ``official code, keep_freed_memory()``: the same in a child that calls ``keep_freed_memory()``
-  first, as ours do: the official code's step spends much of its time faulting in freshly mapped
-  memory, so the ratio depends on the allocator as much as on the code; both ratios are reported.
+* ``official code, keep_freed_memory()``: the same in a child that calls
+  :func:`skelact.allocator.keep_freed_memory` first (``train.keep_freed_memory=true`` in skelact):
+  the official code's step spends much of its time faulting in freshly mapped memory, which this
+  setting removes, so the ratio depends on the allocator as much as on the code; both are reported.
 
 Input: an NTU-shaped batch ``(N, 3, 300, 25, 2)`` (the last 10 frames are the prediction target),
 half the samples with body 2 absent, 60 classes. Per child: ``--warmup`` steps (default 2: glibc
@@ -60,10 +61,10 @@ CONFIGS = {
     "official": "official code (limaosen0/AS-GCN)",
     "official-kept": "official code, `keep_freed_memory()`",
 }
-#: Configurations whose child runs with ``skelact.allocator.keep_freed_memory()``: ours, as
-#: ``skelact train`` runs (``train.keep_freed_memory``, on by default), and the official code once
-#: more with the same allocator setting.
-KEEP_FREED = {"ours", "ours-stored", "official-kept"}
+#: Configurations whose child runs with ``skelact.allocator.keep_freed_memory()``: the official code
+#: once more with that allocator setting (ours run as ``skelact train`` does by default, without it:
+#: ``train.keep_freed_memory=false``).
+KEEP_FREED = {"official-kept"}
 NUM_CLASSES = 60
 
 

@@ -14,9 +14,10 @@ code's step 15.0 s (8.6 s): ``benchmarks/results/allocator.md`` and ``benchmarks
 place, as PyTorch's own caching allocator does on a GPU. The price is that the resident memory of
 the process stays at its peak until it exits, and glibc 2.36 can hold a few freed blocks beside
 the ones it reuses (at 2 threads the official AS-GCN code's peak grew from 6.7 to 7.6 GiB, our
-AS-GCN step's from 1.69 to 1.80 GiB). ``skelact train`` and the reproduction apply it
-(``train.keep_freed_memory``, on by default); elsewhere it changes nothing (other C libraries than
-glibc, other systems than Linux).
+AS-GCN step's from 1.69 to 1.80 GiB). It does not make every step faster: skelact's AS-GCN step
+ran 0.97x as fast with it (``benchmarks/results/allocator.md``), so ``skelact train`` applies it
+only when asked (``train.keep_freed_memory=true``). Off Linux or with another C library than glibc
+it changes nothing.
 """
 
 from __future__ import annotations

@@ -63,8 +63,8 @@ def test_the_trainer_applies_it_as_the_config_says(florence_store, monkeypatch, 
     assert calls == ([1] if keep else [])
 
 
-def test_it_is_on_by_default_and_validated(florence_store):
+def test_it_is_off_by_default_and_validated(florence_store):
     cfg = load_config("tiny/arrn_lstm", [f"data.store={florence_store}"])
-    assert cfg.train.keep_freed_memory is True and config_to_dict(cfg)["train"]["keep_freed_memory"] is True
+    assert cfg.train.keep_freed_memory is False and config_to_dict(cfg)["train"]["keep_freed_memory"] is False
     with pytest.raises(ConfigError, match=r"train\.keep_freed_memory: expected bool"):
         load_config("tiny/arrn_lstm", [f"data.store={florence_store}", "train.keep_freed_memory=1"])

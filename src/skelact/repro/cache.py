@@ -44,7 +44,7 @@ def _fingerprint(data: Any) -> str:
 ADDED_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (
     ("train", "averaging", {"name": "none", "decay": 0.99}),
     ("train", "compile", False),
-    ("train", "keep_freed_memory", True),
+    ("train", "keep_freed_memory", False),
     ("train.optim", "fused", True),
     ("train.aim.optim", "fused", True),
 )

@@ -225,9 +225,10 @@ class TrainConfig:
     compile: bool = False
     #: Keep the memory a step frees for the next step (glibc ``malloc`` tuned by
     #: :func:`skelact.allocator.keep_freed_memory`) instead of returning it to the system and faulting
-    #: it in again page by page (an NTU-sized ARRN-LSTM step on a CPU: 1.46 s of system time less);
-    #: the process's resident memory then stays at its peak. No effect off Linux/glibc.
-    keep_freed_memory: bool = True
+    #: it in again page by page; the process's resident memory then stays at its peak. Off by
+    #: default: on a CPU it took 1.46 s of system time off an NTU-sized ARRN-LSTM step (1.04x) but
+    #: slowed the AS-GCN step (0.97x; ``benchmarks/results/allocator.md``). No effect off Linux/glibc.
+    keep_freed_memory: bool = False
     gradient_clip: float | None = None
     #: ``torch.use_deterministic_algorithms``: true, false or ``"warn"``.
     deterministic: bool | str = "warn"

@@ -7,13 +7,13 @@ the end and allocates the same sizes again in the next step, so every step fault
 memory in again, page by page, and the kernel zeroes each page first. On this project's 2-core CPU
 at 2 threads an NTU-sized ARRN-LSTM training step (batch 16, two bodies) took 0.44 M page faults and
 1.46 s of system time (with :func:`keep_freed_memory`: 1,234 and 0.08 s), and the official AS-GCN
-code's step 15.0 s (8.6 s): ``benchmarks/results/allocator.md`` and ``benchmarks/results/asgcn.md``.
+code's step 15.4 s (8.8 s): ``benchmarks/results/allocator.md`` and ``benchmarks/results/asgcn.md``.
 
 :func:`keep_freed_memory` sets ``M_MMAP_MAX = 0`` (every block comes from the heap) and
 ``M_TRIM_THRESHOLD`` to its largest value (the heap is never trimmed): freed blocks are reused in
 place, as PyTorch's own caching allocator does on a GPU. The price is that the resident memory of
 the process stays at its peak until it exits, and glibc 2.36 can hold a few freed blocks beside
-the ones it reuses (at 2 threads the official AS-GCN code's peak grew from 6.7 to 7.6 GiB, our
+the ones it reuses (at 2 threads the official AS-GCN code's peak grew from 6.7 to 7.7 GiB, our
 AS-GCN step's from 1.69 to 1.80 GiB). It does not make every step faster: skelact's AS-GCN step
 ran 0.97x as fast with it (``benchmarks/results/allocator.md``), so ``skelact train`` applies it
 only when asked (``train.keep_freed_memory=true``). Off Linux or with another C library than glibc

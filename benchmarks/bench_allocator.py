@@ -29,10 +29,11 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import bench_asgcn_official  # beside this file: its training step and its child-process runner
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "allocator.md"
@@ -45,13 +46,10 @@ VARIANTS = {"system": "glibc defaults", "keep": "`keep_freed_memory()`"}
 
 def build_step(model: str):
     """A zero-argument training step of ``model``."""
-    sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "scripts")]
     if model == "arrn-ntu":
         import bench_arrn
 
         return bench_arrn.prepare_model("ntu", "ntu25", 16, 16, 100, 2, 2)["train"]
-    import bench_asgcn_official
-
     return bench_asgcn_official.build_step("ours", 4, None)[0]
 
 
@@ -83,11 +81,7 @@ def child(model: str, variant: str, warmup: int, steps: int, threads: int) -> No
 def run_child(model: str, variant: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", model, variant, "--warmup", str(args.warmup),
            "--steps", str(args.steps), "--threads", str(args.threads)]
-    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
-    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(f"{model} / {variant} child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return bench_asgcn_official.run_json_child(cmd, f"{model} / {variant}")
 
 
 def render(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace) -> str:

@@ -61,10 +61,6 @@ CONFIGS = {
     "official": "official code (limaosen0/AS-GCN)",
     "official-kept": "official code, `keep_freed_memory()`",
 }
-#: Configurations whose child runs with ``skelact.allocator.keep_freed_memory()``: the official code
-#: once more with that allocator setting (ours run as ``skelact train`` does by default, without it:
-#: ``train.keep_freed_memory=false``).
-KEEP_FREED = {"official-kept"}
 NUM_CLASSES = 60
 
 
@@ -133,7 +129,7 @@ def build_step(key: str, batch: int, official: Path | None):
 def child(key: str, batch: int, steps: int, threads: int, official: Path | None, warmup: int) -> None:
     import torch
 
-    if key in KEEP_FREED:
+    if key == "official-kept":  # ours run as skelact train does by default: without the setting
         from skelact.allocator import keep_freed_memory
 
         keep_freed_memory()
@@ -157,11 +153,16 @@ def run_child(key: str, threads: int, args: argparse.Namespace) -> dict:
            "--warmup", str(args.warmup), "--threads", str(threads)]
     if args.official:
         cmd += ["--official", str(args.official)]
+    return run_json_child(cmd, key)
+
+
+def run_json_child(cmd: list[str], what: str) -> dict:
+    """Run a benchmark's child process ``cmd`` with this checkout's ``src`` first on ``PYTHONPATH``;
+    the JSON object on the last line of its output (a failed child stops the run, naming ``what``)."""
     path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True)
     if out.returncode:
-        raise SystemExit(f"{key} child failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"{what} child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

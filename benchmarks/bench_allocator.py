@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import bench_asgcn_official  # beside this file: its training step and its child-process runner
+from machine import cpu_description
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "allocator.md"
@@ -96,7 +97,7 @@ def render(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace)
         f"--warmup {args.warmup} --steps {args.steps} --rounds {args.rounds}`.",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"glibc {platform.libc_ver()[1] or 'unknown'}; {platform.machine()}, {os.cpu_count()} cores; "
+        f"glibc {platform.libc_ver()[1] or 'unknown'}; {cpu_description()}; "
         f"{args.threads} thread(s) per child; 1-min load average {load:.1f} at the end, of which the "
         f"running child is up to {args.threads}.",
         f"- each (model, variant) in its own child process, the variants alternating over {args.rounds} "

@@ -37,7 +37,6 @@ import contextlib
 import datetime
 import os
 import pathlib
-import platform
 import subprocess
 import time
 import types
@@ -45,6 +44,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from machine import cpu_description
 from torch.utils.flop_counter import FlopCounterMode
 
 from skelact.models import build
@@ -341,7 +341,7 @@ def main() -> None:
         "# ARRN-LSTM benchmark (CPU)",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"{cpu_description()}; "
         f"best of {args.reps} interleaved reps; 1-min load average {load[0]:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end (this process adds up to {most}; more means other jobs "
         "shared the machine: times are noisy, same-process ratios less so).",

@@ -35,7 +35,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import resource
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from machine import cpu_description
 from torch.utils.flop_counter import FlopCounterMode
 
 from skelact.models import build
@@ -216,9 +216,9 @@ def main() -> None:
         "# AS-GCN benchmark (CPU)",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.machine()}; threads: {torch.get_num_threads()}; fastest of {reps} reps; "
+        f"{cpu_description()}; threads: {torch.get_num_threads()}; fastest of {reps} reps; "
         "machine shared with other jobs (numbers are noisy); "
-        f"1-min load average {load_before:.1f} before, {load_after:.1f} after (2 cores).",
+        f"1-min load average {load_before:.1f} before, {load_after:.1f} after.",
         f"- same-process sgemm baseline (2048^3 `torch.mm`): **{sgemm / 1e9:.1f} GFLOP/s** "
         f"(before {sgemm_before / 1e9:.1f}, after {sgemm_after / 1e9:.1f}); ratios below use the higher.",
         f"- peak resident memory of the process: {peak_rss_gib:.1f} GiB (training recomputes the K-fold "

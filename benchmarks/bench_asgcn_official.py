@@ -43,13 +43,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_description  # beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "asgcn.md"
@@ -186,7 +187,7 @@ def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace,
         f"{official_ref}, `.cuda()` patched out at run time).",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.machine()}, {os.cpu_count()} cores; {threads} thread(s) per child; "
+        f"{cpu_description()}; {threads} thread(s) per child; "
         f"1-min load average {load:.1f} at the end, of which the running child is up to {most}"
         + (" (other jobs ran beside it: times are noisy, ratios of alternating children less so)."
            if load > most + 0.5 else ": nothing else ran beside it."),

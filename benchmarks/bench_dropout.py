@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import pathlib
-import platform
 import time
 
 import torch
 import torch.nn as nn
+from machine import cpu_description
 
 from skelact.models.units import Dropout, _uniform_mask
 
@@ -64,8 +64,8 @@ def main() -> None:
         "# Dropout on CPU: `nn.Dropout` against `skelact.models.units.Dropout`",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.machine()}; threads: {args.threads}; fastest of {args.reps + 1} interleaved rounds;"
-        f" 1-min load average {open('/proc/loadavg').read().split()[0]} at the end (2 cores).",
+        f"{cpu_description()}; threads: {args.threads}; fastest of {args.reps + 1} interleaved rounds;"
+        f" 1-min load average {open('/proc/loadavg').read().split()[0]} at the end.",
         "- training-mode forward + backward, p = 0.5, float32, channels-last activations of AS-GCN's blocks.",
         "",
         "| activation | elements | nn.Dropout ms | uniform mask ms (p != 1/2 path) "

@@ -27,6 +27,7 @@ import platform
 import time
 
 import numpy as np
+from machine import cpu_description
 
 import skelact
 from skelact.data.formats.ntu import NO_C_ENV, use_compiled
@@ -221,7 +222,7 @@ Where the time goes (fastest CPU time per stage, summed over the {len(files)} fi
 | `skelact.load` total | {total_ms:.2f} |
 | `skelact.load` total, NumPy reader | {numpy_ms:.2f} |
 
-Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python
+Machine: {cpu_description()}, Python
 {platform.python_version()}, NumPy {np.__version__}; load average {load_before[0]:.1f} before,
 {load_after[0]:.1f} after (a shared machine: other jobs were running). Run on
 {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}.

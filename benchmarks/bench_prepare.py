@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import math
-import os
 import pathlib
 import platform
 import shutil
@@ -34,6 +33,7 @@ import textwrap
 import time
 
 import numpy as np
+from machine import cpu_description
 
 from skelact.data.formats.ntu import use_compiled
 from skelact.data.prepare import prepare
@@ -242,7 +242,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    machine = cpu_description()
     result = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{machine}, Python {platform.python_version()}",

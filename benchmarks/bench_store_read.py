@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import pathlib
 import platform
 import shutil
@@ -39,6 +38,7 @@ from skelact.data.transforms import build_transforms
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_prepare import make_src  # noqa: E402
+from machine import cpu_description  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -98,7 +98,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     base = rates["parse raw file per item, 2 workers (baseline)"]
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    machine = cpu_description()
     machine += f", Python {platform.python_version()}"
     result = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),

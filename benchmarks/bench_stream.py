@@ -31,11 +31,11 @@ import argparse
 import datetime
 import math
 import pathlib
-import platform
 import time
 
 import numpy as np
 import torch
+from machine import cpu_description
 
 import skelact
 from skelact.data.transforms import build_transforms
@@ -192,7 +192,7 @@ def _kept(path: pathlib.Path, title: str) -> str | None:
 
 def _measured(threads: int) -> str:
     now = datetime.datetime.now().isoformat(timespec="seconds")
-    return (f"- measured: {now}; torch {torch.__version__}; {platform.machine()}; threads: {threads}; "
+    return (f"- measured: {now}; torch {torch.__version__}; {cpu_description()}; threads: {threads}; "
             "machine shared with other jobs (noisy, p99 most of all).")
 
 

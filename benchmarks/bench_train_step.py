@@ -23,7 +23,6 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
 import sys
 import tempfile
 
@@ -37,6 +36,7 @@ from skelact.train.optim import build_optimizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_arrn import round_robin  # noqa: E402
+from machine import cpu_description  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "train_step.md"
 STEPS_PER_EPOCH = 12  # 186-197 Florence3D training sequences / batch 16
@@ -105,8 +105,8 @@ def main() -> None:
         "# Training step around the model (CPU)",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
-        f"{platform.processor() or platform.machine()}; 1 thread; fastest of {args.reps} interleaved rounds; "
-        f"1-min load average {os.getloadavg()[0]:.1f} at the end (2 cores).",
+        f"{cpu_description()}; 1 thread; fastest of {args.reps} interleaved rounds; "
+        f"1-min load average {os.getloadavg()[0]:.1f} at the end.",
         f"- model: two-stream ARRN-LSTM, Florence3D preset (8 joints, T = 25, concat readout), "
         f"{params / 1e6:.1f} M parameters, batch 16; {STEPS_PER_EPOCH} steps an epoch.",
         "- written by `.venv/bin/python benchmarks/bench_train_step.py`.",

@@ -328,3 +328,46 @@ def test_pair_sums_allocate_chunk_buffers_only_for_what_they_do_not_keep():
     with Allocations() as seen:  # an empty batch has no chunk: empty buffers
         rrn._pair_sums(recv[:0], send[:0], w, b)
     assert seen.shapes == [((0, 5, 8), torch.float32), ((2, 0, 5, 5, 8), torch.float32)]
+
+
+def _gru_inputs(cell, batch=5):
+    """The two projections of ``nn.GRUCell`` for a random input and state, as the RRN computes them."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, cell.input_size, dtype=torch.float64, generator=g, requires_grad=True)
+    h = torch.randn(batch, cell.hidden_size, dtype=torch.float64, generator=g, requires_grad=True)
+    gates_in = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
+    gates_h = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+    return x, h, gates_in, gates_h
+
+
+def test_gru_update_is_grucell_with_a_hand_written_backward():
+    from skelact.models.arrn.rrn import _gru_update, _GRUUpdate
+
+    cell = torch.nn.GRUCell(6, 4).double()
+    x, h, gates_in, gates_h = _gru_inputs(cell)
+    out = _gru_update(gates_in, gates_h, h)
+    assert type(out.grad_fn).__name__ == "_GRUUpdateBackward"
+    ref = cell(x, h)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    g = torch.randn_like(ref)
+    wrt = [x, h, *cell.parameters()]
+    for a, b in zip(torch.autograd.grad(out, wrt, g), torch.autograd.grad(ref, wrt, g), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    leaves = [t.detach().requires_grad_() for t in (gates_in, gates_h, h)]
+    assert torch.autograd.gradcheck(_GRUUpdate.apply, leaves)
+
+
+def test_gru_update_uses_plain_ops_under_autocast_and_without_gradients():
+    from skelact.models.arrn.rrn import _gru_update
+
+    cell = torch.nn.GRUCell(6, 4)
+    x, h, gates_in, gates_h = (t.float() for t in _gru_inputs(cell.double()))
+    cell = cell.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _gru_update(gates_in, gates_h, h)
+    assert type(out.grad_fn).__name__ != "_GRUUpdateBackward"
+    torch.testing.assert_close(out, cell(x, h), rtol=0, atol=1e-6)
+    with torch.no_grad():
+        out = _gru_update(gates_in, gates_h, h)
+        assert out.grad_fn is None
+        torch.testing.assert_close(out, cell(x, h), rtol=0, atol=1e-6)

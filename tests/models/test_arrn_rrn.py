@@ -371,3 +371,24 @@ def test_gru_update_uses_plain_ops_under_autocast_and_without_gradients():
         out = _gru_update(gates_in, gates_h, h)
         assert out.grad_fn is None
         torch.testing.assert_close(out, cell(x, h), rtol=0, atol=1e-6)
+
+
+def test_gru_update_uses_plain_ops_when_traced_or_exported_with_gradients(monkeypatch):
+    """The TorchScript tracer and ``torch.export`` (dynamo) record the GRU update's plain ops, not the
+    hand-written autograd function, also where gradients are enabled (a training-mode trace)."""
+    from skelact.models.arrn import rrn as rrn_module
+
+    calls = []
+    plain = rrn_module._gru_update_plain
+    monkeypatch.setattr(rrn_module, "_gru_update_plain", lambda *a: (calls.append(1), plain(*a))[1])
+    rrn = RecurrentRelationalNetwork(dim=4, iterations=2)
+    v = torch.randn(3, 5, 4)
+    ref = rrn(v)
+    assert calls == [] and ref.requires_grad  # eager with gradients: the autograd function
+    traced = torch.jit.trace(rrn, (v,), check_trace=False)
+    assert len(calls) == 2  # one per iteration
+    torch.testing.assert_close(traced(v), ref)
+    calls.clear()
+    exported = torch.export.export(rrn, (v,))
+    assert calls
+    torch.testing.assert_close(exported.module()(v), ref)

@@ -1,0 +1,102 @@
+"""Training step in float32 against ``train.precision=bf16-mixed`` (``torch.autocast``) on this CPU.
+
+Whether bfloat16 pays on a CPU depends on the CPU: with AMX (Intel Sapphire Rapids and newer) its
+matrix products run several times faster than float32, without it they are emulated. The two
+models also differ: AS-GCN's step is mostly convolutions and matrix products, ARRN-LSTM's mostly
+elementwise passes over the RRN's pair tensors, which autocast leaves in plain unchunked ops
+(``skelact.models.arrn.rrn.pair_message_sums``).
+
+* ARRN-LSTM: two-stream, NTU preset, batch 16, 100 frames, both bodies present, fused Adam
+  (``bench_arrn.prepare_model``);
+* AS-GCN: ``official`` preset, NTU shape, batch 4, one joint-phase step with SGD
+  (``bench_asgcn_official.build_step``).
+
+Both precisions of a model alternate in one process; fastest of ``--reps`` rounds after a warm-up.
+
+Run: ``.venv/bin/python benchmarks/bench_precision.py``; results go to
+``benchmarks/results/precision.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import time
+from collections.abc import Callable
+
+import torch
+from bench_arrn import prepare_model
+from bench_asgcn_official import build_step
+from machine import cpu_description
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "precision.md"
+
+
+def under_bf16(step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` under CPU autocast with bfloat16, as ``train.precision=bf16-mixed`` runs it."""
+
+    def run() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            step()
+
+    return run
+
+
+def fastest(fns: dict[str, Callable[[], None]], reps: int) -> dict[str, float]:
+    """Seconds per call of each function, fastest of ``reps`` alternating rounds after one warm-up."""
+    for fn in fns.values():
+        fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    models = {
+        "two-stream ARRN-LSTM, NTU preset, batch 16, 2 bodies": prepare_model(
+            "ntu", "ntu25", 16, 16, 100, 2, 2)["train"],
+        "AS-GCN, `official` preset, NTU shape, batch 4": build_step("ours", 4, None)[0],
+    }
+    rows = []
+    for name, step in models.items():
+        best = fastest({"fp32": step, "bf16": under_bf16(step)}, args.reps)
+        speed = best["fp32"] / best["bf16"]
+        rows.append(f"| {name} | {best['fp32']:.2f} | {best['bf16']:.2f} | {speed:.2f}x |")
+        print(rows[-1], flush=True)
+    lines = [
+        "# Training step: float32 against bf16-mixed (CPU)",
+        "",
+        "Written by `.venv/bin/python benchmarks/bench_precision.py "
+        f"--threads {args.threads} --reps {args.reps}`.",
+        "",
+        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
+        f"{cpu_description()}; {args.threads} thread(s); "
+        f"1-min load average {os.getloadavg()[0]:.1f} at the end.",
+        "- both precisions of a model alternate in one process; fastest of "
+        f"{args.reps} rounds after a warm-up. bf16-mixed: the step under `torch.autocast(\"cpu\", "
+        "dtype=torch.bfloat16)`, as `train.precision=bf16-mixed` runs it.",
+        "",
+        "| model | float32 s / step | bf16-mixed s / step | speed of bf16-mixed |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

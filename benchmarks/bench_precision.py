@@ -6,10 +6,10 @@ models also differ: AS-GCN's step is mostly convolutions and matrix products, AR
 elementwise passes over the RRN's pair tensors, which autocast leaves in plain unchunked ops
 (``skelact.models.arrn.rrn.pair_message_sums``).
 
-* ARRN-LSTM: two-stream, NTU preset, batch 16, 100 frames, both bodies present, fused Adam
-  (``bench_arrn.prepare_model``);
-* AS-GCN: ``official`` preset, NTU shape, batch 4, one joint-phase step with SGD
-  (``bench_asgcn_official.build_step``).
+* ARRN-LSTM: two-stream, NTU preset, batch 16, 100 frames, both bodies present, fused Adam;
+* AS-GCN: ``official`` preset, NTU shape, batch 4, one joint-phase step with SGD;
+
+the same steps as ``bench_allocator.py`` (its ``MODELS`` and ``build_step``).
 
 Both precisions of a model alternate in one process; fastest of ``--reps`` rounds after a warm-up.
 
@@ -23,12 +23,11 @@ import argparse
 import datetime
 import os
 import pathlib
-import time
 from collections.abc import Callable
 
 import torch
-from bench_arrn import prepare_model
-from bench_asgcn_official import build_step
+from bench_allocator import MODELS, build_step
+from bench_arrn import round_robin
 from machine import cpu_description
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "precision.md"
@@ -44,19 +43,6 @@ def under_bf16(step: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def fastest(fns: dict[str, Callable[[], None]], reps: int) -> dict[str, float]:
-    """Seconds per call of each function, fastest of ``reps`` alternating rounds after one warm-up."""
-    for fn in fns.values():
-        fn()
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -65,14 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    models = {
-        "two-stream ARRN-LSTM, NTU preset, batch 16, 2 bodies": prepare_model(
-            "ntu", "ntu25", 16, 16, 100, 2, 2)["train"],
-        "AS-GCN, `official` preset, NTU shape, batch 4": build_step("ours", 4, None)[0],
-    }
     rows = []
-    for name, step in models.items():
-        best = fastest({"fp32": step, "bf16": under_bf16(step)}, args.reps)
+    for model, name in MODELS.items():
+        step = build_step(model)
+        best = round_robin({"fp32": step, "bf16": under_bf16(step)}, args.reps)
         speed = best["fp32"] / best["bf16"]
         rows.append(f"| {name} | {best['fp32']:.2f} | {best['bf16']:.2f} | {speed:.2f}x |")
         print(rows[-1], flush=True)

@@ -17,6 +17,7 @@ import fcntl
 import importlib.util
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,11 @@ def test_wheel_and_sdist_contain_package_data(dist):
     # the compiled NTU reader: its source in the sdist, built into the wheel (a compiler is here)
     assert {"setup.py", "src/skelact/data/formats/_cntu.c"} <= sdist_names
     assert any(n.startswith("skelact/data/formats/_cntu.") and n.endswith((".so", ".pyd")) for n in names)
+    # the RRN kernels: their source in the sdist; on x86-64 both builds in the wheel
+    assert "src/skelact/models/arrn/kernels.cpp" in sdist_names
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        for isa in ("avx512", "avx2"):
+            assert any(n.startswith(f"skelact/models/arrn/_kernels_{isa}.") for n in names), isa
 
 
 def _make_venv(env_dir: pathlib.Path, wheel: pathlib.Path) -> None:
@@ -179,6 +185,15 @@ def test_installed_wheel_runs_outside_the_source_tree(venv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     used, path = proc.stdout.split()
     assert used == "True" and venv.resolve() in pathlib.Path(path).resolve().parents
+
+    # the RRN kernels too, where this CPU runs one of the builds
+    code = "from skelact.models.arrn import native; print(native.variant(), native.runnable_variants())"
+    proc = _run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=_env(venv))
+    assert proc.returncode == 0, proc.stderr
+    from skelact.models.arrn import native
+
+    runnable = native.runnable_variants()
+    assert proc.stdout.split(maxsplit=1)[0] == (runnable[0] if runnable else "None")
 
 
 def test_installed_demo_help(venv, tmp_path):

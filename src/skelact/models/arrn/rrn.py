@@ -14,6 +14,10 @@ silent (after Palm et al.): ``h^0_i = v_{t,i}``; ``f`` has ReLUs between its lay
 last layer; the GRU's input is ``[v_{t,i}; m^e_i]`` and its state ``h``; ``f`` and ``g`` are shared
 by all nodes and iterations. Everything is vectorised over node sets (batch x frames x bodies) and
 node pairs; Python loops run over the ``E`` iterations and over cache-sized chunks of node sets.
+
+On x86-64 CPUs with AVX2 or AVX-512, float32 runs of the pair sums (eqs. 5-6) and of the GRU update
+(eq. 7) go to fused compiled kernels (:mod:`.native`, ``kernels.cpp``); the PyTorch ops below are
+the fallback (other CPUs and dtypes, ``SKELACT_NO_C=1``) and the reference the tests hold them to.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from . import native
 
 __all__ = ["MessageFunction", "RecurrentRelationalNetwork", "pair_message_sums"]
 
@@ -123,10 +129,18 @@ class _PairMessageSums(torch.autograd.Function):
     ``z1`` once it no longer fits in cache, and 5x less memory). Each relu and its backward is one
     pass (ATen's fused ``_add_relu`` and ``threshold_backward``) over chunk-sized buffers that stay
     in cache; the mask is a cast of ``z2``, cast back to float and multiplied in.
+
+    Float32 CPU inputs go to the compiled kernels instead (:func:`.native.pair_forward` /
+    :func:`.native.pair_backward`: the same formulas fused per receiver, a one-bit mask kept).
     """
 
     @staticmethod
     def forward(ctx, recv, send, weight, bias):
+        ctx.native = native.usable(recv, send, weight, bias)
+        if ctx.native:  # the compiled kernels: the same sums, a one-bit mask kept
+            out, mask = native.pair_forward(recv, send, weight, bias, keep_mask=True)
+            ctx.save_for_backward(recv, send, weight, mask)
+            return out
         batch, num_nodes, hidden = recv.shape
         ctx.recompute = batch * num_nodes * num_nodes * hidden > _STORE_ELEMENTS
         if ctx.recompute:
@@ -140,6 +154,8 @@ class _PairMessageSums(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
+        if ctx.native:
+            return native.pair_backward(grad, *ctx.saved_tensors)
         if ctx.recompute:
             recv, send, weight, mask = ctx.saved_tensors
         else:
@@ -183,15 +199,18 @@ def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tens
                       bias: torch.Tensor) -> torch.Tensor:
     """``s_i = sum_{j != i} relu(W_2 relu(recv_i + send_j) + b_2)``, ``(B, J, H)`` from ``(B, J, H)`` inputs.
 
-    The per-pair part of eqs. 5-6. Runs chunk by chunk over the node sets; under autograd through
-    :class:`_PairMessageSums`, without it with no stored activations; under autocast,
-    ``torch.compile`` / ``torch.export`` or the TorchScript tracer, through plain ops.
+    The per-pair part of eqs. 5-6. Runs chunk by chunk over the node sets (or in the compiled kernels,
+    :mod:`.native`, for float32 CPU tensors); under autograd through :class:`_PairMessageSums`,
+    without it with no stored activations; under autocast, ``torch.compile`` / ``torch.export`` or
+    the TorchScript tracer, through plain ops.
     """
     traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
     if traced or torch.is_autocast_enabled(recv.device.type):
         return _pair_sums_autograd(recv, send, weight, bias)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (recv, send, weight, bias)):
         return _PairMessageSums.apply(recv, send, weight, bias)
+    if native.usable(recv, send, weight, bias):
+        return native.pair_forward(recv, send, weight, bias, keep_mask=False)[0]
     return _pair_sums(recv, send, weight, bias)[0]
 
 
@@ -322,10 +341,18 @@ class _GRUUpdate(torch.autograd.Function):
 
         dh = g z,   dn = g (1 - z),   da_n = dn (1 - n^2),   da_z = g (h - n) z (1 - z),
         da_r = da_n h_n r (1 - r);   d gates_in = [da_r, da_z, da_n],   d gates_h = [da_r, da_z, da_n r]
+
+    Float32 CPU inputs go to the compiled kernel instead (:func:`.native.gru_forward` /
+    :func:`.native.gru_backward`: the same formulas, one pass over the rows each way).
     """
 
     @staticmethod
     def forward(ctx, gates_in, gates_h, h):
+        ctx.native = native.usable(gates_in, gates_h, h)
+        if ctx.native:  # the compiled kernel: one pass over the rows
+            out, rz, n = native.gru_forward(gates_in, gates_h, h, keep=True)
+            ctx.save_for_backward(rz, n, gates_h, h)
+            return out
         dim = h.shape[1]
         rz = torch.add(gates_in[:, : 2 * dim], gates_h[:, : 2 * dim]).sigmoid_()  # [r, z], (N, 2M)
         r, z = rz[:, :dim], rz[:, dim:]
@@ -337,6 +364,8 @@ class _GRUUpdate(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
+        if ctx.native:
+            return native.gru_backward(grad, *ctx.saved_tensors)
         rz, n, h_n, h = ctx.saved_tensors
         dim = h.shape[1]
         r, z = rz[:, :dim], rz[:, dim:]
@@ -357,12 +386,15 @@ def _gru_update(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Tensor) 
 
         r = sigmoid(i_r + h_r),  z = sigmoid(i_z + h_z),  n = tanh(i_n + r h_n),  h' = n + z (h - n)
 
-    Under autograd through :class:`_GRUUpdate`; under autocast, ``torch.compile`` / ``torch.export``
-    or the TorchScript tracer through plain ops, as :func:`pair_message_sums`.
+    Under autograd through :class:`_GRUUpdate`, without it through the compiled kernel (float32 on
+    the CPU) or plain ops; under autocast, ``torch.compile`` / ``torch.export`` or the TorchScript
+    tracer through plain ops, as :func:`pair_message_sums`.
     """
     traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
     if traced or torch.is_autocast_enabled(h.device.type):
         return _gru_update_plain(gates_in, gates_h, h)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (gates_in, gates_h, h)):
         return _GRUUpdate.apply(gates_in, gates_h, h)
+    if native.usable(gates_in, gates_h, h):
+        return native.gru_forward(gates_in, gates_h, h, keep=False)[0]
     return _gru_update_plain(gates_in, gates_h, h)

@@ -339,6 +339,9 @@ def main() -> None:
         rrn_times = round_robin({k: rrn_step(variants[k][0]) for k in ("ours", f"before ({args.before})")}, 3)
     torch.set_num_threads(most)
 
+    variant = native.variant()
+    kernel = (f"fused compiled kernels ({variant} build, kernels.cpp)" if variant
+              else "chunked pairs, hand-written backward")
     lines = [
         "# ARRN-LSTM benchmark (CPU)",
         "",
@@ -376,7 +379,7 @@ def main() -> None:
         "|---|---|---|---|",
         f"| literal `f([h_i; h_j])` on all J^2 pairs, diagonal masked | {msg['t_lit'] * 1e3:.0f} | "
         f"{msg['f_lit'] / 1e9:.2f} | 1.00 |",
-        f"| first-layer split + last-layer fold, chunked pairs, hand-written backward (ours) | "
+        f"| first-layer split + last-layer fold, {kernel} (ours) | "
         f"{msg['t_split'] * 1e3:.0f} | "
         f"{msg['f_split'] / 1e9:.2f} | {msg['t_lit'] / msg['t_split']:.2f} |",
         "",

@@ -123,24 +123,36 @@ def test_pair_kernels_take_an_empty_batch(variant):
 
 
 def _gru_case(rows, dim, scale=3.0, seed=0):
+    """``gates_v``, ``gates_m``, ``gates_h`` (``(rows, 3 dim)``), ``bias_h`` (``(3 dim,)``), ``h``."""
     g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(rows, 3 * dim, generator=g), scale * torch.randn(rows, 3 * dim, generator=g),
-            torch.randn(rows, dim, generator=g))
+    gates = [scale * torch.randn(rows, 3 * dim, generator=g) / 2 for _ in range(3)]
+    return (*gates, torch.randn(3 * dim, generator=g), torch.randn(rows, dim, generator=g))
 
 
-@pytest.mark.parametrize("rows,dim", [(101, 50), (7, 3), (33, 16), (5, 70)])
-def test_gru_kernels_equal_the_gru_update_and_its_gradients(variant, rows, dim):
-    gates_in, gates_h, h = _gru_case(rows, dim)
-    ref_inputs = [t.double().requires_grad_() for t in (gates_in, gates_h, h)]
-    ref = rrn_module._gru_update_plain(*ref_inputs)
-    grad = torch.randn(rows, dim, generator=torch.Generator().manual_seed(1))
-    ref_grads = torch.autograd.grad(ref, ref_inputs, grad.double())
-    out, rz, n = native.gru_forward(gates_in, gates_h, h, keep=True)
-    _close(out, ref)
-    for got, want in zip(native.gru_backward(grad, rz, n, gates_h, h), ref_grads, strict=True):
-        _close(got, want)
-    plain, none_rz, none_n = native.gru_forward(gates_in, gates_h, h, keep=False)
-    assert none_rz is None and none_n is None and torch.equal(plain, out)
+def _gru_reference(gates_v, gates_m, gates_h, bias_h, h):
+    return rrn_module._gru_update_plain(gates_v + gates_m, gates_h + bias_h, h)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("rows,dim", [(101, 50), (7, 3), (33, 16), (5, 70), (200, 8)])
+def test_gru_kernels_equal_the_gru_update_and_its_gradients(variant, rows, dim, threads):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        inputs = _gru_case(rows, dim)
+        ref_inputs = [t.double().requires_grad_() for t in inputs]
+        ref = _gru_reference(*ref_inputs)
+        grad = torch.randn(rows, dim, generator=torch.Generator().manual_seed(1))
+        ref_grads = torch.autograd.grad(ref, ref_inputs, grad.double())
+        out, rz, n = native.gru_forward(*inputs, keep=True)
+        _close(out, ref)
+        grad_in, grad_gates_h, grad_bias_h, grad_h = native.gru_backward(grad, rz, n, *inputs[2:])
+        for got, want in zip((grad_in, grad_in, grad_gates_h, grad_bias_h, grad_h), ref_grads, strict=True):
+            _close(got, want)
+        plain, none_rz, none_n = native.gru_forward(*inputs, keep=False)
+        assert none_rz is None and none_n is None and torch.equal(plain, out)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_gru_kernel_saturates_like_torch_far_out(variant):
@@ -148,12 +160,12 @@ def test_gru_kernel_saturates_like_torch_far_out(variant):
     -1 where they saturate (sigmoid below 1e-38 at the bottom), never NaN."""
     x = torch.linspace(-100, 100, 20001)
     dim = x.numel()
-    zeros = torch.zeros(1, 3 * dim)
+    zeros, bias, h = torch.zeros(1, 3 * dim), torch.zeros(3 * dim), torch.ones(1, dim)
     gates_z, gates_n = zeros.clone(), zeros.clone()
     gates_z[0, dim : 2 * dim] = x  # z = sigmoid(x), r = 1/2, n = tanh(0) = 0
     gates_n[0, 2 * dim :] = x  # n = tanh(x)
-    _, rz, _ = native.gru_forward(gates_z, zeros, torch.ones(1, dim), keep=True)
-    _, _, n = native.gru_forward(gates_n, zeros, torch.ones(1, dim), keep=True)
+    _, rz, _ = native.gru_forward(gates_z, zeros, zeros, bias, h, keep=True)
+    _, _, n = native.gru_forward(zeros, gates_n, zeros, bias, h, keep=True)
     torch.testing.assert_close(rz[0, dim:], torch.sigmoid(x), rtol=0, atol=2e-7)
     torch.testing.assert_close(n[0], torch.tanh(x), rtol=0, atol=2e-7)
     assert 0 <= rz[0, dim] < 1e-38 and rz[0, -1] == 1 and n[0, 0] == -1 and n[0, -1] == 1

@@ -409,21 +409,30 @@ void skelact_pair_backward(const float* grad, const float* recv, const float* se
         }
 }
 
-// One GRU step (eq. 7) from its two projections, row by row:
+// One GRU step (eq. 7) from its projections, row by row:
+//   a = v + m (the input projection's two parts),  b = g + c (the state's projection and its bias),
 //   r = sigmoid(a_r + b_r),  z = sigmoid(a_z + b_z),  n = tanh(a_n + r b_n),  h' = n + z (h - n)
-// gates_in = [a_r, a_z, a_n], gates_h = [b_r, b_z, b_n]: (rows, 3M); h, out: (rows, M). rz (rows, 2M)
-// and n (rows, M) receive what the backward needs, unless null.
-void skelact_gru_forward(const float* gates_in, const float* gates_h, const float* h, int64_t rows, int dim,
-                         float* out, float* rz, float* n_out, int threads) {
+// gates_v, gates_m, gates_h: (rows, 3M) in the order r, z, n; bias_h: (3M); h, out: (rows, M).
+// rz (rows, 2M) and n (rows, M) receive what the backward needs, unless null.
+void skelact_gru_forward(const float* gates_v, const float* gates_m, const float* gates_h, const float* bias_h,
+                         const float* h, int64_t rows, int dim, float* out, float* rz, float* n_out,
+                         int threads) {
     parallel(rows, threads, [&](int, int64_t first, int64_t last) {
         for (int64_t row = first; row < last; ++row) {
-            const float* a = gates_in + row * 3 * dim;
-            const float* b = gates_h + row * 3 * dim;
+            const float* v = gates_v + row * 3 * dim;
+            const float* m = gates_m + row * 3 * dim;
+            const float* g = gates_h + row * 3 * dim;
             for (int c = 0; c < dim; c += L) {
                 int k = std::min(L, dim - c);
-                vf r = vsigmoid(vadd(vload_n(a + c, k), vload_n(b + c, k)));
-                vf z = vsigmoid(vadd(vload_n(a + dim + c, k), vload_n(b + dim + c, k)));
-                vf n = vtanh(vfma(r, vload_n(b + 2 * dim + c, k), vload_n(a + 2 * dim + c, k)));
+                auto a = [&](int gate) {
+                    return vadd(vload_n(v + gate * dim + c, k), vload_n(m + gate * dim + c, k));
+                };
+                auto b = [&](int gate) {
+                    return vadd(vload_n(g + gate * dim + c, k), vload_n(bias_h + gate * dim + c, k));
+                };
+                vf r = vsigmoid(vadd(a(0), b(0)));
+                vf z = vsigmoid(vadd(a(1), b(1)));
+                vf n = vtanh(vfma(r, b(2), a(2)));
                 vf hv = vload_n(h + row * dim + c, k);
                 vstore_n(out + row * dim + c, vfma(z, vsub(hv, n), n), k);
                 if (rz) {
@@ -438,14 +447,18 @@ void skelact_gru_forward(const float* gates_in, const float* gates_h, const floa
 
 // The backward of skelact_gru_forward, from grad = dL/dh' (rows, M):
 //   dh = g z,  da_n = g (1 - z)(1 - n^2),  da_z = g (h - n) z (1 - z),  da_r = da_n b_n r (1 - r);
-//   grad_in = [da_r, da_z, da_n],  grad_h_gates = [da_r, da_z, da_n r]  (rows, 3M);  grad_h (rows, M).
+//   grad_in = [da_r, da_z, da_n] (of v and of m alike),  grad_gates_h = [da_r, da_z, da_n r]  (rows, 3M);
+//   grad_bias_h = the column sums of grad_gates_h (3M), summed in blocks of 64 rows;  grad_h (rows, M).
 void skelact_gru_backward(const float* grad, const float* rz, const float* n_in, const float* gates_h,
-                          const float* h, int64_t rows, int dim, float* grad_in, float* grad_gates_h,
-                          float* grad_h, int threads) {
-    parallel(rows, threads, [&](int, int64_t first, int64_t last) {
+                          const float* bias_h, const float* h, int64_t rows, int dim, float* grad_in,
+                          float* grad_gates_h, float* grad_bias_h, float* grad_h, int threads) {
+    int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows)));
+    std::vector<std::vector<float>> partial(used, std::vector<float>(3 * dim, 0.0f));
+    parallel(rows, used, [&](int t, int64_t first, int64_t last) {
         const vf one = vset1(1.0f);
+        std::vector<float> block(3 * dim, 0.0f);
         for (int64_t row = first; row < last; ++row) {
-            const float* b_n = gates_h + row * 3 * dim + 2 * dim;
+            const float* g_n = gates_h + row * 3 * dim + 2 * dim;
             float* gi = grad_in + row * 3 * dim;
             float* gh = grad_gates_h + row * 3 * dim;
             for (int c = 0; c < dim; c += L) {
@@ -455,19 +468,34 @@ void skelact_gru_backward(const float* grad, const float* rz, const float* n_in,
                 vf z = vload_n(rz + row * 2 * dim + dim + c, k);
                 vf n = vload_n(n_in + row * dim + c, k);
                 vf hv = vload_n(h + row * dim + c, k);
+                vf b_n = vadd(vload_n(g_n + c, k), vload_n(bias_h + 2 * dim + c, k));
                 vstore_n(grad_h + row * dim + c, vmul(g, z), k);
                 vf da_n = vmul(vsub(g, vmul(g, z)), vsub(one, vmul(n, n)));
                 vf da_z = vmul(vmul(g, vsub(hv, n)), vmul(z, vsub(one, z)));
-                vf da_r = vmul(vmul(da_n, vload_n(b_n + c, k)), vmul(r, vsub(one, r)));
+                vf da_r = vmul(vmul(da_n, b_n), vmul(r, vsub(one, r)));
+                vf dh_n = vmul(da_n, r);
                 vstore_n(gi + c, da_r, k);
                 vstore_n(gi + dim + c, da_z, k);
                 vstore_n(gi + 2 * dim + c, da_n, k);
                 vstore_n(gh + c, da_r, k);
                 vstore_n(gh + dim + c, da_z, k);
-                vstore_n(gh + 2 * dim + c, vmul(da_n, r), k);
+                vstore_n(gh + 2 * dim + c, dh_n, k);
+                float* s = block.data();
+                vstore_n(s + c, vadd(vload_n(s + c, k), da_r), k);
+                vstore_n(s + dim + c, vadd(vload_n(s + dim + c, k), da_z), k);
+                vstore_n(s + 2 * dim + c, vadd(vload_n(s + 2 * dim + c, k), dh_n), k);
             }
+            if ((row - first) % 64 == 63 || row + 1 == last)
+                for (int c = 0; c < 3 * dim; ++c) {
+                    partial[t][c] += block[c];
+                    block[c] = 0.0f;
+                }
         }
     });
+    for (int c = 0; c < 3 * dim; ++c) {
+        grad_bias_h[c] = 0.0f;
+        for (int t = 0; t < used; ++t) grad_bias_h[c] += partial[t][c];
+    }
 }
 
 }  // extern "C"

@@ -19,7 +19,8 @@ built. They take float32 CPU tensors; :func:`usable` says when a call goes to th
 ``SKELACT_NO_C=1`` (the variable that also switches off the compiled NTU reader) or :func:`disabled`
 sends every call to the PyTorch ops.
 
-Threads: the node sets (or rows) are split between ``torch.get_num_threads()`` threads of the
+Each call shows in :mod:`torch.profiler` as ``skelact::pair_forward`` (and so on). Threads: the
+node sets (or rows) are split between ``torch.get_num_threads()`` threads of the
 kernels' own.
 """
 
@@ -34,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from torch.profiler import record_function
 
 __all__ = ["NO_C_ENV", "available", "disabled", "gru_backward", "gru_forward", "pair_backward",
            "pair_forward", "runnable_variants", "usable", "variant"]
@@ -87,9 +89,9 @@ def _bind(name: str) -> ctypes.CDLL | None:
     lib.skelact_pair_forward.restype = None
     lib.skelact_pair_backward.argtypes = [_P, _P, _P, _P, _P, _I64, _INT, _INT, _P, _P, _P, _P, _INT]
     lib.skelact_pair_backward.restype = None
-    lib.skelact_gru_forward.argtypes = [_P, _P, _P, _I64, _INT, _P, _P, _P, _INT]
+    lib.skelact_gru_forward.argtypes = [_P, _P, _P, _P, _P, _I64, _INT, _P, _P, _P, _INT]
     lib.skelact_gru_forward.restype = None
-    lib.skelact_gru_backward.argtypes = [_P, _P, _P, _P, _P, _I64, _INT, _P, _P, _P, _INT]
+    lib.skelact_gru_backward.argtypes = [_P, _P, _P, _P, _P, _P, _I64, _INT, _P, _P, _P, _P, _INT]
     lib.skelact_gru_backward.restype = None
     return lib
 
@@ -150,9 +152,10 @@ def pair_forward(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, b
     out = torch.empty_like(recv)
     words = -(-hidden // _lanes())
     mask = recv.new_empty(batch, nodes, nodes, words, dtype=torch.int16) if keep_mask else None
-    _load()[1].skelact_pair_forward(recv.data_ptr(), send.data_ptr(), weight.data_ptr(), bias.data_ptr(),
-                                    batch, nodes, hidden, out.data_ptr(),
-                                    None if mask is None else mask.data_ptr(), torch.get_num_threads())
+    with record_function("skelact::pair_forward"):
+        _load()[1].skelact_pair_forward(recv.data_ptr(), send.data_ptr(), weight.data_ptr(), bias.data_ptr(),
+                                        batch, nodes, hidden, out.data_ptr(),
+                                        None if mask is None else mask.data_ptr(), torch.get_num_threads())
     return out, mask
 
 
@@ -163,35 +166,44 @@ def pair_backward(grad: torch.Tensor, recv: torch.Tensor, send: torch.Tensor, we
     grad, recv, send, weight = (t.contiguous() for t in (grad, recv, send, weight))
     grad_recv, grad_send = torch.empty_like(recv), torch.empty_like(send)
     grad_weight, grad_bias = torch.empty_like(weight), weight.new_empty(hidden)
-    _load()[1].skelact_pair_backward(grad.data_ptr(), recv.data_ptr(), send.data_ptr(), weight.data_ptr(),
-                                     mask.data_ptr(), batch, nodes, hidden, grad_recv.data_ptr(),
-                                     grad_send.data_ptr(), grad_weight.data_ptr(), grad_bias.data_ptr(),
-                                     torch.get_num_threads())
+    with record_function("skelact::pair_backward"):
+        _load()[1].skelact_pair_backward(grad.data_ptr(), recv.data_ptr(), send.data_ptr(), weight.data_ptr(),
+                                         mask.data_ptr(), batch, nodes, hidden, grad_recv.data_ptr(),
+                                         grad_send.data_ptr(), grad_weight.data_ptr(), grad_bias.data_ptr(),
+                                         torch.get_num_threads())
     return grad_recv, grad_send, grad_weight, grad_bias
 
 
-def gru_forward(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Tensor,
-                keep: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """One GRU step ``h'`` (``(N, M)``) from the projections ``gates_in``, ``gates_h`` (``(N, 3M)``,
-    gates r, z, n) and the state ``h``; with ``keep`` also ``[r, z]`` (``(N, 2M)``) and ``n``
-    (``(N, M)``) for :func:`gru_backward`, else ``None`` for both."""
+def gru_forward(gates_v: torch.Tensor, gates_m: torch.Tensor, gates_h: torch.Tensor, bias_h: torch.Tensor,
+                h: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """One GRU step ``h'`` (``(N, M)``) from the input projection ``gates_v + gates_m``, the state's
+    projection ``gates_h + bias_h`` (``(N, 3M)`` each, gates r, z, n; ``bias_h`` ``(3M,)``) and the
+    state ``h``; with ``keep`` also ``[r, z]`` (``(N, 2M)``) and ``n`` (``(N, M)``) for
+    :func:`gru_backward`, else ``None`` for both. The sums are formed in the kernel, so neither
+    projection needs a bias pass or an addition of its own."""
     rows, dim = h.shape
-    gates_in, gates_h, h = (t.contiguous() for t in (gates_in, gates_h, h))
+    gates_v, gates_m, gates_h, bias_h, h = (t.contiguous() for t in (gates_v, gates_m, gates_h, bias_h, h))
     out = torch.empty_like(h)
     rz, n = (h.new_empty(rows, 2 * dim), torch.empty_like(h)) if keep else (None, None)
-    _load()[1].skelact_gru_forward(gates_in.data_ptr(), gates_h.data_ptr(), h.data_ptr(), rows, dim,
-                                   out.data_ptr(), None if rz is None else rz.data_ptr(),
-                                   None if n is None else n.data_ptr(), torch.get_num_threads())
+    with record_function("skelact::gru_forward"):
+        _load()[1].skelact_gru_forward(gates_v.data_ptr(), gates_m.data_ptr(), gates_h.data_ptr(),
+                                       bias_h.data_ptr(), h.data_ptr(), rows, dim, out.data_ptr(),
+                                       None if rz is None else rz.data_ptr(),
+                                       None if n is None else n.data_ptr(), torch.get_num_threads())
     return out, rz, n
 
 
 def gru_backward(grad: torch.Tensor, rz: torch.Tensor, n: torch.Tensor, gates_h: torch.Tensor,
-                 h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The gradients of :func:`gru_forward`'s ``h'`` with respect to ``gates_in``, ``gates_h`` and ``h``."""
+                 bias_h: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The gradients of :func:`gru_forward`'s ``h'``: with respect to the input projection (``gates_v``
+    and ``gates_m`` alike), ``gates_h``, ``bias_h`` and ``h``."""
     rows, dim = h.shape
-    grad, gates_h, h = (t.contiguous() for t in (grad, gates_h, h))
+    grad, gates_h, bias_h, h = (t.contiguous() for t in (grad, gates_h, bias_h, h))
     grad_in, grad_gates_h, grad_h = torch.empty_like(gates_h), torch.empty_like(gates_h), torch.empty_like(h)
-    _load()[1].skelact_gru_backward(grad.data_ptr(), rz.data_ptr(), n.data_ptr(), gates_h.data_ptr(),
-                                    h.data_ptr(), rows, dim, grad_in.data_ptr(), grad_gates_h.data_ptr(),
-                                    grad_h.data_ptr(), torch.get_num_threads())
-    return grad_in, grad_gates_h, grad_h
+    grad_bias_h = torch.empty_like(bias_h)
+    with record_function("skelact::gru_backward"):
+        _load()[1].skelact_gru_backward(grad.data_ptr(), rz.data_ptr(), n.data_ptr(), gates_h.data_ptr(),
+                                        bias_h.data_ptr(), h.data_ptr(), rows, dim, grad_in.data_ptr(),
+                                        grad_gates_h.data_ptr(), grad_bias_h.data_ptr(), grad_h.data_ptr(),
+                                        torch.get_num_threads())
+    return grad_in, grad_gates_h, grad_bias_h, grad_h

@@ -397,3 +397,18 @@ def test_gru_update_uses_plain_ops_when_traced_or_exported_with_gradients(monkey
     exported = torch.export.export(rrn, (v,))
     assert calls
     torch.testing.assert_close(exported.module()(v), ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rrn_trains_under_autocast_from_float32_and_bfloat16_inputs(dtype):
+    """``train.precision=bf16-mixed``: the embedding hands the RRN bfloat16 (float32 where it runs
+    outside autocast); the projections come out in bfloat16 and the float32 GRU bias must not widen
+    the gates past the state (``lerp`` takes one dtype). Values stay within bfloat16's precision."""
+    torch.manual_seed(0)
+    rrn = RecurrentRelationalNetwork(dim=8, iterations=3)
+    v = torch.randn(4, 5, 8).to(dtype).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = rrn(v)
+    out.float().pow(2).sum().backward()
+    assert out.dtype == torch.bfloat16 and v.grad.dtype == dtype and torch.isfinite(v.grad).all()
+    torch.testing.assert_close(out.float(), rrn(v.detach().float()), rtol=0.05, atol=0.05)

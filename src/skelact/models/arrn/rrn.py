@@ -329,7 +329,7 @@ def _gru_update_plain(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Te
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(torch.addcmul(i_n, r, h_n))
-    return torch.lerp(n, h, z)  # (1 - z) n + z h
+    return torch.lerp(n, h.to(n.dtype), z)  # (1 - z) n + z h; under autocast h may be wider than n
 
 
 class _GRUUpdate(torch.autograd.Function):
@@ -403,8 +403,8 @@ def _gru_update(gates_v: torch.Tensor, gates_m: torch.Tensor, gates_h: torch.Ten
     """
     inputs = (gates_v, gates_m, gates_h, bias_h, h)
     traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if traced or torch.is_autocast_enabled(h.device.type):
-        return _gru_update_plain(gates_v + gates_m, gates_h + bias_h, h)
+    if traced or torch.is_autocast_enabled(h.device.type):  # the bias in the product's dtype, as addmm
+        return _gru_update_plain(gates_v + gates_m, gates_h + bias_h.to(gates_h.dtype), h)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
         return _GRUUpdate.apply(*inputs)
     if native.usable(*inputs):

@@ -3,8 +3,8 @@
 Whether bfloat16 pays on a CPU depends on the CPU: with AMX (Intel Sapphire Rapids and newer) its
 matrix products run several times faster than float32, without it they are emulated. The two
 models also differ: AS-GCN's step is mostly convolutions and matrix products, ARRN-LSTM's mostly
-elementwise passes over the RRN's pair tensors, which autocast leaves in plain unchunked ops
-(``skelact.models.arrn.rrn.pair_message_sums``).
+the RRN's pair messages, which in float32 run in the fused kernels (``skelact.models.arrn.native``)
+and under autocast in plain unchunked ops (``skelact.models.arrn.rrn.pair_message_sums``).
 
 * ARRN-LSTM: two-stream, NTU preset, batch 16, 100 frames, both bodies present, fused Adam;
 * AS-GCN: ``official`` preset, NTU shape, batch 4, one joint-phase step with SGD;

@@ -331,25 +331,21 @@ def test_pair_sums_allocate_chunk_buffers_only_for_what_they_do_not_keep():
 
 
 def _gru_inputs(cell, batch=5):
-    """The parts of ``nn.GRUCell``'s two projections for a random input ``x = [v; m]`` and state, as the
-    RRN computes them: ``gates_v = W_v v + b_ih``, ``gates_m = W_m m``, ``gates_h = W_hh h``, ``b_hh``."""
+    """The two projections of ``nn.GRUCell`` for a random input and state, as the RRN computes them."""
     g = torch.Generator().manual_seed(1)
     x = torch.randn(batch, cell.input_size, dtype=torch.float64, generator=g, requires_grad=True)
     h = torch.randn(batch, cell.hidden_size, dtype=torch.float64, generator=g, requires_grad=True)
-    half = cell.input_size // 2
-    w_v, w_m = cell.weight_ih.split(half, dim=1)
-    gates_v = torch.nn.functional.linear(x[:, :half], w_v, cell.bias_ih)
-    gates_m = torch.nn.functional.linear(x[:, half:], w_m)
-    gates_h = torch.nn.functional.linear(h, cell.weight_hh)
-    return x, h, (gates_v, gates_m, gates_h, cell.bias_hh, h)
+    gates_in = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
+    gates_h = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+    return x, h, gates_in, gates_h
 
 
 def test_gru_update_is_grucell_with_a_hand_written_backward():
     from skelact.models.arrn.rrn import _gru_update, _GRUUpdate
 
     cell = torch.nn.GRUCell(6, 4).double()
-    x, h, inputs = _gru_inputs(cell)
-    out = _gru_update(*inputs)
+    x, h, gates_in, gates_h = _gru_inputs(cell)
+    out = _gru_update(gates_in, gates_h, h)
     assert type(out.grad_fn).__name__ == "_GRUUpdateBackward"
     ref = cell(x, h)
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
@@ -357,7 +353,7 @@ def test_gru_update_is_grucell_with_a_hand_written_backward():
     wrt = [x, h, *cell.parameters()]
     for a, b in zip(torch.autograd.grad(out, wrt, g), torch.autograd.grad(ref, wrt, g), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
-    leaves = [t.detach().requires_grad_() for t in inputs]
+    leaves = [t.detach().requires_grad_() for t in (gates_in, gates_h, h)]
     assert torch.autograd.gradcheck(_GRUUpdate.apply, leaves)
 
 
@@ -365,15 +361,14 @@ def test_gru_update_uses_plain_ops_under_autocast_and_without_gradients():
     from skelact.models.arrn.rrn import _gru_update
 
     cell = torch.nn.GRUCell(6, 4)
-    x, h, inputs = _gru_inputs(cell.double())
-    x, h, inputs = x.float(), h.float(), [t.float() for t in inputs]
+    x, h, gates_in, gates_h = (t.float() for t in _gru_inputs(cell.double()))
     cell = cell.float()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = _gru_update(*inputs)
+        out = _gru_update(gates_in, gates_h, h)
     assert type(out.grad_fn).__name__ != "_GRUUpdateBackward"
     torch.testing.assert_close(out, cell(x, h), rtol=0, atol=1e-6)
     with torch.no_grad():
-        out = _gru_update(*inputs)
+        out = _gru_update(gates_in, gates_h, h)
         assert out.grad_fn is None
         torch.testing.assert_close(out, cell(x, h), rtol=0, atol=1e-6)
 
@@ -402,8 +397,8 @@ def test_gru_update_uses_plain_ops_when_traced_or_exported_with_gradients(monkey
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_rrn_trains_under_autocast_from_float32_and_bfloat16_inputs(dtype):
     """``train.precision=bf16-mixed``: the embedding hands the RRN bfloat16 (float32 where it runs
-    outside autocast); the projections come out in bfloat16 and the float32 GRU bias must not widen
-    the gates past the state (``lerp`` takes one dtype). Values stay within bfloat16's precision."""
+    outside autocast); the projections come out in bfloat16, and a float32 state must meet them in
+    ``lerp`` (which takes one dtype) in their dtype. Values stay within bfloat16's precision."""
     torch.manual_seed(0)
     rrn = RecurrentRelationalNetwork(dim=8, iterations=3)
     v = torch.randn(4, 5, 8).to(dtype).requires_grad_()

@@ -298,8 +298,7 @@ class RecurrentRelationalNetwork(nn.Module):
         The GRU of eq. 7 reads ``[v_i; m^e_i]``; its input projection splits like ``f``'s first
         layer, ``W_ih [v; m] + b_ih = (W_v v + b_ih) + W_m m``, and the ``v`` half is the same in
         every iteration, so it runs once instead of ``E`` times (and its gradient is one product,
-        not ``E``). The gates are :class:`torch.nn.GRUCell`'s, on its own weights; the sum with the
-        ``m`` half and the state projection's bias are formed inside the update (:func:`_gru_update`).
+        not ``E``). The gates are :class:`torch.nn.GRUCell`'s, on its own weights (:func:`_gru_step`).
         """
         batch, num_nodes, dim = v.shape
         cell = self.node
@@ -312,8 +311,8 @@ class RecurrentRelationalNetwork(nn.Module):
                 m = checkpoint(self.message, sets, use_reentrant=False)  # (B, J, M), eqs. 5-6
             else:
                 m = self.message(sets)  # (B, J, M), eqs. 5-6
-            gates_m = torch.mm(m.view(batch * num_nodes, dim), w_m.t())  # W_ih [v; m] + b_ih = gates_v + this
-            h = _gru_update(gates_v, gates_m, torch.mm(h, cell.weight_hh.t()), cell.bias_hh, h)  # eq. 7
+            m = m.view(batch * num_nodes, dim)
+            h = _gru_step(gates_v, m, w_m, h, cell.weight_hh, cell.bias_hh)  # eq. 7
         return h.view(batch, num_nodes, dim)
 
 
@@ -333,8 +332,7 @@ def _gru_update_plain(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Te
 
 
 class _GRUUpdate(torch.autograd.Function):
-    """:func:`_gru_update_plain` with a hand-written backward (eq. 7's gates), from the parts of the
-    projections: ``gates_in = gates_v + gates_m`` and ``gates_h + bias_h``.
+    """:func:`_gru_update_plain` with a hand-written backward (eq. 7's gates).
 
     Autograd on the plain ops runs about fifteen passes over ``(N, M)`` tensors in the backward and
     concatenates the three gate gradients of each projection into a new ``(N, 3M)`` tensor; here the
@@ -343,24 +341,11 @@ class _GRUUpdate(torch.autograd.Function):
 
         dh = g z,   dn = g (1 - z),   da_n = dn (1 - n^2),   da_z = g (h - n) z (1 - z),
         da_r = da_n h_n r (1 - r);   d gates_in = [da_r, da_z, da_n],   d gates_h = [da_r, da_z, da_n r]
-
-    ``d gates_v = d gates_m = d gates_in`` and ``d bias_h`` is the column sum of ``d gates_h``. Taking
-    the parts instead of the sums spares the projections their bias and addition passes: ``addmm``
-    writes its bias (or the added tensor) into the fresh ``(N, 3M)`` result before the product.
-
-    Float32 CPU inputs go to the compiled kernel instead (:func:`.native.gru_forward` /
-    :func:`.native.gru_backward`: the same formulas and sums, one pass over the rows each way).
     """
 
     @staticmethod
-    def forward(ctx, gates_v, gates_m, gates_h, bias_h, h):
-        ctx.native = native.usable(gates_v, gates_m, gates_h, bias_h, h)
-        if ctx.native:  # the compiled kernel: one pass over the rows
-            out, rz, n = native.gru_forward(gates_v, gates_m, gates_h, bias_h, h, keep=True)
-            ctx.save_for_backward(rz, n, gates_h, bias_h, h)
-            return out
+    def forward(ctx, gates_in, gates_h, h):
         dim = h.shape[1]
-        gates_in, gates_h = gates_v + gates_m, gates_h + bias_h
         rz = torch.add(gates_in[:, : 2 * dim], gates_h[:, : 2 * dim]).sigmoid_()  # [r, z], (N, 2M)
         r, z = rz[:, :dim], rz[:, dim:]
         h_n = gates_h[:, 2 * dim :]
@@ -371,9 +356,6 @@ class _GRUUpdate(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        if ctx.native:
-            grad_in, grad_gates_h, grad_bias_h, grad_h = native.gru_backward(grad, *ctx.saved_tensors)
-            return grad_in, grad_in, grad_gates_h, grad_bias_h, grad_h
         rz, n, h_n, h = ctx.saved_tensors
         dim = h.shape[1]
         r, z = rz[:, :dim], rz[:, dim:]
@@ -386,27 +368,63 @@ class _GRUUpdate(torch.autograd.Function):
         grad_gates_h = torch.empty_like(grad_in)
         grad_gates_h[:, : 2 * dim] = grad_in[:, : 2 * dim]
         torch.mul(da_n, r, out=grad_gates_h[:, 2 * dim :])
-        return grad_in, grad_in, grad_gates_h, grad_gates_h.sum(0), grad_h
+        return grad_in, grad_gates_h, grad_h
 
 
-def _gru_update(gates_v: torch.Tensor, gates_m: torch.Tensor, gates_h: torch.Tensor, bias_h: torch.Tensor,
-                h: torch.Tensor) -> torch.Tensor:
-    """One :class:`torch.nn.GRUCell` step from the parts of its two projections (``(N, 3M)``, the order
-    r, z, n): ``i = gates_v + gates_m`` (the input ``[v; m]``'s two halves) and
-    ``h_g = gates_h + bias_h`` (the state's, ``bias_h`` ``(3M,)``):
+def _gru_update(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """One :class:`torch.nn.GRUCell` step from its two projections ``(N, 3M)`` (the order r, z, n):
 
         r = sigmoid(i_r + h_r),  z = sigmoid(i_z + h_z),  n = tanh(i_n + r h_n),  h' = n + z (h - n)
 
-    Under autograd through :class:`_GRUUpdate`, without it through the compiled kernel (float32 on
-    the CPU) or plain ops; under autocast, ``torch.compile`` / ``torch.export`` or the TorchScript
-    tracer through plain ops, as :func:`pair_message_sums`.
+    Under autograd through :class:`_GRUUpdate`; under autocast, ``torch.compile`` / ``torch.export``
+    or the TorchScript tracer through plain ops, as :func:`pair_message_sums`. The PyTorch path of
+    :func:`_gru_step`.
     """
-    inputs = (gates_v, gates_m, gates_h, bias_h, h)
     traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if traced or torch.is_autocast_enabled(h.device.type):  # the bias in the product's dtype, as addmm
-        return _gru_update_plain(gates_v + gates_m, gates_h + bias_h.to(gates_h.dtype), h)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        return _GRUUpdate.apply(*inputs)
-    if native.usable(*inputs):
-        return native.gru_forward(*inputs, keep=False)[0]
-    return _gru_update_plain(gates_v + gates_m, gates_h + bias_h, h)
+    if traced or torch.is_autocast_enabled(h.device.type):
+        return _gru_update_plain(gates_in, gates_h, h)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (gates_in, gates_h, h)):
+        return _GRUUpdate.apply(gates_in, gates_h, h)
+    return _gru_update_plain(gates_in, gates_h, h)
+
+
+class _NativeGRUUpdate(torch.autograd.Function):
+    """The GRU update of :class:`_GRUUpdate` in the compiled kernel (:func:`.native.gru_forward` /
+    :func:`.native.gru_backward`), from the parts of the projections: ``gates_in = gates_v + gates_m``
+    and ``gates_h + bias_h``, summed inside the kernel (so no product first writes a bias or an added
+    tensor into its fresh ``(N, 3M)`` result, as ``addmm`` does). ``d gates_v = d gates_m = d gates_in``;
+    ``d bias_h``, the column sums of ``d gates_h``, comes from the same pass.
+    """
+
+    @staticmethod
+    def forward(ctx, gates_v, gates_m, gates_h, bias_h, h):
+        out, rz, n = native.gru_forward(gates_v, gates_m, gates_h, bias_h, h, keep=True)
+        ctx.save_for_backward(rz, n, gates_h, bias_h, h)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        grad_in, grad_gates_h, grad_bias_h, grad_h = native.gru_backward(grad, *ctx.saved_tensors)
+        return grad_in, grad_in, grad_gates_h, grad_bias_h, grad_h
+
+
+def _gru_step(gates_v: torch.Tensor, m: torch.Tensor, w_m: torch.Tensor, h: torch.Tensor,
+              weight_hh: torch.Tensor, bias_hh: torch.Tensor) -> torch.Tensor:
+    """Eq. 7: ``h' = GRUCell([v; m], h)`` from ``gates_v = W_v v + b_ih`` (``(N, 3M)``), the messages
+    ``m`` and state ``h`` (``(N, M)``), the ``m`` half ``w_m`` of ``W_ih`` and the state's ``W_hh``,
+    ``b_hh``.
+
+    Float32 CPU tensors outside autocast and tracing go to the compiled kernel
+    (:class:`_NativeGRUUpdate`, or :func:`.native.gru_forward` without gradients) with the
+    projections' parts as plain products; everything else forms the projections with ``addmm`` /
+    ``linear`` and runs :func:`_gru_update`.
+    """
+    tensors = (gates_v, m, w_m, h, weight_hh, bias_hh)
+    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
+    if not traced and not torch.is_autocast_enabled(h.device.type) and native.usable(*tensors):
+        parts = (gates_v, torch.mm(m, w_m.t()), torch.mm(h, weight_hh.t()), bias_hh, h)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            return _NativeGRUUpdate.apply(*parts)
+        return native.gru_forward(*parts, keep=False)[0]
+    return _gru_update(torch.addmm(gates_v, m, w_m.t()), F.linear(h, weight_hh, bias_hh), h)

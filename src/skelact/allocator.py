@@ -7,7 +7,7 @@ the end and allocates the same sizes again in the next step, so every step fault
 memory in again, page by page, and the kernel zeroes each page first. On a 2-core AMD EPYC at 2
 threads an NTU-sized ARRN-LSTM training step (batch 16, two bodies) took 0.44 M page faults and
 1.46 s of system time (with :func:`keep_freed_memory`: 1,234 and 0.08 s), and the official AS-GCN
-code's step 15.4 s (8.8 s); on a 2-core Intel Xeon, 0.21 M faults and 0.51 s (15 and 0.02 s: the
+code's step 15.4 s (8.8 s); on a 2-core Intel Xeon, 0.23 M faults and 0.45 s (23 and 0.02 s: the
 step 1.13x as fast), and 10.2 s (6.1 s): ``benchmarks/results/allocator.md`` and
 ``benchmarks/results/asgcn.md`` (the latest runs; the EPYC's in the git history).
 
@@ -17,7 +17,8 @@ place, as PyTorch's own caching allocator does on a GPU. The price is that the r
 the process stays at its peak until it exits, and glibc 2.36 can hold a few freed blocks beside
 the ones it reuses (at 2 threads the official AS-GCN code's peak grew from 6.7 to 7.7 GiB, our
 AS-GCN step's from 1.69 to 1.80 GiB). It does not make every step faster: skelact's AS-GCN step
-ran 0.97x as fast with it on the EPYC (1.01x on the Xeon), so ``skelact train`` applies it
+ran 0.97x as fast with it on the EPYC (1.01x and 1.10x in two runs on the Xeon), so
+``skelact train`` applies it
 only when asked (``train.keep_freed_memory=true``). Off Linux or with another C library than glibc
 it changes nothing.
 """

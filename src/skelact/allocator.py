@@ -18,9 +18,8 @@ the process stays at its peak until it exits, and glibc 2.36 can hold a few free
 the ones it reuses (at 2 threads the official AS-GCN code's peak grew from 6.7 to 7.7 GiB, our
 AS-GCN step's from 1.69 to 1.80 GiB). It does not make every step faster: skelact's AS-GCN step
 ran 0.97x as fast with it on the EPYC (1.01x and 1.10x in two runs on the Xeon), so
-``skelact train`` applies it
-only when asked (``train.keep_freed_memory=true``). Off Linux or with another C library than glibc
-it changes nothing.
+``skelact train`` applies it only when asked (``train.keep_freed_memory=true``). Off Linux or with
+another C library than glibc it changes nothing.
 """
 
 from __future__ import annotations

@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout",
-          37: "type check", -11: "segfault", -9: "segfault", None: "not checked"}  # fmt: skip
-KILLED = {"killed", "timeout", "segfault", "type check"}  # a test (or mutmut's guard) caught it
+          37: "type check", -11: "segfault", -9: "segfault", -6: "abort", None: "not checked"}  # fmt: skip
+#: a test (or mutmut's guard) caught it; "abort": the test process died of SIGABRT (glibc's malloc
+#: aborts on the heap corruption of a compiled kernel writing past a too-small buffer)
+KILLED = {"killed", "timeout", "segfault", "abort", "type check"}
 COLUMNS = ("mutants", "killed", "equivalent", "survived", "no tests", "not checked")
 
 

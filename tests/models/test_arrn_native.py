@@ -8,6 +8,7 @@ row tiles and partial vectors, and node sets split between more threads than the
 
 from __future__ import annotations
 
+import contextlib
 import platform
 
 import pytest
@@ -20,13 +21,50 @@ X86 = platform.machine().lower() in {"x86_64", "amd64"}
 VARIANTS = native.runnable_variants()
 
 
+def _proc_cpuinfo_flags() -> set[str]:
+    """This CPU's flags read here, independently of the code under test."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return set()
+    return {word for line in text.splitlines() if line.startswith("flags") for word in line.split()}
+
+
 def test_a_build_for_this_cpu_is_installed_and_used():
     """setup.py builds both variants on x86-64; a CPU with AVX2 + FMA must get one (a failed build
     would otherwise leave every run on the slower PyTorch ops without a word)."""
-    if not (X86 and VARIANTS):
+    flags = _proc_cpuinfo_flags()
+    if not (X86 and {"avx2", "fma"} <= flags):
         pytest.skip(f"no kernel for this CPU ({platform.machine()}, flags without avx2 + fma)")
-    assert native.variant() == VARIANTS[0]
-    assert all(native._bind(name) is not None for name in VARIANTS)
+    expected = ["avx512", "avx2"] if "avx512f" in flags else ["avx2"]
+    assert native.runnable_variants() == expected == VARIANTS
+    assert native.variant() == expected[0]
+    for name in expected:  # the uncached loader: each build is there, with its vector width
+        lib = native._bind.__wrapped__(name)
+        assert lib.skelact_pair_lanes() == {"avx512": 16, "avx2": 8}[name]
+        assert native._library_file(name).name.startswith(f"_kernels_{name}.")
+
+
+def test_cpu_flags_come_from_the_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx2 fma sse\n\n"
+                       "processor\t: 1\nflags\t\t: fpu avx2 fma sse\n")
+    assert native._cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "fma", "sse"}
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: neon asimd\n")  # an Arm CPU: no x86 flags line
+    assert native._cpu_flags(str(cpuinfo)) == frozenset()
+    assert native._cpu_flags(str(tmp_path / "absent")) == frozenset()  # off Linux
+
+
+def test_runnable_variants_follow_the_cpu_flags(monkeypatch):
+    cases = [({"avx512f", "avx2", "fma", "sse"}, ["avx512", "avx2"]), ({"avx2", "fma"}, ["avx2"]),
+             ({"avx2"}, []), ({"avx512f", "fma"}, []), (set(), [])]
+    for flags, expected in cases:
+        monkeypatch.setattr(native, "_cpu_flags", lambda flags=flags: frozenset(flags))
+        assert native.runnable_variants() == expected, flags
+
+
+def test_no_build_is_found_for_an_unknown_name():
+    assert native._library_file("sse2") is None and native._bind.__wrapped__("sse2") is None
 
 
 @pytest.fixture(params=VARIANTS or [pytest.param(None, marks=pytest.mark.skip("no kernel for this CPU"))])
@@ -226,3 +264,43 @@ def test_kernels_read_non_contiguous_inputs_as_their_values(variant):
     out, mask = native.pair_forward(wide[..., :5], wide[..., 5:], weight.t().contiguous().t(), bias, True)
     ref, ref_mask = native.pair_forward(recv, send, weight, bias, True)
     assert torch.equal(out, ref) and torch.equal(mask, ref_mask)
+
+
+@pytest.mark.parametrize("wide", range(4))
+def test_mixed_dtypes_never_reach_the_kernels(variant, wide, monkeypatch):
+    """The kernels read raw float32 memory: with one float64 input among the four (any of them) the
+    call stays with the PyTorch ops, whatever those make of the mix (they refuse most of them)."""
+    called = []
+    for name in ("pair_forward", "pair_backward"):
+        monkeypatch.setattr(native, name, lambda *a, **k: called.append(a))
+    inputs = list(_pair_case(3, 5, 6))
+    inputs[wide] = inputs[wide].double()
+    with contextlib.suppress(RuntimeError), torch.no_grad():
+        rrn_module.pair_message_sums(*inputs)
+    with contextlib.suppress(RuntimeError):
+        rrn_module.pair_message_sums(*(t.clone().requires_grad_() for t in inputs)).sum().backward()
+    assert called == []
+
+
+def test_inference_keeps_nothing_for_a_backward(variant, monkeypatch):
+    """Without a backward to come neither kernel is asked to keep anything (the pair sums' mask,
+    ``B J^2`` words; the GRU's gates, ``3 N M`` floats), whether grad mode is off or no input needs
+    a gradient; with one, both keep theirs."""
+    asked = []
+    for name, flag in (("pair_forward", "keep_mask"), ("gru_forward", "keep")):
+        fn = getattr(native, name)
+        monkeypatch.setattr(native, name, lambda *a, _fn=fn, _name=name, _flag=flag, **k: (
+            asked.append((_name, k[_flag])), _fn(*a, **k))[1])
+    rrn = RecurrentRelationalNetwork(dim=6, iterations=1)
+    v = torch.randn(3, 5, 6)
+    with torch.no_grad():
+        rrn(v)
+    assert asked == [("pair_forward", False), ("gru_forward", False)]
+    asked.clear()
+    rrn.requires_grad_(False)
+    rrn(v)  # grad mode on, nothing needs a gradient
+    assert asked == [("pair_forward", False), ("gru_forward", False)]
+    asked.clear()
+    rrn.requires_grad_(True)
+    rrn(v).sum().backward()
+    assert asked == [("pair_forward", True), ("gru_forward", True)]

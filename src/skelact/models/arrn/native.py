@@ -56,10 +56,10 @@ _P = ctypes.c_void_p
 _I64, _INT = ctypes.c_int64, ctypes.c_int
 
 
-def _cpu_flags() -> frozenset[str]:
+def _cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU's feature flags from ``/proc/cpuinfo`` (none off Linux: no kernel is then used)."""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
+        with open(cpuinfo, encoding="utf-8") as f:
             for line in f:
                 if line.startswith("flags"):
                     return frozenset(line.split(":", 1)[1].split())

@@ -67,6 +67,14 @@ def test_no_build_is_found_for_an_unknown_name():
     assert native._library_file("sse2") is None and native._bind.__wrapped__("sse2") is None
 
 
+def test_a_build_that_does_not_load_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    broken = tmp_path / "_kernels_avx2.so"
+    broken.write_bytes(b"not a shared library")
+    monkeypatch.setattr(native, "_library_file", lambda name: broken)
+    with pytest.warns(RuntimeWarning, match=r"cannot load the RRN kernels .*_kernels_avx2\.so.*PyTorch ops"):
+        assert native._bind.__wrapped__("avx2") is None
+
+
 @pytest.fixture(params=VARIANTS or [pytest.param(None, marks=pytest.mark.skip("no kernel for this CPU"))])
 def variant(request, monkeypatch):
     """Each build this CPU runs, in turn, as the one in use."""

@@ -31,6 +31,7 @@ import ctypes
 import functools
 import importlib.machinery
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +84,12 @@ def _bind(name: str) -> ctypes.CDLL | None:
     path = _library_file(name)
     if path is None:
         return None
-    lib = ctypes.CDLL(str(path))
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as error:  # e.g. built against another C++ runtime than this machine has
+        warnings.warn(f"skelact: cannot load the RRN kernels {path} ({error}); the RRN runs on PyTorch ops",
+                      RuntimeWarning, stacklevel=2)
+        return None
     lib.skelact_pair_lanes.restype = _INT
     lib.skelact_pair_forward.argtypes = [_P, _P, _P, _P, _I64, _INT, _INT, _P, _P, _INT]
     lib.skelact_pair_forward.restype = None

@@ -30,8 +30,10 @@ if platform.machine().lower() in {"x86_64", "amd64"}:
             f"skelact.models.arrn._kernels_{name}",
             sources=[KERNELS],
             language="c++",
-            extra_compile_args=["-O3", "-std=c++17", "-pthread", *flags],
-            extra_link_args=["-pthread"],
+            extra_compile_args=["-O3", "-std=c++17", "-pthread", "-fvisibility=hidden",
+                                "-fvisibility-inlines-hidden", *flags],
+            # each build binds its own C++ library instantiations, whatever else the process loaded
+            extra_link_args=["-pthread", "-Wl,-Bsymbolic"],
             optional=True,
         )
         for name, flags in KERNEL_FLAGS.items()

@@ -314,13 +314,18 @@ void tiles(int rows, int nv, Call call) {
 
 extern "C" {
 
+// Only these functions are meant to be called from outside (setup.py builds with -fvisibility=hidden,
+// and links with -Bsymbolic so that each build binds its own C++ library instantiations: the AVX-512
+// build's can never stand in for the AVX2 build's in one process).
+#define SKELACT_EXPORT __attribute__((visibility("default")))
+
 // Floats to a SIMD vector on this build: rows are padded to a multiple of it, and each mask word
 // holds this many bits.
-int skelact_pair_lanes() { return L; }
+SKELACT_EXPORT int skelact_pair_lanes() { return L; }
 
 // out (B, J, H) = sum_{j != i} relu(W relu(recv_i + send_j) + b); mask (B, J, J, NV) words of
 // z2 > 0 unless null. All arrays are dense, row-major float32 (mask: uint16).
-void skelact_pair_forward(const float* recv, const float* send, const float* weight, const float* bias,
+SKELACT_EXPORT void skelact_pair_forward(const float* recv, const float* send, const float* weight, const float* bias,
                           int64_t batch, int nodes, int hidden, float* out, uint16_t* mask, int threads) {
     const int nv = (hidden + L - 1) / L;
     const Shape s{batch, nodes, hidden, nv, nv * L};
@@ -350,7 +355,7 @@ void skelact_pair_forward(const float* recv, const float* send, const float* wei
 
 // The gradients of skelact_pair_forward's out: grad (B, J, H) in; grad_recv, grad_send (B, J, H),
 // grad_weight (H, H), grad_bias (H) out (overwritten). mask: what the forward wrote.
-void skelact_pair_backward(const float* grad, const float* recv, const float* send, const float* weight,
+SKELACT_EXPORT void skelact_pair_backward(const float* grad, const float* recv, const float* send, const float* weight,
                            const uint16_t* mask, int64_t batch, int nodes, int hidden, float* grad_recv,
                            float* grad_send, float* grad_weight, float* grad_bias, int threads) {
     const int nv = (hidden + L - 1) / L;
@@ -414,7 +419,7 @@ void skelact_pair_backward(const float* grad, const float* recv, const float* se
 //   r = sigmoid(a_r + b_r),  z = sigmoid(a_z + b_z),  n = tanh(a_n + r b_n),  h' = n + z (h - n)
 // gates_v, gates_m, gates_h: (rows, 3M) in the order r, z, n; bias_h: (3M); h, out: (rows, M).
 // rz (rows, 2M) and n (rows, M) receive what the backward needs, unless null.
-void skelact_gru_forward(const float* gates_v, const float* gates_m, const float* gates_h, const float* bias_h,
+SKELACT_EXPORT void skelact_gru_forward(const float* gates_v, const float* gates_m, const float* gates_h, const float* bias_h,
                          const float* h, int64_t rows, int dim, float* out, float* rz, float* n_out,
                          int threads) {
     parallel(rows, threads, [&](int, int64_t first, int64_t last) {
@@ -449,7 +454,7 @@ void skelact_gru_forward(const float* gates_v, const float* gates_m, const float
 //   dh = g z,  da_n = g (1 - z)(1 - n^2),  da_z = g (h - n) z (1 - z),  da_r = da_n b_n r (1 - r);
 //   grad_in = [da_r, da_z, da_n] (of v and of m alike),  grad_gates_h = [da_r, da_z, da_n r]  (rows, 3M);
 //   grad_bias_h = the column sums of grad_gates_h (3M), summed in blocks of 64 rows;  grad_h (rows, M).
-void skelact_gru_backward(const float* grad, const float* rz, const float* n_in, const float* gates_h,
+SKELACT_EXPORT void skelact_gru_backward(const float* grad, const float* rz, const float* n_in, const float* gates_h,
                           const float* bias_h, const float* h, int64_t rows, int dim, float* grad_in,
                           float* grad_gates_h, float* grad_bias_h, float* grad_h, int threads) {
     int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows)));

@@ -133,7 +133,6 @@ struct Buffer {
 };
 
 struct Shape {
-    int64_t batch;  // B node sets
     int nodes;      // J
     int hidden;     // H
     int nv;         // vectors per padded row
@@ -289,10 +288,16 @@ template <int R, int CB> struct Weight {
     template <typename... A> static void run(A&&... a) { weight_tile<R, CB>(a...); }
 };
 
-// Calls body(first, last) on `threads` contiguous ranges of [0, count), on as many threads.
+// The threads that parallel() runs for `count` items: at most one an item, at least one.
+inline int threads_used(int64_t count, int threads) {
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, count)));
+}
+
+// Calls body(t, first, last) on threads_used(count, threads) contiguous ranges of [0, count), on as
+// many threads, t = 0 on the calling one.
 template <typename Body>
 void parallel(int64_t count, int threads, Body body) {
-    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, count)));
+    threads = threads_used(count, threads);
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t)
         pool.emplace_back(body, t, count * t / threads, count * (t + 1) / threads);
@@ -328,7 +333,7 @@ SKELACT_EXPORT int skelact_pair_lanes() { return L; }
 SKELACT_EXPORT void skelact_pair_forward(const float* recv, const float* send, const float* weight, const float* bias,
                           int64_t batch, int nodes, int hidden, float* out, uint16_t* mask, int threads) {
     const int nv = (hidden + L - 1) / L;
-    const Shape s{batch, nodes, hidden, nv, nv * L};
+    const Shape s{nodes, hidden, nv, nv * L};
     Buffer wt(static_cast<size_t>(hidden) * s.hp), b(s.hp);
     for (int n = 0; n < hidden; ++n) {
         b.data[n] = bias[n];
@@ -359,10 +364,10 @@ SKELACT_EXPORT void skelact_pair_backward(const float* grad, const float* recv, 
                            const uint16_t* mask, int64_t batch, int nodes, int hidden, float* grad_recv,
                            float* grad_send, float* grad_weight, float* grad_bias, int threads) {
     const int nv = (hidden + L - 1) / L;
-    const Shape s{batch, nodes, hidden, nv, nv * L};
+    const Shape s{nodes, hidden, nv, nv * L};
     Buffer w(static_cast<size_t>(hidden) * s.hp);
     pad_rows(weight, hidden, s, w.data);
-    int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, batch)));
+    int used = threads_used(batch, threads);
     std::vector<std::vector<float>> partial_w(used), partial_b(used);
     parallel(batch, used, [&](int t, int64_t first, int64_t last) {
         const size_t rows = static_cast<size_t>(nodes) * s.hp;
@@ -457,7 +462,7 @@ SKELACT_EXPORT void skelact_gru_forward(const float* gates_v, const float* gates
 SKELACT_EXPORT void skelact_gru_backward(const float* grad, const float* rz, const float* n_in, const float* gates_h,
                           const float* bias_h, const float* h, int64_t rows, int dim, float* grad_in,
                           float* grad_gates_h, float* grad_bias_h, float* grad_h, int threads) {
-    int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows)));
+    int used = threads_used(rows, threads);
     std::vector<std::vector<float>> partial(used, std::vector<float>(3 * dim, 0.0f));
     parallel(rows, used, [&](int t, int64_t first, int64_t last) {
         const vf one = vset1(1.0f);

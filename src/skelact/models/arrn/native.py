@@ -149,8 +149,17 @@ def _lanes() -> int:
     return _load()[1].skelact_pair_lanes()
 
 
+def _call(name: str, *args: torch.Tensor | int | None) -> None:
+    """Run ``skelact_<name>`` of the loaded build on ``args`` (tensors as their data pointers, None as
+    a null pointer) and this process's thread count; it shows in :mod:`torch.profiler` as
+    ``skelact::<name>``."""
+    pointers = [a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
+    with record_function(f"skelact::{name}"):
+        getattr(_load()[1], f"skelact_{name}")(*pointers, torch.get_num_threads())
+
+
 def pair_forward(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-            keep_mask: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 keep_mask: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``s_i = sum_{j != i} relu(W relu(recv_i + send_j) + b)``, ``(B, J, H)``, and, if ``keep_mask``,
     the relu mask the backward needs (int16 words of bits, ``(B, J_i, J_j, ceil(H / lanes))``)."""
     batch, nodes, hidden = recv.shape
@@ -158,25 +167,19 @@ def pair_forward(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor, b
     out = torch.empty_like(recv)
     words = -(-hidden // _lanes())
     mask = recv.new_empty(batch, nodes, nodes, words, dtype=torch.int16) if keep_mask else None
-    with record_function("skelact::pair_forward"):
-        _load()[1].skelact_pair_forward(recv.data_ptr(), send.data_ptr(), weight.data_ptr(), bias.data_ptr(),
-                                        batch, nodes, hidden, out.data_ptr(),
-                                        None if mask is None else mask.data_ptr(), torch.get_num_threads())
+    _call("pair_forward", recv, send, weight, bias, batch, nodes, hidden, out, mask)
     return out, mask
 
 
 def pair_backward(grad: torch.Tensor, recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor,
-             mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                  mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The gradients of :func:`pair_forward`'s output with respect to ``recv``, ``send``, ``W`` and ``b``."""
     batch, nodes, hidden = recv.shape
     grad, recv, send, weight = (t.contiguous() for t in (grad, recv, send, weight))
     grad_recv, grad_send = torch.empty_like(recv), torch.empty_like(send)
     grad_weight, grad_bias = torch.empty_like(weight), weight.new_empty(hidden)
-    with record_function("skelact::pair_backward"):
-        _load()[1].skelact_pair_backward(grad.data_ptr(), recv.data_ptr(), send.data_ptr(), weight.data_ptr(),
-                                         mask.data_ptr(), batch, nodes, hidden, grad_recv.data_ptr(),
-                                         grad_send.data_ptr(), grad_weight.data_ptr(), grad_bias.data_ptr(),
-                                         torch.get_num_threads())
+    _call("pair_backward", grad, recv, send, weight, mask, batch, nodes, hidden,
+          grad_recv, grad_send, grad_weight, grad_bias)
     return grad_recv, grad_send, grad_weight, grad_bias
 
 
@@ -191,11 +194,7 @@ def gru_forward(gates_v: torch.Tensor, gates_m: torch.Tensor, gates_h: torch.Ten
     gates_v, gates_m, gates_h, bias_h, h = (t.contiguous() for t in (gates_v, gates_m, gates_h, bias_h, h))
     out = torch.empty_like(h)
     rz, n = (h.new_empty(rows, 2 * dim), torch.empty_like(h)) if keep else (None, None)
-    with record_function("skelact::gru_forward"):
-        _load()[1].skelact_gru_forward(gates_v.data_ptr(), gates_m.data_ptr(), gates_h.data_ptr(),
-                                       bias_h.data_ptr(), h.data_ptr(), rows, dim, out.data_ptr(),
-                                       None if rz is None else rz.data_ptr(),
-                                       None if n is None else n.data_ptr(), torch.get_num_threads())
+    _call("gru_forward", gates_v, gates_m, gates_h, bias_h, h, rows, dim, out, rz, n)
     return out, rz, n
 
 
@@ -207,9 +206,6 @@ def gru_backward(grad: torch.Tensor, rz: torch.Tensor, n: torch.Tensor, gates_h:
     grad, gates_h, bias_h, h = (t.contiguous() for t in (grad, gates_h, bias_h, h))
     grad_in, grad_gates_h, grad_h = torch.empty_like(gates_h), torch.empty_like(gates_h), torch.empty_like(h)
     grad_bias_h = torch.empty_like(bias_h)
-    with record_function("skelact::gru_backward"):
-        _load()[1].skelact_gru_backward(grad.data_ptr(), rz.data_ptr(), n.data_ptr(), gates_h.data_ptr(),
-                                        bias_h.data_ptr(), h.data_ptr(), rows, dim, grad_in.data_ptr(),
-                                        grad_gates_h.data_ptr(), grad_bias_h.data_ptr(), grad_h.data_ptr(),
-                                        torch.get_num_threads())
+    _call("gru_backward", grad, rz, n, gates_h, bias_h, h, rows, dim,
+          grad_in, grad_gates_h, grad_bias_h, grad_h)
     return grad_in, grad_gates_h, grad_bias_h, grad_h

@@ -195,6 +195,18 @@ def _pair_sums_autograd(recv: torch.Tensor, send: torch.Tensor, weight: torch.Te
     return z2.sum(dim=2) - z2.diagonal(dim1=1, dim2=2).transpose(1, 2)  # drop the self-pairs j = i
 
 
+def _plain_ops_only(device_type: str) -> bool:
+    """Under ``torch.compile`` / ``torch.export``, the TorchScript tracer or autocast, the RRN runs
+    plain differentiable ops: no hand-written autograd function, no compiled kernel."""
+    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
+    return traced or torch.is_autocast_enabled(device_type)
+
+
+def _builds_graph(*tensors: torch.Tensor) -> bool:
+    """Grad mode is on and one of ``tensors`` needs a gradient: a backward may follow."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor,
                       bias: torch.Tensor) -> torch.Tensor:
     """``s_i = sum_{j != i} relu(W_2 relu(recv_i + send_j) + b_2)``, ``(B, J, H)`` from ``(B, J, H)`` inputs.
@@ -204,10 +216,9 @@ def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tens
     without it with no stored activations; under autocast, ``torch.compile`` / ``torch.export`` or
     the TorchScript tracer, through plain ops.
     """
-    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if traced or torch.is_autocast_enabled(recv.device.type):
+    if _plain_ops_only(recv.device.type):
         return _pair_sums_autograd(recv, send, weight, bias)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (recv, send, weight, bias)):
+    if _builds_graph(recv, send, weight, bias):
         return _PairMessageSums.apply(recv, send, weight, bias)
     if native.usable(recv, send, weight, bias):
         return native.pair_forward(recv, send, weight, bias, keep_mask=False)[0]
@@ -380,10 +391,9 @@ def _gru_update(gates_in: torch.Tensor, gates_h: torch.Tensor, h: torch.Tensor) 
     or the TorchScript tracer through plain ops, as :func:`pair_message_sums`. The PyTorch path of
     :func:`_gru_step`.
     """
-    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if traced or torch.is_autocast_enabled(h.device.type):
+    if _plain_ops_only(h.device.type):
         return _gru_update_plain(gates_in, gates_h, h)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (gates_in, gates_h, h)):
+    if _builds_graph(gates_in, gates_h, h):
         return _GRUUpdate.apply(gates_in, gates_h, h)
     return _gru_update_plain(gates_in, gates_h, h)
 
@@ -421,10 +431,9 @@ def _gru_step(gates_v: torch.Tensor, m: torch.Tensor, w_m: torch.Tensor, h: torc
     ``linear`` and runs :func:`_gru_update`.
     """
     tensors = (gates_v, m, w_m, h, weight_hh, bias_hh)
-    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if not traced and not torch.is_autocast_enabled(h.device.type) and native.usable(*tensors):
+    if not _plain_ops_only(h.device.type) and native.usable(*tensors):
         parts = (gates_v, torch.mm(m, w_m.t()), torch.mm(h, weight_hh.t()), bias_hh, h)
-        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        if _builds_graph(*tensors):
             return _NativeGRUUpdate.apply(*parts)
         return native.gru_forward(*parts, keep=False)[0]
     return _gru_update(torch.addmm(gates_v, m, w_m.t()), F.linear(h, weight_hh, bias_hh), h)

@@ -407,3 +407,32 @@ def test_rrn_trains_under_autocast_from_float32_and_bfloat16_inputs(dtype):
     out.float().pow(2).sum().backward()
     assert out.dtype == torch.bfloat16 and v.grad.dtype == dtype and torch.isfinite(v.grad).all()
     torch.testing.assert_close(out.float(), rrn(v.detach().float()), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("needs_grad", range(4))
+def test_pair_message_sums_build_a_graph_when_any_one_input_needs_a_gradient(needs_grad):
+    """Any one of the four inputs needing a gradient is enough for the autograd function; its
+    gradient is the plain ops' (a frozen weight or a constant input must not cut the graph)."""
+    from skelact.models.arrn.rrn import pair_message_sums
+
+    inputs = [t.detach() for t in _pair_inputs()]
+    inputs[needs_grad].requires_grad_()
+    out = pair_message_sums(*inputs)
+    assert type(out.grad_fn).__name__ == "_PairMessageSumsBackward"
+    (got,) = torch.autograd.grad(out.sum(), inputs[needs_grad])
+    (want,) = torch.autograd.grad(_plain_pair_sums(*inputs).sum(), inputs[needs_grad])
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs_grad", range(3))
+def test_gru_update_builds_a_graph_when_any_one_input_needs_a_gradient(needs_grad):
+    from skelact.models.arrn.rrn import _gru_update, _gru_update_plain
+
+    _, h, gates_in, gates_h = _gru_inputs(torch.nn.GRUCell(6, 4).double())
+    inputs = [t.detach() for t in (gates_in, gates_h, h)]
+    inputs[needs_grad].requires_grad_()
+    out = _gru_update(*inputs)
+    assert type(out.grad_fn).__name__ == "_GRUUpdateBackward"
+    (got,) = torch.autograd.grad(out.sum(), inputs[needs_grad])
+    (want,) = torch.autograd.grad(_gru_update_plain(*inputs).sum(), inputs[needs_grad])
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)

@@ -84,6 +84,20 @@ def test_strided_pointwise_runs_in_standard_memory_even_for_a_channels_last_modu
     assert seen == [((8 * 7 * 5, 7 * 5, 5, 1), (8, 1, 1, 1))]  # the standard (NCHW) strides
 
 
+def test_strided_pointwise_hands_back_channels_last_memory_with_the_same_values():
+    # The BN after it and the residual sum are channels-last; a standard-layout output made
+    # BatchNorm2d's backward take a slow mixed-format path (6x at NTU size).
+    ours = StridedPointwiseConv(8, 16, stride=2).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 8, 9, 5).to(memory_format=torch.channels_last).requires_grad_()
+    y = ours(x)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    ref = torch.nn.functional.conv2d(x.detach(), ours.weight.detach(), ours.bias.detach(), stride=(2, 1))
+    torch.testing.assert_close(y, ref, rtol=0, atol=1e-6)
+    bn = torch.nn.BatchNorm2d(16)
+    bn(y).square().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
 def test_residual_branch_defaults_to_an_identity_for_equal_shapes():
     from skelact.models.units import Zero, residual_branch
 

@@ -239,7 +239,10 @@ class _GraphMix(torch.autograd.Function):
                 gg = gg.reshape(b * n * g.num_joints, -1)  # (B n joints, d_out)
                 if need_w:
                     y = torch.matmul(kg, xs).reshape(b * n * g.num_joints, -1)  # recomputed
-                    grad_w += (y.t() @ gg).to(grad_w.dtype)
+                    if y.dtype == grad_w.dtype:  # summed inside the product: no temporary, no add pass
+                        grad_w.addmm_(y.t(), gg)
+                    else:
+                        grad_w += (y.t() @ gg).to(grad_w.dtype)
                 if need_x or need_k:
                     grad_y = (gg @ w.t()).view(b, n, -1, c_in)  # (B, n, joints x kernels, d_in)
                     if need_x:

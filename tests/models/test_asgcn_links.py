@@ -303,9 +303,9 @@ def test_the_forward_makes_each_row_groups_product_once_per_chunk(monkeypatch):
     calls = []
     matmul = torch.matmul
 
-    def counted(a, b):
+    def counted(a, b, **kw):
         calls.append((b.shape[1], a.shape[-2]))  # frames, kernel rows
-        return matmul(a, b)
+        return matmul(a, b, **kw)
 
     monkeypatch.setattr(links.torch, "matmul", counted)
     m(x, _links(2, 3, 25))
@@ -488,3 +488,36 @@ def test_kernels_that_reach_no_joint_give_zeros_in_every_path():
             assert gx.shape == x.shape and gx.abs().max() == 0
         else:  # plain tensors: the output depends on nothing
             assert not y.requires_grad
+
+
+def test_scratch_buffers_are_reused_per_name_grown_on_demand_and_off_when_disabled():
+    like = torch.empty(0, dtype=torch.float64)
+    scratch = links._Scratch(like)
+    a = scratch("y", 2, 3)
+    assert a.shape == (2, 3) and a.dtype == torch.float64
+    assert scratch("y", 3, 2).data_ptr() == a.data_ptr()  # same numel: the same memory
+    assert scratch("y", 1, 4).data_ptr() == a.data_ptr()  # smaller: a prefix of it
+    assert scratch("other", 2, 3).data_ptr() != a.data_ptr()  # one buffer per name
+    assert scratch("y", 4, 4).shape == (4, 4)  # larger: grown
+    assert links._Scratch(like, enabled=False)("y", 2, 3) is None
+
+
+def test_the_chunk_loop_writes_its_products_into_reused_buffers_on_a_cpu_only_outside_autocast(monkeypatch):
+    monkeypatch.setattr(links, "_frames_per_chunk", lambda *args: 2)  # 6 frames: 3 chunks
+    m = _asgc(num_actional=3)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    outs = []
+    matmul = torch.matmul
+
+    def spy(a, b, out=None):
+        outs.append(None if out is None else out.data_ptr())
+        return matmul(a, b, out=out)
+
+    monkeypatch.setattr(links.torch, "matmul", spy)
+    m(x, _links(2, 3, 25)).sum().backward()
+    assert len(outs) > 3 * len(m._group_sizes) and None not in outs
+    assert len(set(outs)) <= 4  # forward "y"; backward "y", "part", "per_frame": one buffer each
+    outs.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        m(x, _links(2, 3, 25))
+    assert outs and set(outs) == {None}  # autocast chooses the dtype: fresh results

@@ -171,7 +171,7 @@ def test_recomputed_graph_products_give_the_stored_outputs_and_gradients(monkeyp
     if chunk_frames is not None:
         monkeypatch.setattr(links, "_frames_per_chunk", lambda *args: chunk_frames)
     torch.manual_seed(3)
-    for num_actional, bias in ((0, False), (3, False), (3, True)):
+    for num_actional, bias in ((0, False), (0, True), (3, False), (3, True)):
         m = _asgc(num_actional=num_actional)
         if bias:
             m = ASGC(5, 7, m.structural, num_actional, bias=True)

@@ -204,7 +204,9 @@ class _GraphMix(torch.autograd.Function):
 
     ``x`` ``(B, T, V, d_in)`` (each chunk of frames is made contiguous once); ``stacked`` the
     compact kernels ``(P, V)`` or per sample ``(B, 1, P, V)``; ``weight`` ``(K d_in, d_out)``;
-    ``groups`` the :class:`_Group` s -> ``(B, T, V, d_out)``. The forward keeps only ``x``, the
+    ``groups`` the :class:`_Group` s; ``bias_term`` None or the official code's bias term ``(1, V,
+    d_out)`` or ``(B, 1, V, d_out)``, added to each chunk while it is in cache (its gradient, the
+    sum over frames, taken chunk by chunk too) -> ``(B, T, V, d_out)``. The forward keeps only ``x``, the
     kernels and ``W``; the backward recomputes each chunk's products for the weight gradient. A
     chunk's products (:data:`CHUNK_BYTES`) stay in cache for the second product, where the whole
     ``(B, T, P, d_in)`` tensor is written to memory and read back (freshly allocated, page by
@@ -213,14 +215,15 @@ class _GraphMix(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, groups) -> torch.Tensor:
+    def forward(
+        ctx, x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, groups, bias_term=None
+    ) -> torch.Tensor:
         b, t, v, c_in = x.shape
         weight3 = weight.view(-1, c_in, weight.shape[1])
         plan = [(g, g.weight(weight3)) for g in groups]
         step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)
         out = None
-        cpu = x.device.type == "cpu"
-        scratch = _Scratch(x, enabled=cpu and not torch.is_autocast_enabled("cpu"))
+        scratch = _Scratch(x, enabled=x.device.type == "cpu" and not _autocast_on("cpu"))
         for s in range(0, t, step):
             xs = x[:, s : s + step].contiguous()  # once per chunk, not once per group's product
             for g, w in plan:
@@ -228,7 +231,10 @@ class _GraphMix(torch.autograd.Function):
                 if out is None:
                     out = torch.empty(b, t, v, weight.shape[1], dtype=values.dtype, device=x.device)
                 _put(out[:, s : s + xs.shape[1]], g, values)
+            if bias_term is not None:
+                out[:, s : s + xs.shape[1]] += bias_term
         ctx.save_for_backward(x, stacked, weight)
+        ctx.bias_shape = None if bias_term is None else bias_term.shape
         ctx.groups = groups
         ctx.compute_dtype = out.dtype
         return out
@@ -241,8 +247,10 @@ class _GraphMix(torch.autograd.Function):
         xc, kc = x.to(dtype), stacked.to(dtype)
         weight3 = weight.to(dtype).view(-1, c_in, weight.shape[1])
         g_all = grad.to(dtype).contiguous()  # (B, T, V, d_out)
-        need_x, need_k, need_w = ctx.needs_input_grad[:3]
+        need_x, need_k, need_w, _, need_bias = ctx.needs_input_grad
         grad_x = torch.empty_like(xc) if need_x else None
+        # the bias term's gradient: the output gradient summed over frames (and samples, if shared)
+        grad_bias = g_all.new_zeros(b, v, g_all.shape[-1]) if need_bias else None
         shared = kc.dim() == 2  # one (P, V) for every sample, else (B, 1, P, V)
         k_shape = kc.shape if shared else (b, *kc.shape[-2:])
         # the sums over chunks accumulate in the parameters' dtype (float32 under bf16 autocast)
@@ -259,6 +267,8 @@ class _GraphMix(torch.autograd.Function):
             n = xs.shape[1]
             g_chunk = g_all[:, s : s + n]
             gx_chunk = grad_x[:, s : s + n] if need_x else None
+            if need_bias:
+                grad_bias += g_chunk.sum(dim=1)  # while the chunk is in cache
             first = True  # the first group's grad_x part is written, the others' added
             for g, w, grad_w in plan:
                 if not g.num_kernels:
@@ -300,7 +310,22 @@ class _GraphMix(torch.autograd.Function):
             grad_k.view(stacked.shape) if need_k else None,
             grad_weight,
             None,
+            _bias_term_grad(grad_bias, ctx.bias_shape) if need_bias else None,
         )
+
+
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for this device type (False for types autocast has no notion of)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # e.g. the meta device
+        return False
+
+
+def _bias_term_grad(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``(B, V, d_out)`` summed over frames -> the bias term's shape ``(1, V, d_out)`` (summed over
+    samples too) or ``(B, 1, V, d_out)``."""
+    return grad.sum(dim=0, keepdim=True) if len(shape) == 3 else grad.unsqueeze(1)
 
 
 class ASGC(nn.Module):
@@ -421,15 +446,22 @@ class ASGC(nn.Module):
         x_cl = x.permute(0, 2, 3, 1)  # (B, T, V, d_in): a view, contiguous when x is channels-last
         weight = self.weight.reshape(-1, self.out_channels)
         groups = self._groups()
+        bias_term = None
+        if self.bias is not None:
+            # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
+            bias_term = torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)
         if self.recompute and self.training and torch.is_grad_enabled():
-            y = _GraphMix.apply(x_cl, stacked, weight, groups)
+            # fused into the chunk loop unless autocast gives the products another dtype than the term's
+            fused = bias_term is not None and bias_term.dtype == x.dtype and not _autocast_on(x.device.type)
+            y = _GraphMix.apply(x_cl, stacked, weight, groups, bias_term if fused else None)
+            if bias_term is not None and not fused:  # autocast: the sum promotes, as below
+                y = y + bias_term
         else:  # all frames at once, plain autograd
             y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(self.weight)) for g in groups], dim=2)
             if not groups[0].whole:  # (a whole group is the only group)
                 y = y.index_select(2, self._joint_order)  # (B, T, V, d_out)
-        if self.bias is not None:
-            # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
-            y = y + torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)
+            if bias_term is not None:
+                y = y + bias_term
         return y.permute(0, 3, 1, 2)  # (B, d_out, T, V)
 
     def extra_repr(self) -> str:

@@ -286,9 +286,13 @@ class _GraphMix(torch.autograd.Function):
                 if need_x or need_k:
                     grad_y = torch.mm(gg, w.t(), out=scratch("grad_y", gg.shape[0], w.shape[0]))
                     grad_y = grad_y.view(b, n, -1, c_in)  # (B, n, joints x kernels, d_in)
-                    if need_x:
-                        part = torch.matmul(kg.transpose(-1, -2), grad_y, out=scratch("part", b, n, v, c_in))
-                        gx_chunk.copy_(part) if first else gx_chunk.add_(part)
+                    if need_x:  # summed over the groups inside the products, then written once
+                        kt = kg.transpose(-1, -2).expand(b, n, v, kg.shape[-2]).reshape(b * n, v, -1)
+                        gy3 = grad_y.view(b * n, -1, c_in)
+                        if first:
+                            gx_sum = torch.bmm(kt, gy3, out=scratch("grad_x", b * n, v, c_in))
+                        else:
+                            gx_sum.baddbmm_(kt, gy3)
                         first = False
                     if need_k:
                         per_frame = torch.matmul(  # (B, n, rows, V)
@@ -298,6 +302,8 @@ class _GraphMix(torch.autograd.Function):
                         grad_k[..., g.p0 : g.p1, :] += part.to(grad_k.dtype)
             if need_x and first:  # no group with kernels: nothing reaches any joint
                 gx_chunk.zero_()
+            elif need_x:
+                gx_chunk.copy_(gx_sum.view(b, n, v, c_in))
         grad_weight = None
         if need_w:
             grad_weight = torch.zeros(weight3.shape, dtype=weight.dtype, device=x.device)

@@ -47,6 +47,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ BEGIN = "<!-- bench_asgcn_official.py: begin -->"
 END = "<!-- bench_asgcn_official.py: end -->"
 CONFIGS = {
     "ours": "skelact, `official` preset",
+    "before": "skelact at `{before}` (`--before`), `official` preset",
     "ours-stored": "skelact, `official` preset, graph products stored (`recompute=False`)",
     "official": "official code (limaosen0/AS-GCN)",
     "official-kept": "official code, `keep_freed_memory()`",
@@ -81,7 +83,7 @@ def build_step(key: str, batch: int, official: Path | None):
 
     device = torch.device("cpu")
     x, y = ntu_batch(batch, 300, device)
-    if key.startswith("ours"):
+    if key.startswith("ours") or key == "before":
         from skelact.models import build
         from skelact.models.asgcn.links import ASGC
 
@@ -137,6 +139,8 @@ def child(key: str, batch: int, steps: int, threads: int, official: Path | None,
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     step, params = build_step(key, batch, official)
+    import skelact
+
     base = rss_gib()
     for _ in range(warmup):
         step()
@@ -146,7 +150,8 @@ def child(key: str, batch: int, steps: int, threads: int, official: Path | None,
         step()
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    print(json.dumps(dict(times=times, peak_gib=peak, base_gib=base, params=params)))
+    result = dict(times=times, peak_gib=peak, base_gib=base, params=params, skelact=skelact.__file__)
+    print(json.dumps(result))
 
 
 def run_child(key: str, threads: int, args: argparse.Namespace) -> dict:
@@ -154,17 +159,30 @@ def run_child(key: str, threads: int, args: argparse.Namespace) -> dict:
            "--warmup", str(args.warmup), "--threads", str(threads)]
     if args.official:
         cmd += ["--official", str(args.official)]
-    return run_json_child(cmd, key)
+    src = args.before_src if key == "before" else REPO / "src"
+    res = run_json_child(cmd, key, src)
+    if key in ("ours", "ours-stored", "before") and not Path(res["skelact"]).is_relative_to(src):
+        raise SystemExit(f"{key} child imported skelact from {res['skelact']}, not from {src}")
+    return res
 
 
-def run_json_child(cmd: list[str], what: str) -> dict:
-    """Run a benchmark's child process ``cmd`` with this checkout's ``src`` first on ``PYTHONPATH``;
-    the JSON object on the last line of its output (a failed child stops the run, naming ``what``)."""
-    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+def run_json_child(cmd: list[str], what: str, src: Path = REPO / "src") -> dict:
+    """Run a benchmark's child process ``cmd`` with ``src`` (default: this checkout's) first on
+    ``PYTHONPATH``; the JSON object on the last line of its output (a failed child stops the run,
+    naming ``what``)."""
+    path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
     out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{what} child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_src(rev: str, into: Path) -> Path:
+    """``src/`` of this repository at git revision ``rev``, written under ``into``: the ``--before``
+    children import skelact from it (its optional compiled extensions are not built: AS-GCN has none)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
 
 
 def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace, official_ref: str) -> str:
@@ -183,7 +201,9 @@ def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace,
         "",
         "Written by `.venv/bin/python benchmarks/bench_asgcn_official.py --official DIR "
         f"--batch {args.batch} --warmup {args.warmup} --steps {args.steps} --rounds {args.rounds} --threads "
-        f"{' '.join(str(t) for t in args.threads)}` (DIR: limaosen0/AS-GCN @ "
+        f"{' '.join(str(t) for t in args.threads)}"
+        + (f" --before {args.before}" if getattr(args, "before", None) else "")
+        + "` (DIR: limaosen0/AS-GCN @ "
         f"{official_ref}, `.cuda()` patched out at run time).",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
@@ -208,6 +228,7 @@ def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace,
             k = (n, key)
             if k not in best:
                 continue
+            label = label.format(before=getattr(args, "before", None))
             speed = f"{best[ref] / best[k]:.2f}x" if ref else ""
             speed_kept = f"{best[kept] / best[k]:.2f}x" if kept else ""
             mem = f"{peak[k] / peak[ref]:.2f}" if ref else ""
@@ -216,6 +237,11 @@ def render(results: dict[tuple[int, str], list[dict]], args: argparse.Namespace,
                 f"| {n} | {label} | {params:,} | {best[k]:.2f} | {speed} | {speed_kept} | {peak[k]:.2f} "
                 f"| {step_peak[k]:.2f} | {mem} |"
             )
+    before = [n for n in args.threads if (n, "before") in best and (n, "ours") in best]
+    if before:
+        lines += ["", "This checkout against `" + args.before + "`: " + ", ".join(
+            f"{best[(n, 'before')] / best[(n, 'ours')]:.2f}x at {n} thread(s)" for n in before
+        ) + " (the same step, alternating children)."]
     lines += [
         "",
         "Peak memory is the child's whole resident set (interpreter, PyTorch, model, batch, activations); "
@@ -236,6 +262,18 @@ def write_section(section: str, out: Path) -> None:
     out.write_text(text)
 
 
+def measure(keys: list[str], results: dict[tuple[int, str], list[dict]], args: argparse.Namespace) -> None:
+    """Each of ``keys`` in its own child, alternating, ``args.rounds`` rounds per thread count."""
+    for n in args.threads:
+        for r in range(args.rounds):
+            for key in keys if r % 2 == 0 else reversed(keys):
+                res = run_child(key, n, args)
+                results[(n, key)].append(res)
+                median = statistics.median(res["times"])
+                print(f"{n} thread(s), round {r + 1} {key}: median {median:.2f} s/step, "
+                      f"peak {res['peak_gib']:.2f} GiB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official", type=Path, help="a checkout of limaosen0/AS-GCN (else: ours only)")
@@ -247,6 +285,8 @@ def main() -> None:
                         help="thread counts per child, each measured in its own alternating rounds")
     parser.add_argument("--quick", action="store_true", help="batch 1, one step, one round; writes nothing")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--before", metavar="REV",
+                        help="also time skelact's step as of git revision REV (its src/, alternating)")
     parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -254,16 +294,12 @@ def main() -> None:
         return
     if args.quick:
         args.batch, args.steps, args.warmup, args.rounds, args.threads = 1, 1, 1, 1, args.threads[:1]
-    keys = [k for k in CONFIGS if not k.startswith("official") or args.official]
+    keys = [k for k in CONFIGS if (not k.startswith("official") or args.official)
+            and (k != "before" or args.before)]
     results: dict[tuple[int, str], list[dict]] = {(n, k): [] for n in args.threads for k in keys}
-    for n in args.threads:
-        for r in range(args.rounds):
-            for key in keys if r % 2 == 0 else reversed(keys):
-                res = run_child(key, n, args)
-                results[(n, key)].append(res)
-                median = statistics.median(res["times"])
-                print(f"{n} thread(s), round {r + 1} {key}: median {median:.2f} s/step, "
-                      f"peak {res['peak_gib']:.2f} GiB", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        args.before_src = export_src(args.before, Path(tmp)) if args.before else None
+        measure(keys, results, args)
     ref = "none"
     if args.official:
         git = subprocess.run(

@@ -82,3 +82,24 @@ def test_the_section_is_replaced_in_place_and_kept_by_the_other_benchmark(bench,
     keep = _load("bench_asgcn").keep_official_section
     assert keep("# new tables\n", out.read_text()) == f"# new tables\n\n{bench.BEGIN}\nsecond\n{bench.END}\n"
     assert keep("# new tables", "# no section") == "# new tables"
+
+
+def test_a_before_revision_gets_its_row_its_ratio_to_this_checkout_and_its_flag_in_the_command(bench):
+    def child(median):
+        return {"times": [median] * 3, "peak_gib": 1.0, "base_gib": 0.5, "params": 7}
+
+    results = {(1, "ours"): [child(2.0)], (1, "before"): [child(3.0)], (1, "official"): [child(6.0)],
+               (2, "ours"): [child(1.0)], (2, "official"): [child(2.5)]}
+    args = argparse.Namespace(batch=4, warmup=2, steps=3, rounds=2, threads=[1, 2], before="abc1234")
+    text = bench.render(results, args, "def")
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| 1 | skelact at")]
+    label = "skelact at `abc1234` (`--before`), `official` preset"
+    assert [r[1:5] for r in rows] == [[label, "7", "3.00", "2.00x"]]
+    # only where both ran: 3.0 / 2.0 at 1 thread, no before child at 2
+    assert "This checkout against `abc1234`: 1.50x at 1 thread(s) (the same step" in text
+    assert "--threads 1 2 --before abc1234`" in text
+
+
+def test_export_src_writes_a_revisions_source_tree(bench, tmp_path):
+    src = bench.export_src("HEAD", tmp_path)
+    assert src == tmp_path / "src" and (src / "skelact" / "models" / "asgcn" / "links.py").is_file()

@@ -90,7 +90,7 @@ def build_step(key: str, batch: int, official: Path | None):
         model = build("asgcn", num_classes=NUM_CLASSES, layout="ntu25", preset="official").train()
         for module in model.modules():
             if isinstance(module, ASGC):
-                module.recompute = key == "ours"
+                module.recompute = key != "ours-stored"
         from skelact.train.config import OptimConfig
         from skelact.train.optim import build_optimizer
 

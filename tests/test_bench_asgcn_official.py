@@ -103,3 +103,16 @@ def test_a_before_revision_gets_its_row_its_ratio_to_this_checkout_and_its_flag_
 def test_export_src_writes_a_revisions_source_tree(bench, tmp_path):
     src = bench.export_src("HEAD", tmp_path)
     assert src == tmp_path / "src" and (src / "skelact" / "models" / "asgcn" / "links.py").is_file()
+
+
+@pytest.mark.parametrize("key, recompute", [("ours", True), ("before", True), ("ours-stored", False)])
+def test_only_the_stored_configuration_turns_the_recomputation_off(bench, monkeypatch, key, recompute):
+    import skelact.models
+    from skelact.models.asgcn.links import ASGC
+
+    built = []
+    build = skelact.models.build
+    monkeypatch.setattr(skelact.models, "build", lambda *a, **kw: built.append(build(*a, **kw)) or built[-1])
+    bench.build_step(key, 1, None)
+    layers = [m for m in built[0].modules() if isinstance(m, ASGC)]
+    assert layers and {m.recompute for m in layers} == {recompute}

@@ -44,8 +44,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from flops import counted_flops as _counted_flops  # beside this file
 from machine import cpu_description
-from torch.utils.flop_counter import FlopCounterMode
 
 from skelact.models import build
 from skelact.models.arrn import ARRNLSTM, MessageFunction, native
@@ -76,21 +76,12 @@ def lstm_flops(model: ARRNLSTM, n: int, t: int) -> int:
     return total
 
 
-def _addmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
-    return 2 * a_shape[0] * a_shape[1] * b_shape[1]  # (n, k) @ (k, m), as FlopCounterMode's addmm
-
-
-#: in-place ``addmm_`` is not in FlopCounterMode's registry (``addmm`` is); the message function's
-#: backward accumulates its weight gradient with it
-ADDMM_INPLACE = {torch.ops.aten.addmm_: _addmm_flops}
-
-
 def counted_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of ``fn`` as PyTorch ops count them: the compiled pair kernels (invisible to the
-    counter) are switched off while it runs, so their sums and products count as the ops they replace."""
-    with native.disabled(), FlopCounterMode(display=False, custom_mapping=ADDMM_INPLACE) as counter:
-        fn()
-    return counter.get_total_flops()
+    """FLOPs of ``fn`` as PyTorch ops count them (in-place products included, :mod:`flops`): the
+    compiled pair kernels (invisible to the counter) are switched off while it runs, so their sums and
+    products count as the ops they replace."""
+    with native.disabled():
+        return _counted_flops(fn)
 
 
 def make_input(n: int, t: int, v: int, bodies: int, present: int) -> torch.Tensor:

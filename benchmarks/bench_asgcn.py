@@ -42,8 +42,8 @@ import time
 from collections.abc import Callable
 
 import torch
+from flops import counted_flops  # beside this file
 from machine import cpu_description
-from torch.utils.flop_counter import FlopCounterMode
 
 from skelact.models import build
 from skelact.models.asgcn.links import ASGC, actional_kernels
@@ -69,12 +69,6 @@ def best_time(fn: Callable[[], object], reps: int, warmup: int = 1) -> float:
 def sgemm_flops_per_s(n: int = 2048, reps: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     return 2 * n**3 / best_time(lambda: torch.mm(a, b), reps, warmup=2)
-
-
-def counted_flops(fn: Callable[[], object]) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def make_batch(n: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -521,3 +523,60 @@ def test_the_chunk_loop_writes_its_products_into_reused_buffers_on_a_cpu_only_ou
     with torch.autocast("cpu", dtype=torch.bfloat16):
         m(x, _links(2, 3, 25))
     assert outs and set(outs) == {None}  # autocast chooses the dtype: fresh results
+
+
+@pytest.mark.parametrize("num_actional", [0, 3])  # one kernel stack for all samples / per sample
+def test_every_chunk_product_writes_a_buffer_of_exactly_its_shape(monkeypatch, num_actional):
+    # Each matrix product of the chunk loop gets an out= buffer of its result's shape: a buffer of
+    # another shape would be resized (a warning, here an error) and a missing one allocates afresh.
+    monkeypatch.setattr(links, "_frames_per_chunk", lambda *args: 2)  # 6 frames: 3 chunks
+    m = _asgc(num_actional=num_actional)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    a = _links(2, 3, 25) if num_actional else None
+    calls = []
+    for name in ("matmul", "mm", "bmm"):
+        original = getattr(torch, name)
+
+        def spy(*args, out=None, _name=name, _original=original):
+            calls.append((_name, None if out is None else tuple(out.shape)))
+            result = _original(*args, out=out)
+            assert out is None or result.data_ptr() == out.data_ptr()  # written in place, not resized
+            return result
+
+        monkeypatch.setattr(links.torch, name, spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "An output with one or more elements was resized"
+        m(x, a).sum().backward()
+    groups = len(m._group_sizes)
+    # forward 2 and backward at least 3 products per group and chunk
+    assert len(calls) >= 5 * groups * 3 and all(shape is not None for _, shape in calls)
+    assert {n for n, _ in calls} == {"matmul", "mm", "bmm"}
+
+
+def test_the_official_bias_term_is_summed_inside_the_chunk_loop_but_not_under_autocast(monkeypatch):
+    torch.manual_seed(4)
+    m = ASGC(5, 7, _asgc().structural, 3, bias=True)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    a = _links(2, 3, 25)
+    passed = []
+    apply = links._GraphMix.apply
+    monkeypatch.setattr(links._GraphMix, "apply", lambda *args: passed.append(args[4]) or apply(*args))
+    y = m(x, a)
+    assert passed[-1] is not None and passed[-1].shape == (2, 1, 25, 7)  # per sample: A-links
+    m.recompute = False
+    torch.testing.assert_close(y, m(x, a))
+    m.recompute = True
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y16 = m(x, a)
+        m.recompute = False
+        ref16 = m(x, a)
+    assert passed[-1] is None  # autocast gives the products their dtype: the sum outside, as plain autograd
+    assert y16.dtype == ref16.dtype
+    torch.testing.assert_close(y16, ref16)
+
+
+def test_scratch_buffers_are_made_on_the_inputs_device_whatever_the_default_device():
+    scratch = links._Scratch(torch.empty(0, dtype=torch.float64))
+    with torch.device("meta"):  # another default device for new tensors
+        buf = scratch("y", 2, 3)
+    assert buf.device.type == "cpu" and buf.dtype == torch.float64

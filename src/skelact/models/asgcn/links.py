@@ -456,18 +456,17 @@ class ASGC(nn.Module):
         if self.bias is not None:
             # sum_k (K_k 1) b_k^T: each receiver's row sum of each kernel weights that kernel's bias
             bias_term = torch.matmul(kernels.sum(dim=-1).transpose(-1, -2), self.bias).unsqueeze(-3)
+        fused = False  # the bias term added inside the chunk loop instead of after it
         if self.recompute and self.training and torch.is_grad_enabled():
-            # fused into the chunk loop unless autocast gives the products another dtype than the term's
+            # unless autocast gives the products another dtype than the term's (the sum then promotes)
             fused = bias_term is not None and bias_term.dtype == x.dtype and not _autocast_on(x.device.type)
             y = _GraphMix.apply(x_cl, stacked, weight, groups, bias_term if fused else None)
-            if bias_term is not None and not fused:  # autocast: the sum promotes, as below
-                y = y + bias_term
         else:  # all frames at once, plain autograd
             y = torch.cat([_mix_group(g, stacked, x_cl, g.weight(self.weight)) for g in groups], dim=2)
             if not groups[0].whole:  # (a whole group is the only group)
                 y = y.index_select(2, self._joint_order)  # (B, T, V, d_out)
-            if bias_term is not None:
-                y = y + bias_term
+        if bias_term is not None and not fused:
+            y = y + bias_term
         return y.permute(0, 3, 1, 2)  # (B, d_out, T, V)
 
     def extra_repr(self) -> str:

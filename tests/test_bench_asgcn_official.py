@@ -5,27 +5,17 @@ rest). The measurement itself (minutes of training steps) runs outside the suite
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import pathlib
-import sys
 
 import pytest
+from script_modules import load_script
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _load(name: str):
-    """A benchmark script as a module, its directory on ``sys.path`` as when it runs (its helpers)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        del sys.modules[spec.name]
-        sys.path.remove(str(REPO / "benchmarks"))
+    """A benchmark script as a module (its helpers beside it importable, as when it runs)."""
+    return load_script(REPO / "benchmarks" / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

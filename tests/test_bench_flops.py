@@ -3,21 +3,18 @@ as their out-of-place forms (``FlopCounterMode`` alone misses them)."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import pytest
 import torch
+from script_modules import load_script
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "flops.py"
 
 
 @pytest.fixture(scope="module")
 def flops():
-    spec = importlib.util.spec_from_file_location("flops", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_in_place_products_count_as_their_out_of_place_forms(flops):

@@ -3,20 +3,17 @@ under the same ``x86_64, 2 cores``, and a ratio against sgemm depends on which).
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import pytest
+from script_modules import load_script
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "machine.py"
 
 
 @pytest.fixture(scope="module")
 def machine():
-    spec = importlib.util.spec_from_file_location("machine", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def cpuinfo(model: str, flags: str) -> str:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 
 import pytest
+from script_modules import load_script
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "mutation_report.py"
 
 
-def _load_script(path: pathlib.Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def mutation_report():
-    return _load_script(SCRIPT)
+    return load_script(SCRIPT)
 
 
 def _meta(root: pathlib.Path, module: str, codes: dict) -> None:
@@ -64,7 +57,7 @@ CACHE_SCRIPT = SCRIPT.with_name("mutation_cache.py")
 
 @pytest.fixture
 def mutation_cache():
-    return _load_script(CACHE_SCRIPT)
+    return load_script(CACHE_SCRIPT)
 
 
 def _mutmut_meta(root: pathlib.Path, source: str, codes: dict, hashes: dict) -> pathlib.Path:

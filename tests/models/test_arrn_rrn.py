@@ -415,13 +415,8 @@ def test_pair_message_sums_build_a_graph_when_any_one_input_needs_a_gradient(nee
     gradient is the plain ops' (a frozen weight or a constant input must not cut the graph)."""
     from skelact.models.arrn.rrn import pair_message_sums
 
-    inputs = [t.detach() for t in _pair_inputs()]
-    inputs[needs_grad].requires_grad_()
-    out = pair_message_sums(*inputs)
-    assert type(out.grad_fn).__name__ == "_PairMessageSumsBackward"
-    (got,) = torch.autograd.grad(out.sum(), inputs[needs_grad])
-    (want,) = torch.autograd.grad(_plain_pair_sums(*inputs).sum(), inputs[needs_grad])
-    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    _assert_graph_from_one_input(pair_message_sums, _plain_pair_sums, _pair_inputs(), needs_grad,
+                                 "_PairMessageSumsBackward")
 
 
 @pytest.mark.parametrize("needs_grad", range(3))
@@ -429,10 +424,17 @@ def test_gru_update_builds_a_graph_when_any_one_input_needs_a_gradient(needs_gra
     from skelact.models.arrn.rrn import _gru_update, _gru_update_plain
 
     _, h, gates_in, gates_h = _gru_inputs(torch.nn.GRUCell(6, 4).double())
-    inputs = [t.detach() for t in (gates_in, gates_h, h)]
+    _assert_graph_from_one_input(_gru_update, _gru_update_plain, (gates_in, gates_h, h), needs_grad,
+                                 "_GRUUpdateBackward")
+
+
+def _assert_graph_from_one_input(fn, plain, inputs, needs_grad: int, backward: str) -> None:
+    """``fn`` with only input ``needs_grad`` needing a gradient builds its autograd function
+    ``backward``, and that input's gradient is ``plain``'s."""
+    inputs = [t.detach() for t in inputs]
     inputs[needs_grad].requires_grad_()
-    out = _gru_update(*inputs)
-    assert type(out.grad_fn).__name__ == "_GRUUpdateBackward"
+    out = fn(*inputs)
+    assert type(out.grad_fn).__name__ == backward
     (got,) = torch.autograd.grad(out.sum(), inputs[needs_grad])
-    (want,) = torch.autograd.grad(_gru_update_plain(*inputs).sum(), inputs[needs_grad])
+    (want,) = torch.autograd.grad(plain(*inputs).sum(), inputs[needs_grad])
     torch.testing.assert_close(got, want, rtol=0, atol=1e-12)

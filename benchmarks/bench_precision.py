@@ -3,8 +3,9 @@
 Whether bfloat16 pays on a CPU depends on the CPU: with AMX (Intel Sapphire Rapids and newer) its
 matrix products run several times faster than float32, without it they are emulated. The two
 models also differ: AS-GCN's step is mostly convolutions and matrix products, ARRN-LSTM's mostly
-the RRN's pair messages, which in float32 run in the fused kernels (``skelact.models.arrn.native``)
-and under autocast in plain unchunked ops (``skelact.models.arrn.rrn.pair_message_sums``).
+the RRN's pair messages, which run in float32 in the fused kernels (``skelact.models.arrn.native``)
+under a CPU's autocast too (``skelact.models.arrn.rrn.pair_message_sums``); its LSTM and linear
+layers run in bfloat16 there.
 
 * ARRN-LSTM: two-stream, NTU preset, batch 16, 100 frames, both bodies present, fused Adam;
 * AS-GCN: ``official`` preset, NTU shape, batch 4, one joint-phase step with SGD;
@@ -14,7 +15,10 @@ the same steps as ``bench_allocator.py`` (its ``MODELS`` and ``build_step``).
 Both precisions of a model alternate in one process; fastest of ``--reps`` rounds after a warm-up.
 
 Run: ``.venv/bin/python benchmarks/bench_precision.py``; results go to
-``benchmarks/results/precision.md``.
+``benchmarks/results/precision.md``. As on a CPU without bfloat16 instructions:
+``ONEDNN_MAX_CPU_ISA=AVX512_CORE .venv/bin/python benchmarks/bench_precision.py --out
+benchmarks/results/precision_no_amx.md`` (oneDNN, which runs the products and convolutions, is
+limited to AVX-512 without AMX and AVX-512 BF16; the report says so).
 """
 
 from __future__ import annotations
@@ -58,12 +62,17 @@ def main() -> None:
         speed = best["fp32"] / best["bf16"]
         rows.append(f"| {name} | {best['fp32']:.2f} | {best['bf16']:.2f} | {speed:.2f}x |")
         print(rows[-1], flush=True)
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    out = "" if args.out.resolve() == RESULTS else f" --out {args.out}"
     lines = [
         "# Training step: float32 against bf16-mixed (CPU)",
         "",
-        "Written by `.venv/bin/python benchmarks/bench_precision.py "
-        f"--threads {args.threads} --reps {args.reps}`.",
+        f"Written by `{f'ONEDNN_MAX_CPU_ISA={isa} ' if isa else ''}.venv/bin/python "
+        f"benchmarks/bench_precision.py --threads {args.threads} --reps {args.reps}{out}`.",
         "",
+        *([f"- oneDNN limited to the `{isa}` instructions (`ONEDNN_MAX_CPU_ISA`): its products and "
+           "convolutions run as on a CPU without those above them (AMX, AVX-512 BF16); PyTorch's own "
+           "kernels are not limited."] if isa else []),
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; torch {torch.__version__}; "
         f"{cpu_description()}; {args.threads} thread(s); "
         f"1-min load average {os.getloadavg()[0]:.1f} at the end.",

@@ -128,15 +128,45 @@ def test_pair_message_sums_pass_gradcheck_across_chunks(store_elements, monkeypa
     assert torch.autograd.gradcheck(rrn_module._PairMessageSums.apply, inputs)
 
 
-def test_pair_message_sums_use_plain_ops_under_autocast():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_pair_message_sums_run_in_float32_under_cpu_autocast(dtype):
+    """``bf16-mixed`` on a CPU: the pair sums leave autocast and run the float32 path (the autograd
+    function, the compiled kernels where built) on inputs cast up; values and gradients are those of
+    the float32 inputs outside autocast, exactly, and the gradients reach the inputs in their dtype."""
     from skelact.models.arrn.rrn import pair_message_sums
 
-    recv, send, weight, bias = (t.detach().float().requires_grad_() for t in _pair_inputs())
+    inputs = [t.detach().to(dtype).requires_grad_() for t in _pair_inputs()]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = pair_message_sums(recv, send, weight, bias)
-    assert out.dtype == torch.bfloat16 and type(out.grad_fn).__name__ != "_PairMessageSumsBackward"
-    ref = _plain_pair_sums(recv, send, weight, bias)
-    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
+        out = pair_message_sums(*inputs)
+    assert out.dtype == torch.float32 and type(out.grad_fn).__name__ == "_PairMessageSumsBackward"
+    ref_inputs = [t.detach().float().requires_grad_() for t in inputs]
+    ref = pair_message_sums(*ref_inputs)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    g = torch.randn_like(ref)
+    grads = torch.autograd.grad(out, inputs, g)
+    for a, b in zip(grads, torch.autograd.grad(ref, ref_inputs, g), strict=True):
+        assert a.dtype == dtype
+        torch.testing.assert_close(a, b.to(dtype), rtol=0, atol=0)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(pair_message_sums(*inputs), ref, rtol=0, atol=0)
+
+
+def test_pair_message_sums_use_plain_ops_when_traced():
+    """The TorchScript tracer records the plain ops (no autograd function, no kernel), under a CPU's
+    autocast too."""
+    from skelact.models.arrn import rrn as rrn_module
+
+    inputs = [t.detach().float() for t in _pair_inputs()]
+    ref = _plain_pair_sums(*inputs)
+    for autocast in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            traced = torch.jit.trace(rrn_module.pair_message_sums, inputs, check_trace=False)
+        nodes = {n.kind() for n in traced.graph.nodes()}
+        assert "aten::relu" in nodes and not any("Python" in k for k in nodes)
+        out = traced(*inputs)
+        assert out.dtype == (torch.bfloat16 if autocast else torch.float32)  # the trace's own casts
+        tol = 0.05 if autocast else 1e-6
+        torch.testing.assert_close(out.float(), ref, rtol=tol, atol=tol)
 
 
 def test_pair_chunks_hold_about_a_mebibyte_of_float32_pair_features():

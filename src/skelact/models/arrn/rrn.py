@@ -195,11 +195,15 @@ def _pair_sums_autograd(recv: torch.Tensor, send: torch.Tensor, weight: torch.Te
     return z2.sum(dim=2) - z2.diagonal(dim1=1, dim2=2).transpose(1, 2)  # drop the self-pairs j = i
 
 
+def _traced() -> bool:
+    """Under ``torch.compile`` / ``torch.export`` or the TorchScript tracer."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def _plain_ops_only(device_type: str) -> bool:
-    """Under ``torch.compile`` / ``torch.export``, the TorchScript tracer or autocast, the RRN runs
-    plain differentiable ops: no hand-written autograd function, no compiled kernel."""
-    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    return traced or torch.is_autocast_enabled(device_type)
+    """Under ``torch.compile`` / ``torch.export``, the TorchScript tracer or autocast, the GRU update
+    runs plain differentiable ops: no hand-written autograd function, no compiled kernel."""
+    return _traced() or torch.is_autocast_enabled(device_type)
 
 
 def _builds_graph(*tensors: torch.Tensor) -> bool:
@@ -213,11 +217,22 @@ def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tens
 
     The per-pair part of eqs. 5-6. Runs chunk by chunk over the node sets (or in the compiled kernels,
     :mod:`.native`, for float32 CPU tensors); under autograd through :class:`_PairMessageSums`,
-    without it with no stored activations; under autocast, ``torch.compile`` / ``torch.export`` or
-    the TorchScript tracer, through plain ops.
+    without it with no stored activations; under ``torch.compile`` / ``torch.export``, the
+    TorchScript tracer or a GPU's autocast, through plain ops.
+
+    Under a CPU's autocast (``train.precision=bf16-mixed``) the sums run in float32, autocast off:
+    the inputs are cast up and the result is float32. The per-pair work is elementwise passes and
+    small products (``H x H``) that gain little from bfloat16 on a CPU, and the float32 kernels run
+    them several times faster than the plain ops in bfloat16 with no ``(B, J, J, H)`` tensors
+    stored (the step's speed under ``bf16-mixed``: ``benchmarks/results/precision.md``).
     """
-    if _plain_ops_only(recv.device.type):
+    if _traced():
         return _pair_sums_autograd(recv, send, weight, bias)
+    if torch.is_autocast_enabled(recv.device.type):
+        if recv.device.type != "cpu":
+            return _pair_sums_autograd(recv, send, weight, bias)
+        with torch.autocast("cpu", enabled=False):
+            return pair_message_sums(recv.float(), send.float(), weight.float(), bias.float())
     if _builds_graph(recv, send, weight, bias):
         return _PairMessageSums.apply(recv, send, weight, bias)
     if native.usable(recv, send, weight, bias):

@@ -226,12 +226,11 @@ def pair_message_sums(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tens
     them several times faster than the plain ops in bfloat16 with no ``(B, J, J, H)`` tensors
     stored (the step's speed under ``bf16-mixed``: ``benchmarks/results/precision.md``).
     """
-    if _traced():
+    device = recv.device.type
+    if _traced() or (device != "cpu" and torch.is_autocast_enabled(device)):
         return _pair_sums_autograd(recv, send, weight, bias)
-    if torch.is_autocast_enabled(recv.device.type):
-        if recv.device.type != "cpu":
-            return _pair_sums_autograd(recv, send, weight, bias)
-        with torch.autocast("cpu", enabled=False):
+    if torch.is_autocast_enabled(device):  # a CPU's: float32, autocast off
+        with torch.autocast(device, enabled=False):
             return pair_message_sums(recv.float(), send.float(), weight.float(), bias.float())
     if _builds_graph(recv, send, weight, bias):
         return _PairMessageSums.apply(recv, send, weight, bias)

@@ -47,6 +47,14 @@ def under_bf16(step: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def command_line(threads: int, reps: int, out: pathlib.Path, isa: str | None) -> str:
+    """The command that wrote the report, as the report states it: the oneDNN ISA limit
+    (``ONEDNN_MAX_CPU_ISA``) in front when one was set, ``--out`` when it is not the default file."""
+    env = f"ONEDNN_MAX_CPU_ISA={isa} " if isa else ""
+    out_arg = "" if out.resolve() == RESULTS else f" --out {out}"
+    return f"{env}.venv/bin/python benchmarks/bench_precision.py --threads {threads} --reps {reps}{out_arg}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -63,12 +71,10 @@ def main() -> None:
         rows.append(f"| {name} | {best['fp32']:.2f} | {best['bf16']:.2f} | {speed:.2f}x |")
         print(rows[-1], flush=True)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    out = "" if args.out.resolve() == RESULTS else f" --out {args.out}"
     lines = [
         "# Training step: float32 against bf16-mixed (CPU)",
         "",
-        f"Written by `{f'ONEDNN_MAX_CPU_ISA={isa} ' if isa else ''}.venv/bin/python "
-        f"benchmarks/bench_precision.py --threads {args.threads} --reps {args.reps}{out}`.",
+        f"Written by `{command_line(args.threads, args.reps, args.out, isa)}`.",
         "",
         *([f"- oneDNN limited to the `{isa}` instructions (`ONEDNN_MAX_CPU_ISA`): its products and "
            "convolutions run as on a CPU without those above them (AMX, AVX-512 BF16); PyTorch's own "

@@ -190,7 +190,8 @@ class _PairMessageSums(torch.autograd.Function):
 
 def _pair_sums_autograd(recv: torch.Tensor, send: torch.Tensor, weight: torch.Tensor,
                         bias: torch.Tensor) -> torch.Tensor:
-    """The same sum in plain differentiable ops, for autocast and ``torch.compile`` (which fuses them)."""
+    """The same sum in plain differentiable ops, for tracing, ``torch.compile`` (which fuses them) and
+    an accelerator's autocast."""
     z2 = F.relu(F.linear(F.relu(recv.unsqueeze(2) + send.unsqueeze(1)), weight, bias))  # (B, J, J, H)
     return z2.sum(dim=2) - z2.diagonal(dim1=1, dim2=2).transpose(1, 2)  # drop the self-pairs j = i
 

@@ -285,17 +285,27 @@ def test_recomputed_gradients_stay_on_the_inputs_device():
     assert {t.grad.device.type for t in (x, a, m.weight, m.importance)} == {"meta"}
 
 
-def test_a_chunk_holds_as_many_frames_of_products_as_fit_in_its_bytes():
+def test_a_chunk_holds_as_many_frames_of_products_as_fit_in_its_bytes(monkeypatch):
     # (B, T, V, d_in) = (2, 300, 25, 64), V K = 225 rows: one frame's products are
-    # 2 x 225 x 64 float32 = 115,200 bytes; 8 MiB hold 72 of them (73 would not fit)
+    # 2 x 225 x 64 float32 = 115,200 bytes; 16 MiB (1 thread) hold 145 of them (146 would not fit)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     x = torch.empty(2, 300, 25, 64)
-    assert links.CHUNK_BYTES == 8 * 2**20
-    assert links._frames_per_chunk(x, 225, torch.float32) == 72
-    assert links._frames_per_chunk(x, 225, torch.bfloat16) == 145  # half the bytes per frame
+    assert links.CHUNK_BYTES_PER_THREAD == 16 * 2**20
+    assert links._frames_per_chunk(x, 225, torch.float32) == 145
+    assert links._frames_per_chunk(x, 225, torch.bfloat16) == 291  # half the bytes per frame
     frame = 3 * 13 * 11 * 8  # B x rows x d_in x float64 bytes
-    assert links._frames_per_chunk(torch.empty(3, 5, 7, 11), 13, torch.float64) == 8 * 2**20 // frame
-    assert links._frames_per_chunk(torch.empty(64, 300, 25, 512), 225, torch.float32) == 1  # > 8 MiB
-    assert links._frames_per_chunk(torch.empty(0, 300, 25, 64), 225, torch.float32) == 8 * 2**20  # empty
+    assert links._frames_per_chunk(torch.empty(3, 5, 7, 11), 13, torch.float64) == 16 * 2**20 // frame
+    assert links._frames_per_chunk(torch.empty(64, 300, 25, 512), 225, torch.float32) == 1  # > 16 MiB
+    assert links._frames_per_chunk(torch.empty(0, 300, 25, 64), 225, torch.float32) == 16 * 2**20  # empty
+
+
+@pytest.mark.parametrize(("threads", "mib"), [(0, 16), (1, 16), (2, 32), (3, 48), (4, 64), (64, 64)])
+def test_a_chunk_grows_with_the_threads_up_to_four(monkeypatch, threads, mib):
+    """The threads share each chunk's products, the chunk loop's Python work is per chunk: 16 MiB
+    per thread, counted up to :data:`links.CHUNK_THREADS` threads (at least one)."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    assert links._chunk_bytes() == mib * 2**20
+    assert links._frames_per_chunk(torch.empty(2, 300, 25, 64), 225, torch.float32) == mib * 2**20 // 115_200
 
 
 def test_the_forward_makes_each_row_groups_product_once_per_chunk(monkeypatch):

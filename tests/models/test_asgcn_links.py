@@ -528,7 +528,7 @@ def test_the_chunk_loop_writes_its_products_into_reused_buffers_on_a_cpu_only_ou
     monkeypatch.setattr(links.torch, "matmul", spy)
     m(x, _links(2, 3, 25)).sum().backward()
     assert len(outs) > 3 * len(m._group_sizes) and None not in outs
-    assert len(set(outs)) <= 4  # forward "y"; backward "y", "part", "per_frame": one buffer each
+    assert len(set(outs)) <= 3  # forward "y"; backward "y", "per_frame": one buffer each
     outs.clear()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         m(x, _links(2, 3, 25))
@@ -590,3 +590,23 @@ def test_scratch_buffers_are_made_on_the_inputs_device_whatever_the_default_devi
     with torch.device("meta"):  # another default device for new tensors
         buf = scratch("y", 2, 3)
     assert buf.device.type == "cpu" and buf.dtype == torch.float64
+
+
+def test_the_backward_recomputes_over_the_forwards_chunks_whatever_the_thread_count_then(monkeypatch):
+    # The chunk size follows the thread count; a count changed between the passes must not change
+    # the backward's chunks (it recomputes the forward's products, in the forward's summation order).
+    m = _asgc(num_actional=3)
+    x = torch.randn(2, 5, 6, 25, requires_grad=True)
+    per_frame = 2 * m._group_rows.numel() * 5 * 4  # B x rows x d_in x float32 bytes
+    monkeypatch.setattr(links, "CHUNK_BYTES_PER_THREAD", 2 * per_frame)  # 2 frames a chunk and thread
+    frames = []
+    matmul = torch.matmul
+    monkeypatch.setattr(
+        links.torch, "matmul", lambda a, b, **kw: frames.append(b.shape[-3]) or matmul(a, b, **kw)
+    )
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    y = m(x, _links(2, 3, 25))
+    forward, frames[:] = list(frames), []
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # would be 4 frames a chunk
+    y.sum().backward()
+    assert set(forward) == {2} and frames and set(frames) == {2}

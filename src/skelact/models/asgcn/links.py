@@ -247,7 +247,7 @@ class _GraphMix(torch.autograd.Function):
                 out[:, s : s + xs.shape[1]] += bias_term
         ctx.save_for_backward(x, stacked, weight)
         ctx.bias_shape = None if bias_term is None else bias_term.shape
-        ctx.groups = groups
+        ctx.groups, ctx.step = groups, step  # the backward runs over the same chunks
         ctx.compute_dtype = out.dtype
         return out
 
@@ -272,7 +272,7 @@ class _GraphMix(torch.autograd.Function):
         for g in groups:
             w = g.weight(weight3)
             plan.append((g, w, torch.zeros(w.shape, dtype=weight.dtype, device=x.device) if need_w else None))
-        step = _frames_per_chunk(x, stacked.shape[-2], x.dtype)  # the forward's chunks
+        step = ctx.step  # the forward's chunks (their size follows the thread count of that moment)
         scratch = _Scratch(xc, enabled=x.device.type == "cpu")  # the products run in xc's dtype
         for s in range(0, t, step):
             xs = xc[:, s : s + step].contiguous()  # the products' reshapes are then views

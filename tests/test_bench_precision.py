@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import pathlib
 
+import pytest
 from script_modules import load_script
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_precision.py"
 
 
-def test_command_line_names_the_isa_limit_and_a_non_default_output():
-    bench = load_script(BENCH)
+@pytest.fixture(scope="module")
+def bench():
+    return load_script(BENCH)
+
+
+def test_command_line_names_the_isa_limit_and_a_non_default_output(bench):
     base = ".venv/bin/python benchmarks/bench_precision.py --threads 2 --reps 3"
     assert bench.command_line(2, 3, bench.RESULTS, None) == base
     out = pathlib.Path("benchmarks/results/precision_no_amx.md")
@@ -22,7 +27,6 @@ def test_command_line_names_the_isa_limit_and_a_non_default_output():
         " --out benchmarks/results/precision_no_amx.md")
 
 
-def test_the_default_output_named_relative_to_the_working_folder_is_still_the_default(monkeypatch):
-    bench = load_script(BENCH)
+def test_the_default_output_named_relative_to_the_working_folder_is_still_the_default(bench, monkeypatch):
     monkeypatch.chdir(BENCH.parents[1])
     assert "--out" not in bench.command_line(2, 3, pathlib.Path("benchmarks/results/precision.md"), None)
